@@ -1,0 +1,154 @@
+"""The one exception tree of the backend client.
+
+Every failure the client can report is a `NemoError`; nothing else escapes it (httpx errors are
+wrapped, never re-raised). Each class carries the fields a caller needs to act, and a message
+that is safe to show a person: it never contains the bearer token or raw response bodies.
+
+    NemoError
+    ├── TransportError            connection refused/reset, DNS, protocol error (retryable)
+    │   └── RequestTimeout        no answer in time (retryable for idempotent calls)
+    ├── ServerError               HTTP 5xx (retryable for idempotent calls)             .status
+    ├── RateLimited               HTTP 429                                              .retry_after
+    ├── AuthError                 code 1001 / HTTP 401 that survived one token renewal, or the
+    │                             anonymous-token call failed (incl. HTTP 400 missing client id)
+    ├── SessionLost               code 1002 / HTTP 404 on a session                      .session_id
+    ├── NoCredits                 code 2001                                              .bind_url
+    ├── PlanBlocked               HTTP 402 (export on the free plan, or attribution missing)
+    ├── UnsupportedFile           code 4001 (or rejected locally)                        .formats
+    ├── FileTooLarge              code 4002 (or rejected locally)                        .limit_bytes
+    ├── RenderFailed              a render ended with status `failed`                    .render_id
+    ├── StreamError               an error inside a /run_sse stream, a stall, the 15-minute
+    │   │                         ceiling, or a dropped stream                           .code
+    │   └── StreamStalled         no byte for `stall_seconds` / ceiling reached
+    └── BackendError              any other non-zero envelope code or unexpected answer  .code
+
+`retryable(exc)` in `retry.py` decides which of these a caller may retry.
+"""
+
+from __future__ import annotations
+
+SUPPORTED_FORMATS: tuple[str, ...] = (
+    "mp4", "mov", "avi", "webm", "mkv", "jpg", "png", "gif", "webp", "mp3", "wav", "m4a", "aac",
+)  # fmt: skip
+MAX_UPLOAD_BYTES = 500 * 1024 * 1024
+REGISTER_URL = "https://nemovideo.com/register"
+
+
+class NemoError(Exception):
+    """Base of every error the backend client raises."""
+
+    code: int | str | None = None
+
+    def __init__(self, message: str, *, code: int | str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class TransportError(NemoError):
+    """The request never got an HTTP answer (connection refused or reset, DNS, TLS...)."""
+
+
+class RequestTimeout(TransportError):
+    """The backend did not answer in time."""
+
+
+class ServerError(NemoError):
+    """The backend answered with HTTP 5xx."""
+
+    def __init__(self, message: str, *, status: int) -> None:
+        super().__init__(message, code=status)
+        self.status = status
+
+
+class RateLimited(NemoError):
+    """HTTP 429. `retry_after` is the server's `Retry-After` in seconds, or None when absent."""
+
+    code = 429
+
+    def __init__(self, message: str, *, retry_after: float | None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class AuthError(NemoError):
+    """The token was refused even after one renewal, or no token could be obtained."""
+
+
+class SessionLost(NemoError):
+    """The backend no longer knows this session (code 1002, or HTTP 404 before a stream)."""
+
+    code = 1002
+
+    def __init__(self, message: str, *, session_id: str | None) -> None:
+        super().__init__(message)
+        self.session_id = session_id
+
+
+class NoCredits(NemoError):
+    """Code 2001. `bind_url` is the registration link for anonymous users, else None."""
+
+    code = 2001
+
+    def __init__(self, message: str, *, bind_url: str | None) -> None:
+        super().__init__(message)
+        self.bind_url = bind_url
+
+
+class PlanBlocked(NemoError):
+    """HTTP 402: export is blocked on the free plan (or attribution headers were missing)."""
+
+    code = 402
+
+
+class UnsupportedFile(NemoError):
+    """Code 4001: the backend (or the local check) does not accept this file type."""
+
+    code = 4001
+
+    def __init__(self, message: str, *, formats: tuple[str, ...] = SUPPORTED_FORMATS) -> None:
+        super().__init__(message)
+        self.formats = formats
+
+
+class FileTooLarge(NemoError):
+    """Code 4002: the file is over the 500 MB limit."""
+
+    code = 4002
+
+    def __init__(self, message: str, *, limit_bytes: int = MAX_UPLOAD_BYTES) -> None:
+        super().__init__(message)
+        self.limit_bytes = limit_bytes
+
+
+class RenderFailed(NemoError):
+    """A render reached status `failed`; `message` is the backend's failure text."""
+
+    def __init__(self, message: str, *, render_id: str) -> None:
+        super().__init__(message)
+        self.render_id = render_id
+
+
+class StreamError(NemoError):
+    """An error reported inside a /run_sse stream, or the stream broke."""
+
+
+class StreamStalled(StreamError):
+    """No byte arrived for the stall timeout, or the run hit its overall ceiling."""
+
+
+class BackendError(NemoError):
+    """Any other non-zero envelope code or unexpected answer."""
+
+
+def bind_url(user_id: str | None) -> str | None:
+    """The registration link that binds an anonymous user's work to a new account."""
+    if not user_id:
+        return None
+    from urllib.parse import quote
+
+    return f"{REGISTER_URL}?bind={quote(user_id, safe='')}"

@@ -1,0 +1,191 @@
+"""One settings object, read once at start-up from the environment and passed down.
+
+Nothing here runs at import time: `Settings.from_env(os.environ)` is called by the composition
+root (and by tests with their own mapping). An invalid value fails with `SettingsError`, whose
+message names the environment variable and says what a valid value looks like.
+"""
+
+from __future__ import annotations
+
+import locale
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import platformdirs
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+SKILLS: tuple[str, ...] = ("objectremover-video", "video-json-ai", "editor-remastered")
+PLATFORMS: tuple[str, ...] = ("clawhub", "cursor", "unknown")
+DEFAULT_API_URL = "https://mega-api-prod.nemovideo.ai"
+WAIT_CEILING_SECONDS = 50.0
+
+SkillSlug = Literal["objectremover-video", "video-json-ai", "editor-remastered"]
+Platform = Literal["clawhub", "cursor", "unknown"]
+
+# env var -> field name. The README's configuration table is checked against this mapping.
+ENV_VARS: dict[str, str] = {
+    "NEMO_TOKEN": "token",
+    "NEMO_API_URL": "api_url",
+    "NEMO_CLIENT_ID": "client_id",
+    "NEMO_SKILL": "skill",
+    "NEMO_SKILL_PLATFORM": "skill_platform",
+    "NEMO_LANGUAGE": "language",
+    "NEMO_MEDIA_ROOTS": "media_roots",
+    "NEMO_OUTPUT_DIR": "output_dir",
+    "NEMO_STATE_DIR": "state_dir",
+    "NEMO_WAIT_SECONDS": "wait_seconds",
+    "NEMO_POLL_SECONDS": "poll_seconds",
+    "NEMO_POLL_MAX_SECONDS": "poll_max_seconds",
+    "NEMO_RETRY_AFTER_SECONDS": "retry_after_seconds",
+    "NEMO_MAX_RETRIES": "max_retries",
+    "NEMO_CONNECT_TIMEOUT": "connect_timeout",
+    "NEMO_READ_TIMEOUT": "read_timeout",
+    "NEMO_STREAM_STALL_SECONDS": "stream_stall_seconds",
+    "NEMO_STREAM_MAX_SECONDS": "stream_max_seconds",
+    "NEMO_RECOVERY_POLL_SECONDS": "recovery_poll_seconds",
+    "NEMO_RECOVERY_MAX_UNCHANGED": "recovery_max_unchanged",
+    "NEMO_RECORD_TTL_HOURS": "record_ttl_hours",
+    "NEMO_HTTP_TOKEN": "http_token",
+    "NEMO_LOG_LEVEL": "log_level",
+}
+_LIST_FIELDS = {"media_roots", "recovery_poll_seconds"}
+
+
+class SettingsError(ValueError):
+    """A setting is invalid; the message names the environment variable."""
+
+
+def default_media_roots(home: Path | None = None) -> list[Path]:
+    """The user's usual media folders that exist: Desktop, Downloads, Movies/Videos, Music, Pictures."""
+    home = home or Path.home()
+    names = ("Desktop", "Downloads", "Movies", "Videos", "Music", "Pictures")
+    return [home / n for n in names if (home / n).is_dir()]
+
+
+def system_language() -> str:
+    """Short language code of the system locale (`en`, `zh`, `es`...), else `en`."""
+    for var in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(var, "")
+        code = value.split(".")[0].split("_")[0].split("-")[0].lower()
+        if code.isalpha() and 2 <= len(code) <= 3 and code not in ("c", "posix"):
+            return code
+    try:
+        loc = locale.getlocale()[0] or ""
+    except ValueError:  # an unparsable locale is the same as none
+        loc = ""
+    code = loc.split("_")[0].lower()
+    return code if code.isalpha() and 2 <= len(code) <= 3 else "en"
+
+
+class Settings(BaseModel):
+    """Every knob of the server. Build with `Settings.from_env(os.environ)`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    token: SecretStr | None = None
+    api_url: str = DEFAULT_API_URL
+    client_id: str | None = None
+    skill: SkillSlug = "objectremover-video"
+    skill_platform: Platform | None = None
+    language: str = "en"
+    media_roots: tuple[Path, ...] = ()
+    output_dir: Path = Path()
+    state_dir: Path = Path()
+    wait_seconds: float = Field(default=40.0, gt=0, le=WAIT_CEILING_SECONDS)
+    poll_seconds: float = Field(default=2.0, gt=0, le=60)
+    poll_max_seconds: float = Field(default=15.0, gt=0, le=300)
+    retry_after_seconds: float = Field(default=30.0, ge=0, le=600)
+    max_retries: int = Field(default=3, ge=0, le=10)
+    connect_timeout: float = Field(default=10.0, gt=0)
+    read_timeout: float = Field(default=60.0, gt=0)
+    stream_stall_seconds: float = Field(default=300.0, gt=0)
+    stream_max_seconds: float = Field(default=900.0, gt=0)
+    recovery_poll_seconds: tuple[float, ...] = (30.0, 60.0)
+    recovery_max_unchanged: int = Field(default=5, ge=1, le=100)
+    record_ttl_hours: float = Field(default=24.0 * 7, gt=0)
+    http_token: SecretStr | None = None
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("api_url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return v.rstrip("/")
+
+    @field_validator("language")
+    @classmethod
+    def _lang(cls, v: str) -> str:
+        v = v.strip().lower().replace("_", "-").split("-")[0]
+        if not (v.isalpha() and 2 <= len(v) <= 3):
+            raise ValueError("must be a short language code such as en, zh or es")
+        return v
+
+    @field_validator("recovery_poll_seconds")
+    @classmethod
+    def _intervals(cls, v: tuple[float, ...]) -> tuple[float, ...]:
+        if not v or any(x <= 0 for x in v):
+            raise ValueError("must be one or more positive numbers of seconds, comma-separated")
+        return v
+
+    @property
+    def token_source(self) -> str:
+        """Where the token comes from, for `doctor` (never the token itself)."""
+        return "NEMO_TOKEN" if self.token is not None else "anonymous token (fetched and cached)"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], *, home: Path | None = None) -> Settings:
+        """Read settings from `env`; raise `SettingsError` naming the first bad variable."""
+        values: dict[str, Any] = {}
+        for var, field in ENV_VARS.items():
+            raw = env.get(var)
+            if raw is None or raw.strip() == "":
+                continue
+            raw = raw.strip()
+            if field == "media_roots":
+                values[field] = tuple(
+                    Path(p).expanduser() for p in raw.split(os.pathsep) if p.strip()
+                )
+            elif field == "recovery_poll_seconds":
+                values[field] = tuple(x.strip() for x in raw.split(",") if x.strip())
+            elif field in ("output_dir", "state_dir"):
+                values[field] = Path(raw).expanduser()
+            elif field == "log_level":
+                values[field] = raw.upper()
+            else:
+                values[field] = raw
+        values.setdefault("language", system_language())
+        values.setdefault("media_roots", tuple(default_media_roots(home)))
+        if "output_dir" not in values:
+            downloads = Path(platformdirs.user_downloads_dir()) if home is None else home / "Downloads"
+            values["output_dir"] = downloads / "NemoVideo"
+        if "state_dir" not in values:
+            values["state_dir"] = (
+                Path(platformdirs.user_state_dir("nemo-video-mcp", appauthor=False))
+                if home is None
+                else home / ".local" / "state" / "nemo-video-mcp"
+            )
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            raise SettingsError(_explain(exc)) from None
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        """A copy with some fields replaced (validated)."""
+        try:
+            return type(self)(**{**self.model_dump(), **changes})
+        except ValidationError as exc:
+            raise SettingsError(_explain(exc)) from None
+
+
+def _explain(exc: ValidationError) -> str:
+    field_to_var = {f: v for v, f in ENV_VARS.items()}
+    lines = []
+    for err in exc.errors():
+        field = str(err["loc"][0]) if err["loc"] else "?"
+        var = field_to_var.get(field, field)
+        shown = "" if field in ("token", "http_token") else f" (got {err.get('input')!r})"
+        lines.append(f"{var}: {err['msg']}{shown}")
+    return "invalid configuration: " + "; ".join(lines)
