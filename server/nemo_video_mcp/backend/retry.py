@@ -1,0 +1,103 @@
+"""Retry policy: pure functions, no I/O (in the style of the Anthropic and OpenAI SDKs).
+
+Two questions are answered here and nowhere else:
+
+- `is_retryable(exc, idempotent=...)`: may this failure be retried at all? Idempotent calls
+  (GETs) retry on 5xx and on any transport error. Billed or non-idempotent calls (`/run_sse`,
+  render submit, upload) retry only when the request provably never reached the backend (the
+  connection could not be opened) or was refused before acting (429; 1001 is handled by the token
+  renewal, not here).
+- `retry_delay(attempt, exc, ...)`: how long to wait first. The server's `Retry-After` wins;
+  a 429 without it waits `default_retry_after` (NEMO_RETRY_AFTER_SECONDS); anything else waits a
+  capped exponential backoff with jitter.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from email.utils import parsedate_to_datetime
+
+import httpx
+
+from .errors import RateLimited, ServerError, TransportError
+
+INITIAL_RETRY_DELAY = 0.5  # seconds before the first retry of a transient failure
+MAX_RETRY_DELAY = 8.0  # backoff cap
+MAX_RETRY_AFTER = 120.0  # a longer `Retry-After` is not waited for inside one call: raise instead
+
+# httpx failures that prove the request never left this machine.
+_NEVER_SENT: tuple[type[Exception], ...] = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+def never_sent(exc: BaseException) -> bool:
+    """True when the request provably never reached the backend (connection not opened)."""
+    return isinstance(exc, _NEVER_SENT)
+
+
+def is_retryable(exc: BaseException, *, idempotent: bool) -> bool:
+    """May a call that failed with `exc` be sent again?
+
+    `exc` is either a raw `httpx` transport error (seen inside the client's retry loop, where
+    the difference between "never connected" and "broke after sending" is still known) or one
+    of the client's own `NemoError`s.
+    """
+    if never_sent(exc):
+        return True
+    if isinstance(exc, RateLimited):
+        return True  # refused before acting; the caller waits once
+    if isinstance(exc, httpx.TransportError):  # includes every httpx timeout
+        return idempotent
+    if isinstance(exc, ServerError | TransportError):
+        return idempotent
+    return False
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """`Retry-After` as seconds: a number of seconds or an HTTP date; None when absent/unusable."""
+    if value is None:
+        return None
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        pass
+    else:
+        return max(0.0, seconds) if math.isfinite(seconds) else None
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # an HTTP date is always GMT
+        return None
+    current = time.time() if now is None else now
+    return max(0.0, when.timestamp() - current)
+
+
+def backoff(attempt: int, *, base: float, cap: float, rand: float) -> float:
+    """Capped exponential backoff with up to 25% jitter downwards. `attempt` counts from 0."""
+    delay = min(cap, base * (2.0 ** max(0, attempt)))
+    jitter = 1.0 - 0.25 * min(max(rand, 0.0), 1.0)
+    return delay * jitter
+
+
+def retry_delay(
+    attempt: int,
+    exc: BaseException | None,
+    *,
+    base: float = INITIAL_RETRY_DELAY,
+    cap: float = MAX_RETRY_DELAY,
+    default_retry_after: float,
+    rand: float,
+) -> float:
+    """Seconds to wait before retry number `attempt` (0 = the first retry) after `exc`.
+
+    `Retry-After` from the server first (carried by `RateLimited.retry_after`); a 429 without
+    it waits `default_retry_after`; anything else backs off exponentially, capped, jittered
+    (`rand` is a number in [0, 1), e.g. `random.random()`).
+    """
+    if isinstance(exc, RateLimited):
+        return exc.retry_after if exc.retry_after is not None else default_retry_after
+    return backoff(attempt, base=base, cap=cap, rand=rand)
