@@ -1,0 +1,357 @@
+"""Parsing of `/run_sse` payloads into events, and folding a run's events into an `EditResult`.
+
+Pure: no I/O. `parse_data` takes one SSE `data:` payload (ADK event, older NemoVideo shape,
+heartbeat or error frame) and never raises. `RunAccumulator` applies the text rule: every piece
+of text reaches the user exactly once (partial chunks as they arrive, their repeating aggregate
+swallowed), thoughts never. The hot path is plain `json.loads` and dict access on purpose.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+from dataclasses import dataclass
+from typing import Any, TypeAlias
+
+from nemo_video_mcp.backend.models import EditResult
+
+
+@dataclass(frozen=True, slots=True)
+class TextChunk:
+    text: str
+    partial: bool = False
+    author: str | None = None
+    invocation_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    name: str
+    args: dict[str, Any]
+    call_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ToolResult:
+    name: str
+    response: Any
+    call_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StateDelta:
+    delta: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class StreamFault:
+    message: str
+    code: str | None = None
+
+
+RunEvent: TypeAlias = TextChunk | ToolCall | ToolResult | StateDelta | Heartbeat | StreamFault
+
+_HEARTBEAT = Heartbeat()
+_HEARTBEAT_TYPES = frozenset({"heartbeat", "ping", "keepalive", "keep-alive"})
+_ERROR_FRAME = re.compile(r"""\A\s*\{\s*(["'])error\1\s*:\s*""")
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
+_NO_MESSAGE = "the backend reported an error"
+
+
+def parse_comment() -> Heartbeat:
+    """A `:` comment line: only means the backend is still working."""
+    return _HEARTBEAT
+
+
+def parse_data(data: str) -> list[RunEvent]:
+    """One SSE `data:` payload -> 0..n events. Never raises."""
+    if not data or data.isspace():
+        return [_HEARTBEAT]
+    try:
+        obj = json.loads(data)
+    except (ValueError, RecursionError):
+        return _salvage(data)
+    except TypeError:
+        return []
+    if not isinstance(obj, dict):
+        return []
+    try:
+        return _events(obj)
+    except Exception:  # a payload must never break a run; _events is written not to raise
+        return []
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _events(obj: dict[str, Any]) -> list[RunEvent]:
+    err = obj.get("error")
+    if err not in (None, False, "", {}, []):
+        return [_error_frame(err, obj.get("error_details"))]
+    kind = obj.get("type")
+    if isinstance(kind, str):
+        return _legacy(kind, obj)
+    author = _str(obj.get("author"))
+    content = obj.get("content")
+    out: list[RunEvent] = []
+    if isinstance(content, dict) and author != "user":
+        _content(obj, content.get("parts"), author, out)
+    actions = obj.get("actions")
+    if isinstance(actions, dict):
+        delta = actions.get("stateDelta")
+        if isinstance(delta, dict) and delta:
+            out.append(StateDelta(delta))
+    code = obj.get("errorCode")
+    message = obj.get("errorMessage")
+    if code or message:
+        code_s = None if code in (None, "") else str(code)
+        out.append(StreamFault(str(message) if message else code_s or _NO_MESSAGE, code_s))
+    return out
+
+
+def _content(obj: dict[str, Any], parts: Any, author: str | None, out: list[RunEvent]) -> None:
+    """ADK `content.parts[]`: the event's visible text as one chunk first, then its tool events."""
+    if not isinstance(parts, list):
+        return
+    partial = obj.get("partial") is True
+    texts: list[str] = []
+    tools: list[RunEvent] = []
+    for part in parts:
+        if not isinstance(part, dict):
+            continue
+        text = part.get("text")
+        if isinstance(text, str):
+            if text and not part.get("thought"):
+                texts.append(text)
+            continue
+        call = part.get("functionCall")
+        if isinstance(call, dict):
+            # A partial event's call is repeated (complete) by its aggregate, and ADK runs it once.
+            if not partial:
+                tools.append(_tool_call(call.get("name"), call.get("args"), _id(call)))
+            continue
+        resp = part.get("functionResponse")
+        if isinstance(resp, dict):
+            tools.append(ToolResult(_name(resp.get("name")), resp.get("response"), _id(resp)))
+    if texts:
+        out.append(TextChunk("".join(texts), partial, author, _str(obj.get("invocationId"))))
+    out.extend(tools)
+
+
+def _id(obj: dict[str, Any], *keys: str) -> str | None:
+    for key in keys or ("id",):
+        value = obj.get(key)
+        if isinstance(value, str | int) and not isinstance(value, bool):
+            return str(value)
+    return None
+
+
+def _name(name: Any) -> str:
+    return "" if name is None else str(name)
+
+
+def _tool_call(name: Any, args: Any, call_id: str | None) -> ToolCall:
+    if isinstance(args, str):
+        with contextlib.suppress(ValueError, RecursionError):
+            args = json.loads(args)
+    if args is None:
+        args = {}
+    elif not isinstance(args, dict):
+        args = {"value": args}
+    return ToolCall(_name(name), args, call_id)
+
+
+def _first(obj: dict[str, Any], *keys: str) -> Any:
+    for key in keys:
+        if key in obj:
+            return obj[key]
+    return None
+
+
+def _legacy(kind: str, obj: dict[str, Any]) -> list[RunEvent]:
+    """The older NemoVideo shape: `{"type": "text" | "tool_call" | "tool_result" | ...}`."""
+    if kind == "text":
+        text = obj.get("content")
+        if not isinstance(text, str):
+            text = obj.get("text")
+        return [TextChunk(text)] if isinstance(text, str) and text else []
+    if kind in _HEARTBEAT_TYPES:
+        return [_HEARTBEAT]
+    if kind == "tool_call":
+        name = _first(obj, "name", "tool", "tool_name", "function")
+        args = _first(obj, "args", "arguments", "input", "params", "parameters")
+        return [_tool_call(name, args, _id(obj, "id", "call_id", "tool_call_id"))]
+    if kind == "tool_result":
+        name = _first(obj, "name", "tool", "tool_name", "function")
+        response = _first(obj, "result", "response", "output", "content", "data")
+        cid = _id(obj, "id", "call_id", "tool_call_id")
+        return [ToolResult(_name(name), response, cid)]
+    if kind == "error":
+        message = _first(obj, "message", "content", "detail")
+        return [_error_frame(message if message not in (None, "") else _NO_MESSAGE, obj.get("code"))]
+    return []
+
+
+def _error_frame(err: Any, details: Any) -> StreamFault:
+    """`{"error": "...", "error_details"?: {...}}` (or the legacy `type: error`)."""
+    code: Any = None
+    if isinstance(details, dict):
+        code = details.get("error_type") or details.get("code")
+    elif isinstance(details, str | int) and not isinstance(details, bool):
+        code = details
+    if isinstance(err, dict):
+        code = code or err.get("code") or err.get("status")
+        err = err.get("message") or err.get("error") or json.dumps(err, default=str)
+    message = err if isinstance(err, str) else json.dumps(err, default=str)
+    return StreamFault(message.strip() or _NO_MESSAGE, None if code in (None, "") else str(code))
+
+
+def _salvage(data: str) -> list[RunEvent]:
+    """Invalid JSON: an old server's hand-made error frame gives its best-effort message."""
+    match = _ERROR_FRAME.match(data)
+    if match is None:
+        return []
+    rest = data[match.end() :].strip()
+    if rest.startswith('"'):
+        string = _JSON_STRING.match(rest)
+        if string is not None and rest[string.end() :].lstrip()[:1] in (",", "}"):
+            try:
+                return [StreamFault(str(json.loads(string.group(0))).strip() or _NO_MESSAGE)]
+            except (ValueError, RecursionError):
+                pass
+    quote = rest[:1] if rest[:1] in ('"', "'") else ""
+    rest = rest[len(quote) :]
+    body = rest.rstrip()
+    if body.endswith("}"):
+        body = body[:-1].rstrip()
+    if quote and body.endswith(quote) and body.count(quote) % 2 == 1:
+        body = body[:-1]
+    body = body.replace("\\n", "\n").replace('\\"', '"').replace("\\\\", "\\").strip()
+    return [StreamFault(body or _NO_MESSAGE)]
+
+
+class RunAccumulator:
+    """Folds one run's events into an `EditResult`; `feed` returns the newly visible text."""
+
+    def __init__(self) -> None:
+        self._done: list[str] = []  # closed text segments, separators included
+        self._pending: list[str] = []  # partial chunks of the open segment
+        self._prefix = ""  # separator shown before the open segment
+        self._key: tuple[str | None, str | None] = (None, None)  # (invocation, author) of it
+        self._calls: list[dict[str, Any]] = []
+        self._results: list[dict[str, Any]] = []
+        self._seen_calls: set[str] = set()
+        self._seen_results: set[str] = set()
+        self._state: dict[str, Any] = {}
+        self._error: str | None = None
+        self._error_code: str | None = None
+        self.events = 0
+        self.heartbeats = 0
+
+    def feed(self, event: RunEvent) -> str | None:
+        self.events += 1
+        if isinstance(event, TextChunk):
+            return self._text(event)
+        if isinstance(event, Heartbeat):
+            self.heartbeats += 1
+        elif isinstance(event, ToolCall):
+            if _first_time(self._seen_calls, event.call_id):
+                self._calls.append({"name": event.name, "args": event.args, "id": event.call_id})
+        elif isinstance(event, ToolResult):
+            if _first_time(self._seen_results, event.call_id):
+                self._results.append({"name": event.name, "response": event.response, "id": event.call_id})
+        elif isinstance(event, StateDelta):
+            if isinstance(event.delta, dict):
+                self._state.update(event.delta)
+        elif isinstance(event, StreamFault) and self._error is None:
+            self._error = str(event.message) or _NO_MESSAGE
+            self._error_code = event.code
+        return None
+
+    def _text(self, ev: TextChunk) -> str | None:
+        text = ev.text
+        key = (ev.invocation_id, ev.author)
+        pending = self._pending
+        same = bool(pending) and _same(self._key, key)
+        if pending and not same:
+            self._close()  # partials never aggregated (a broken stream): kept as they were shown
+        if not isinstance(text, str) or not text:
+            if same and not ev.partial:
+                self._close()
+            return None
+        if ev.partial:
+            if same:
+                pending.append(text)
+                return text
+            self._prefix = self._separator(ev, text)
+            self._key = key
+            self._pending = [text]
+            return self._prefix + text
+        if not same:
+            sep = self._separator(ev, text)
+            self._done.append(sep + text)
+            return sep + text
+        return self._aggregate(text)
+
+    def _aggregate(self, text: str) -> str | None:
+        """The non-partial event closing the open segment: it repeats the whole text."""
+        seen = "".join(self._pending)
+        prefix = self._prefix
+        self._pending = []
+        if text.startswith(seen):  # the aggregate repeats (or extends) what was shown
+            self._done.append(prefix + text)
+            return text[len(seen) :] or None
+        if seen.endswith(text):  # earlier partials of a segment whose aggregate never came
+            self._done.append(prefix + seen)
+        else:  # it differs from what was shown: the aggregate is the truth
+            self._done.append(prefix + text)
+        return None
+
+    def _close(self) -> None:
+        if self._pending:
+            self._done.append(self._prefix + "".join(self._pending))
+            self._pending = []
+
+    def _separator(self, ev: TextChunk, text: str) -> str:
+        """Separate two ADK model replies (e.g. before and after a tool call) when nothing does."""
+        if ev.invocation_id is None and ev.author is None:
+            return ""  # older shape: pieces of one reply, joined as sent
+        if not self._done or self._done[-1][-1:].isspace() or text[:1].isspace():
+            return ""
+        return "\n\n"
+
+    def result(self) -> EditResult:
+        text = "".join(self._done)
+        if self._pending:
+            text += self._prefix + "".join(self._pending)
+        return EditResult(
+            text=text,
+            tool_calls=list(self._calls),
+            tool_results=list(self._results),
+            state_delta=dict(self._state),
+            error=self._error,
+            error_code=self._error_code,
+            events=self.events,
+            heartbeats=self.heartbeats,
+        )
+
+
+def _same(a: tuple[str | None, str | None], b: tuple[str | None, str | None]) -> bool:
+    return (a[0] is None or b[0] is None or a[0] == b[0]) and (a[1] is None or b[1] is None or a[1] == b[1])
+
+
+def _first_time(seen: set[str], call_id: str | None) -> bool:
+    """Tool events are recorded once per call id (ids missing: always recorded)."""
+    if call_id is None:
+        return True
+    if call_id in seen:
+        return False
+    seen.add(call_id)
+    return True
