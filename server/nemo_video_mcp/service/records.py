@@ -1,0 +1,131 @@
+"""The store's table layout and its rows as typed, immutable records (used by `store.py`).
+
+The schema is versioned with `PRAGMA user_version`: `MIGRATIONS[i]` upgrades version i to i+1.
+Append a migration to change the layout; never edit one that has shipped.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, NamedTuple
+
+TURN_DONE = ("completed", "failed")
+RENDER_DONE = ("completed", "failed", "cancelled")
+
+TurnStatus = Literal["running", "completed", "failed"]
+
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE sessions (
+        session_id TEXT PRIMARY KEY, skill TEXT NOT NULL, task_id TEXT, user_id TEXT,
+        created_at REAL NOT NULL, updated_at REAL NOT NULL, last_draft TEXT,
+        lost INTEGER NOT NULL DEFAULT 0);
+    CREATE TABLE current (skill TEXT PRIMARY KEY, session_id TEXT NOT NULL);
+    CREATE TABLE turns (
+        turn_id TEXT PRIMARY KEY, session_id TEXT NOT NULL, skill TEXT NOT NULL,
+        instruction TEXT NOT NULL, status TEXT NOT NULL, reply TEXT, changes TEXT, error TEXT,
+        before_draft TEXT, bytes_received INTEGER NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL, finished_at REAL);
+    CREATE INDEX turns_session ON turns (session_id, status);
+    CREATE TABLE renders (
+        render_id TEXT PRIMARY KEY, session_id TEXT NOT NULL, skill TEXT NOT NULL,
+        format TEXT NOT NULL, quality TEXT NOT NULL, status TEXT NOT NULL, progress REAL,
+        url TEXT, path TEXT, error TEXT, download INTEGER NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL, finished_at REAL);
+    CREATE INDEX renders_unfinished ON renders (finished_at);
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    session_id: str
+    skill: str
+    task_id: str | None
+    user_id: str | None
+    created_at: float
+    updated_at: float
+    last_draft: dict[str, Any] | None
+    lost: bool
+
+
+@dataclass(frozen=True)
+class TurnRecord:
+    turn_id: str
+    session_id: str
+    skill: str
+    instruction: str
+    status: TurnStatus
+    reply: str | None
+    changes: list[str] | None
+    error: dict[str, Any] | None
+    before_draft: dict[str, Any] | None
+    bytes_received: int
+    created_at: float
+    finished_at: float | None
+
+
+@dataclass(frozen=True)
+class RenderRecord:
+    render_id: str
+    session_id: str
+    skill: str
+    format: str
+    quality: str
+    status: str  # pending, processing, completed, failed, cancelled, or whatever the backend said
+    progress: float | None
+    url: str | None
+    path: Path | None
+    error: str | None
+    download: bool
+    created_at: float
+    finished_at: float | None
+
+
+class Expired(NamedTuple):
+    turns: int
+    renders: int
+    sessions: int
+
+
+def dump_json(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def load_json(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def session_record(r: sqlite3.Row) -> SessionRecord:
+    d = dict(r)
+    return SessionRecord(**{**d, "last_draft": load_json(d["last_draft"]), "lost": bool(d["lost"])})
+
+
+def turn_record(r: sqlite3.Row) -> TurnRecord:
+    d = dict(r)
+    json_fields = {k: load_json(d[k]) for k in ("changes", "error", "before_draft")}
+    return TurnRecord(**{**d, **json_fields})
+
+
+def render_record(r: sqlite3.Row) -> RenderRecord:
+    d = dict(r)
+    path = Path(d["path"]) if d["path"] is not None else None
+    return RenderRecord(**{**d, "path": path, "download": bool(d["download"])})
+
+
+def render_finished(r: sqlite3.Row) -> bool:
+    """Over: a final status, except a completed render still waiting for its download."""
+    if r["status"] not in RENDER_DONE:
+        return False
+    awaiting_file = r["status"] == "completed" and r["download"] and r["path"] is None
+    return not (awaiting_file and r["error"] is None)
+
+
+def set_clause(fields: dict[str, Any]) -> tuple[str, tuple[Any, ...]]:
+    """`a = ?, b = ?` and its values for the fields that are not None (names are ours, never input)."""
+    sets = {k: v for k, v in fields.items() if v is not None}
+    return ", ".join(f"{k} = ?" for k in sets), tuple(sets.values())

@@ -1,0 +1,298 @@
+"""Durable records: sessions, the current session per skill, edit turns and renders (SQLite).
+
+One connection in WAL mode, guarded by a lock (usable from the event loop and worker threads).
+The methods are synchronous on purpose: each is one short transaction on a local file (well
+under a millisecond), so `anyio.to_thread.run_sync` would cost more than it saves; only another
+process holding the write lock (two hosts sharing one state dir) can make a call wait, and
+`busy_timeout` bounds that. The file is 0600 (SQLite gives -wal/-shm the same mode) in a folder
+created 0700. Every write is one transaction; the layout and migrations are in `records.py`.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from . import records
+from .records import Expired, RenderRecord, SessionRecord, TurnRecord, TurnStatus
+
+__all__ = ["Expired", "RenderRecord", "SessionRecord", "Store", "StoreError", "TurnRecord", "TurnStatus"]
+
+DB_FILENAME = "nemo-video-mcp.sqlite3"
+BUSY_TIMEOUT_MS = 3000
+
+
+class StoreError(RuntimeError):
+    """The store cannot be opened or used, or a record is missing or duplicated."""
+
+
+class Store:
+    """The durable records of one user's work; they survive a restart of the server."""
+
+    def __init__(self, path: Path, *, clock: Callable[[], float] = time.time) -> None:
+        self.path = Path(path)
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = self._open()
+
+    @classmethod
+    def in_dir(cls, state_dir: Path, *, clock: Callable[[], float] = time.time) -> Store:
+        """The store at its usual place in the state folder."""
+        return cls(Path(state_dir) / DB_FILENAME, clock=clock)
+
+    def _open(self) -> sqlite3.Connection:
+        folder = self.path.parent
+        if not folder.exists():
+            folder.mkdir(parents=True, mode=0o700)
+            folder.chmod(0o700)  # mkdir's mode is filtered by the umask
+        os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+        self.path.chmod(0o600)  # also tightens a file an older run left readable
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            self._migrate(conn)
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise StoreError(
+                f"cannot use the state database {self.path}: {exc}; move it aside to start afresh"
+            ) from None
+        return conn
+
+    @staticmethod
+    def _migrate(conn: sqlite3.Connection) -> None:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > records.SCHEMA_VERSION:
+            raise sqlite3.DatabaseError(f"it has schema version {version}, newer than this server's")
+        for number in range(version, records.SCHEMA_VERSION):
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in records.MIGRATIONS[number].split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {number + 1}")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (BEGIN IMMEDIATE ... COMMIT), serialised across threads."""
+        with self._lock:
+            if self._conn is None:
+                raise StoreError("the store is closed")
+            conn = self._conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def _write(self, sql: str, args: tuple[Any, ...], what: str) -> sqlite3.Row:
+        """One `... RETURNING *` statement in its own transaction; the row it wrote."""
+        try:
+            with self._tx() as conn:
+                rows = conn.execute(sql, args).fetchall()  # all: the statement must finish before COMMIT
+        except sqlite3.IntegrityError:
+            raise StoreError(f"{what} is already recorded") from None
+        if not rows:
+            raise StoreError(f"no {what} is recorded")
+        row: sqlite3.Row = rows[0]
+        return row
+
+    def _all(self, sql: str, args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        """A read: in autocommit mode it is its own consistent snapshot and takes no write lock."""
+        with self._lock:
+            if self._conn is None:
+                raise StoreError("the store is closed")
+            return list(self._conn.execute(sql, args).fetchall())
+
+    def _one(self, sql: str, args: tuple[Any, ...]) -> sqlite3.Row | None:
+        return next(iter(self._all(sql, args)), None)
+
+    def close(self) -> None:
+        """Close the connection (idempotent); later calls raise `StoreError`."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    # sessions ------------------------------------------------------------------------------
+
+    def add_session(
+        self, session_id: str, skill: str, *, task_id: str | None = None, user_id: str | None = None
+    ) -> SessionRecord:
+        now = self._clock()
+        sql = "INSERT INTO sessions VALUES (?, ?, ?, ?, ?, ?, NULL, 0) RETURNING *"
+        row = self._write(sql, (session_id, skill, task_id, user_id, now, now), f"session {session_id}")
+        return records.session_record(row)
+
+    def get_session(self, session_id: str) -> SessionRecord | None:
+        row = self._one("SELECT * FROM sessions WHERE session_id = ?", (session_id,))
+        return records.session_record(row) if row else None
+
+    def set_current(self, skill: str, session_id: str) -> None:
+        with self._tx() as conn:
+            conn.execute("INSERT OR REPLACE INTO current VALUES (?, ?)", (skill, session_id))
+
+    def current(self, skill: str) -> SessionRecord | None:
+        """The skill's current session, or None (never a session marked lost)."""
+        sql = "SELECT s.* FROM current c JOIN sessions s USING (session_id) WHERE c.skill = ? AND s.lost = 0"
+        row = self._one(sql, (skill,))
+        return records.session_record(row) if row else None
+
+    def mark_lost(self, session_id: str) -> None:
+        """The backend forgot this session: keep its record (and last draft), stop using it."""
+        with self._tx() as conn:
+            sql = "UPDATE sessions SET lost = 1, updated_at = ? WHERE session_id = ?"
+            conn.execute(sql, (self._clock(), session_id))
+            conn.execute("DELETE FROM current WHERE session_id = ?", (session_id,))
+
+    def save_draft(self, session_id: str, draft: dict[str, Any]) -> None:
+        sql = "UPDATE sessions SET last_draft = ?, updated_at = ? WHERE session_id = ? RETURNING *"
+        self._write(sql, (records.dump_json(draft), self._clock(), session_id), f"session {session_id}")
+
+    # turns ---------------------------------------------------------------------------------
+
+    def add_turn(
+        self,
+        turn_id: str,
+        session_id: str,
+        skill: str,
+        instruction: str,
+        *,
+        before_draft: dict[str, Any] | None = None,
+    ) -> TurnRecord:
+        sql = "INSERT INTO turns VALUES (?, ?, ?, ?, 'running', NULL, NULL, NULL, ?, 0, ?, NULL) RETURNING *"
+        args = (turn_id, session_id, skill, instruction, records.dump_json(before_draft), self._clock())
+        return records.turn_record(self._write(sql, args, f"turn {turn_id}"))
+
+    def update_turn(
+        self,
+        turn_id: str,
+        *,
+        status: TurnStatus | None = None,
+        reply: str | None = None,
+        changes: list[str] | None = None,
+        error: dict[str, Any] | None = None,
+        bytes_received: int | None = None,
+    ) -> TurnRecord:
+        """Set the given fields (None leaves a field as it is); a final status stamps `finished_at`."""
+        finished_at = self._clock() if status in records.TURN_DONE else None
+        changes_json, error_json = records.dump_json(changes), records.dump_json(error)
+        sets, args = records.set_clause(
+            {"status": status, "reply": reply, "changes": changes_json, "error": error_json,
+             "bytes_received": bytes_received, "finished_at": finished_at}
+        )  # fmt: skip
+        sql = f"UPDATE turns SET {sets or 'turn_id = turn_id'} WHERE turn_id = ? RETURNING *"  # noqa: S608
+        return records.turn_record(self._write(sql, (*args, turn_id), f"turn {turn_id}"))
+
+    def get_turn(self, turn_id: str) -> TurnRecord | None:
+        row = self._one("SELECT * FROM turns WHERE turn_id = ?", (turn_id,))
+        return records.turn_record(row) if row else None
+
+    def running_turn(self, session_id: str) -> TurnRecord | None:
+        """The session's running turn (the newest, should there be several), or None."""
+        sql = "SELECT * FROM turns WHERE session_id = ? AND status = 'running' ORDER BY created_at DESC"
+        row = self._one(sql, (session_id,))
+        return records.turn_record(row) if row else None
+
+    def unfinished_turns(self) -> list[TurnRecord]:
+        rows = self._all("SELECT * FROM turns WHERE status = 'running' ORDER BY created_at")
+        return [records.turn_record(r) for r in rows]
+
+    # renders -------------------------------------------------------------------------------
+
+    def add_render(
+        self,
+        render_id: str,
+        session_id: str,
+        skill: str,
+        *,
+        format: str = "mp4",
+        quality: str = "high",
+        download: bool = False,
+    ) -> RenderRecord:
+        sql = (
+            "INSERT INTO renders VALUES (?, ?, ?, ?, ?, 'pending', NULL, NULL, NULL, NULL, ?, ?, NULL) "
+            "RETURNING *"
+        )
+        args = (render_id, session_id, skill, format, quality, int(download), self._clock())
+        return records.render_record(self._write(sql, args, f"render {render_id}"))
+
+    def update_render(
+        self,
+        render_id: str,
+        *,
+        status: str | None = None,
+        progress: float | None = None,
+        url: str | None = None,
+        path: Path | None = None,
+        error: str | None = None,
+        finished: bool | None = None,
+    ) -> RenderRecord:
+        """Set the given fields (None leaves a field as it is).
+
+        `finished_at` is stamped once the render is over: a final status, except that a completed
+        render with `download` is over only when its `path` (or an `error`) is recorded.
+        `finished=True/False` overrides that rule.
+        """
+        sets, args = records.set_clause(
+            {"status": status, "progress": progress, "url": url, "error": error,
+             "path": None if path is None else str(path)}
+        )  # fmt: skip
+        sql = f"UPDATE renders SET {sets or 'render_id = render_id'} WHERE render_id = ? RETURNING *"  # noqa: S608
+        with self._tx() as conn:
+            rows = conn.execute(sql, (*args, render_id)).fetchall()
+            if not rows:
+                raise StoreError(f"no render {render_id} is recorded")
+            row = rows[0]
+            done = records.render_finished(row) if finished is None else finished
+            if done != (row["finished_at"] is not None):
+                sql = "UPDATE renders SET finished_at = ? WHERE render_id = ? RETURNING *"
+                row = conn.execute(sql, (self._clock() if done else None, render_id)).fetchall()[0]
+        return records.render_record(row)
+
+    def get_render(self, render_id: str) -> RenderRecord | None:
+        row = self._one("SELECT * FROM renders WHERE render_id = ?", (render_id,))
+        return records.render_record(row) if row else None
+
+    def unfinished_renders(self) -> list[RenderRecord]:
+        rows = self._all("SELECT * FROM renders WHERE finished_at IS NULL ORDER BY created_at")
+        return [records.render_record(r) for r in rows]
+
+    # housekeeping --------------------------------------------------------------------------
+
+    def expire(self, older_than_seconds: float) -> Expired:
+        """Delete finished turns and renders older than the TTL, and lost sessions nothing uses.
+
+        Running turns and unfinished renders are never deleted, whatever their age; sessions
+        that are not lost are never deleted.
+        """
+        cutoff = self._clock() - older_than_seconds
+        with self._tx() as conn:
+            turns = conn.execute(
+                "DELETE FROM turns WHERE status != 'running' AND COALESCE(finished_at, created_at) < ?",
+                (cutoff,),
+            ).rowcount
+            renders = conn.execute(
+                "DELETE FROM renders WHERE finished_at IS NOT NULL AND finished_at < ?", (cutoff,)
+            ).rowcount
+            sessions = conn.execute(
+                "DELETE FROM sessions WHERE lost = 1 AND updated_at < ? "
+                "AND session_id NOT IN (SELECT session_id FROM turns) "
+                "AND session_id NOT IN (SELECT session_id FROM renders)",
+                (cutoff,),
+            ).rowcount
+        return Expired(turns, renders, sessions)
