@@ -1,0 +1,268 @@
+"""Which local files may be uploaded: every check runs before a byte leaves the machine.
+
+A server that an assistant (or text injected into its context) could talk into uploading
+`~/.ssh/id_rsa` is the failure this prevents. `MediaPolicy(roots).check(raw_path)`:
+`~` expanded; relative paths refused; symlinks and `..` resolved, then the real path must lie
+inside one of the roots (`NEMO_MEDIA_ROOTS`) with no hidden (`.`) file or folder below the root;
+a regular file; a supported extension; at most 500 MB; and its first bytes must be those of a
+container of the extension's family. Every refusal is a `MediaRejected` that says what to do.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import stat
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from ..backend.errors import MAX_UPLOAD_BYTES
+from .formats import ALIASES, CONTAINERS, FORMATS, SUPPORTED_FORMATS, MediaKind, sniff
+
+_HEAD_BYTES = 16
+_MAX_SUGGESTIONS = 5
+_SCAN_LIMIT = 5000  # entries looked at when searching the roots for similar names
+
+
+@dataclass(frozen=True)
+class MediaFile:
+    """A local file that passed every check; `path` is its real (resolved) path."""
+
+    path: Path
+    size: int
+    ext: str  # lower case, no dot: one of SUPPORTED_FORMATS
+    kind: MediaKind
+
+
+class MediaRejected(ValueError):
+    """A file may not be uploaded. `str(exc)` is the reason followed by what to do about it."""
+
+    def __init__(self, reason: str, hint: str = "", *, code: str = "rejected") -> None:
+        self.reason = reason
+        self.hint = hint
+        self.code = code  # relative, not_found, outside_roots, hidden, not_a_file, ...
+        self.message = f"{reason} {hint}".strip()
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def _listdir(folder: Path) -> list[str]:
+    """Visible names in `folder`, sorted; [] when it cannot be listed."""
+    try:
+        return sorted(n for n in os.listdir(folder) if not n.startswith("."))
+    except OSError:
+        return []
+
+
+def _hidden_below(root: Path, real: Path) -> str | None:
+    """The first hidden component of `real` below `root`, or None."""
+    return next((p for p in real.relative_to(root).parts if p.startswith(".")), None)
+
+
+class MediaPolicy:
+    """The rules for local files; `roots` are the folders files may come from."""
+
+    def __init__(self, roots: Sequence[Path], *, max_bytes: int = MAX_UPLOAD_BYTES) -> None:
+        self.roots: tuple[Path, ...] = tuple(dict.fromkeys(Path(r).expanduser().resolve() for r in roots))
+        self.max_bytes = max_bytes
+
+    def _where(self) -> str:
+        allowed = ", ".join(str(r) for r in self.roots) or "none"
+        return (
+            f"Allowed folders: {allowed}. Move or copy the file into one of them, or add its folder to "
+            f"NEMO_MEDIA_ROOTS (folders separated by '{os.pathsep}') in the server's settings and restart it."
+        )
+
+    def check(self, raw_path: str) -> MediaFile:
+        """The file at `raw_path` if it may be uploaded; else `MediaRejected` saying what to do."""
+        shown, path = self._parse(raw_path)
+        try:
+            real = path.resolve(strict=True)
+        except FileNotFoundError:
+            raise self._not_found(path, shown) from None
+        except (OSError, RuntimeError) as exc:  # permission denied, a symlink loop...
+            why = getattr(exc, "strerror", None) or str(exc)
+            raise MediaRejected(
+                f"'{shown}' cannot be opened ({why}).",
+                "Check the path and its permissions.",
+                code="unreadable",
+            ) from None
+        self._check_place(real, Path(os.path.normpath(path)), shown)
+        before = real.stat()
+        if not stat.S_ISREG(before.st_mode):
+            raise self._not_a_file(real, shown, before.st_mode)
+        ext = real.suffix.lower().lstrip(".")
+        if ext not in FORMATS:
+            raise self._unsupported(ext, shown)
+        if before.st_size == 0:
+            raise MediaRejected(
+                f"'{shown}' is empty (0 bytes).", "Export or copy it again.", code="empty_file"
+            )
+        if before.st_size > self.max_bytes:
+            raise MediaRejected(
+                f"'{shown}' is {before.st_size / 2**20:.0f} MB; the limit is {self.max_bytes // 2**20} MB.",
+                "Compress it (lower resolution or bitrate) or trim it to the part you need, then try again.",
+                code="too_large",
+            )
+        kind, allowed = FORMATS[ext]
+        container = sniff(self._head(real, before, shown))
+        if container not in allowed:
+            raise self._mismatch(ext, container, shown)
+        return MediaFile(path=real, size=before.st_size, ext=ext, kind=kind)
+
+    def _parse(self, raw_path: str) -> tuple[str, Path]:
+        """The path as the user wrote it (for messages) and as an absolute path (`~` expanded)."""
+        shown = raw_path.strip()
+        text = shown[1:-1] if len(shown) > 1 and shown[0] == shown[-1] and shown[0] in "'\"" else shown
+        if text.startswith("file://"):
+            text = unquote(urlparse(text).path)
+        if not text or "\x00" in text:
+            raise MediaRejected(
+                "No usable file path was given.", "Give one, e.g. ~/Movies/clip.mp4.", code="empty"
+            )
+        try:
+            path = Path(text).expanduser()
+        except RuntimeError:  # no home folder to expand `~` to
+            path = Path(text)
+        if not path.is_absolute():
+            found = self._search_roots(path.name)
+            maybe = f" Did you mean: {', '.join(str(p) for p in found)}?" if found else ""
+            raise MediaRejected(
+                f"'{shown}' is a relative path; this server cannot tell which folder it is in.",
+                f"Give the full path, e.g. ~/Movies/clip.mp4 or /Users/you/Movies/clip.mp4.{maybe}",
+                code="relative",
+            )
+        if not self.roots:
+            raise MediaRejected("No folders are allowed for uploads.", self._where(), code="no_roots")
+        return shown, path
+
+    def _check_place(self, real: Path, lexical: Path, shown: str) -> None:
+        """`real` must be inside a root, with no hidden component below that root."""
+        via = f" (it resolves to {real})" if real != lexical else ""
+        hidden = [_hidden_below(r, real) for r in self.roots if real.is_relative_to(r)]
+        if not hidden:
+            raise MediaRejected(
+                f"'{shown}' is outside the folders this server may read{via}.",
+                self._where(),
+                code="outside_roots",
+            )
+        if all(hidden):
+            raise MediaRejected(
+                f"'{shown}' is hidden or in a hidden folder ('{hidden[0]}'){via}; those are never sent.",
+                "Move it to a visible folder (a name not starting with '.') inside the allowed folders.",
+                code="hidden",
+            )
+
+    @staticmethod
+    def _head(real: Path, before: os.stat_result, shown: str) -> bytes:
+        """The first bytes, read without following a symlink swapped in since the checks."""
+        flags = (
+            os.O_RDONLY
+            | getattr(os, "O_NOFOLLOW", 0)
+            | getattr(os, "O_NONBLOCK", 0)
+            | getattr(os, "O_BINARY", 0)
+        )
+        try:
+            fd = os.open(real, flags)
+        except OSError as exc:
+            raise MediaRejected(
+                f"'{shown}' cannot be read ({exc.strerror}).",
+                "Check the file's permissions.",
+                code="unreadable",
+            ) from None
+        try:
+            now = os.fstat(fd)
+            if (now.st_dev, now.st_ino) != (before.st_dev, before.st_ino) or not stat.S_ISREG(now.st_mode):
+                raise MediaRejected(
+                    f"'{shown}' changed while it was being checked.", "Try again.", code="changed"
+                )
+            return os.read(fd, _HEAD_BYTES)
+        finally:
+            os.close(fd)
+
+    def _not_found(self, path: Path, shown: str) -> MediaRejected:
+        """Up to 5 similar names: from the folder it names if that one is allowed, else from the roots."""
+        parent = Path(os.path.normpath(path.parent))
+        near: list[Path] = []
+        if self._allowed_folder(parent):
+            close = difflib.get_close_matches(path.name, _listdir(parent), n=_MAX_SUGGESTIONS, cutoff=0.5)
+            near = [parent / n for n in close]
+        near = near or self._search_roots(path.name)
+        if near:
+            hint = "Similar files: " + ", ".join(str(p) for p in near) + "."
+        else:
+            hint = f"Check the name and folder (uploads come from: {', '.join(str(r) for r in self.roots)})."
+        return MediaRejected(f"'{shown}' does not exist.", hint, code="not_found")
+
+    def _allowed_folder(self, folder: Path) -> bool:
+        try:
+            real = folder.resolve(strict=True)
+        except (OSError, RuntimeError):
+            return False
+        inside = [r for r in self.roots if real.is_relative_to(r)]
+        return real.is_dir() and any(_hidden_below(r, real) is None for r in inside)
+
+    def _search_roots(self, name: str) -> list[Path]:
+        """Files in the roots (two levels deep, hidden ones skipped) with names close to `name`."""
+        candidates: dict[str, Path] = {}
+        budget = _SCAN_LIMIT
+        for root in self.roots:
+            folders = [root, *(root / n for n in _listdir(root) if (root / n).is_dir())]
+            for folder in folders:
+                for n in _listdir(folder)[:budget]:
+                    budget -= 1
+                    if (folder / n).is_file():
+                        candidates.setdefault(n, folder / n)
+        close = (
+            difflib.get_close_matches(name, list(candidates), n=_MAX_SUGGESTIONS, cutoff=0.6) if name else []
+        )
+        return [candidates[c] for c in close]
+
+    @staticmethod
+    def _not_a_file(real: Path, shown: str, mode: int) -> MediaRejected:
+        if not stat.S_ISDIR(mode):
+            return MediaRejected(
+                f"'{shown}' is not a regular file (it is a device, pipe or socket).",
+                "Give the path of a video, image or audio file.",
+                code="not_a_file",
+            )
+        media = [n for n in _listdir(real) if Path(n).suffix.lower().lstrip(".") in FORMATS]
+        more = " ..." if len(media) > _MAX_SUGGESTIONS else ""
+        inside = (
+            f"Media files in it: {', '.join(media[:_MAX_SUGGESTIONS])}{more}."
+            if media
+            else "It holds no media files."
+        )
+        return MediaRejected(
+            f"'{shown}' is a folder, not a file.", f"{inside} Give the path of one file.", code="not_a_file"
+        )
+
+    @staticmethod
+    def _unsupported(ext: str, shown: str) -> MediaRejected:
+        what = f"the extension '.{ext}'" if ext else "no file extension"
+        hint = f"Supported formats: {', '.join(SUPPORTED_FORMATS)}."
+        alias = ALIASES.get(ext)
+        if alias:
+            hint += (
+                f" If it is {CONTAINERS[min(FORMATS[alias][1])][0]}, a copy renamed to .{alias} is accepted."
+            )
+        else:
+            hint += " Convert it to one of these (MP4 is the safest choice for video)."
+        return MediaRejected(
+            f"'{shown}' has {what}, which NemoVideo does not accept.", hint, code="unsupported"
+        )
+
+    @staticmethod
+    def _mismatch(ext: str, found: str | None, shown: str) -> MediaRejected:
+        expected = " or ".join(sorted({CONTAINERS[c][0] for c in FORMATS[ext][1]}))
+        reason = f"'{shown}' is named .{ext} but its content is not {expected}"
+        if found is None:
+            hint = "It may be damaged, or another kind of file renamed; export it again from its app."
+            return MediaRejected(f"{reason}.", hint, code="mismatch")
+        description, suggested = CONTAINERS[found]
+        hint = f"If it really is {description}, rename it to .{suggested} and try again."
+        return MediaRejected(f"{reason}: it looks like {description}.", hint, code="mismatch")
