@@ -1,0 +1,20 @@
+"""A local stand-in for the NemoVideo backend: a real HTTP server for tests, benchmarks and `--sandbox`.
+
+    from nemo_video_mcp.emulator import Emulator, EmulatorConfig, Fault
+
+    with Emulator(EmulatorConfig(sse_shape="legacy")) as emu:
+        emu.inject(Fault("http", path="/api/credits", status=503, retry_after=0.1))
+        ...  # point the client at emu.url; assert on emu.requests, emu.sessions[sid].draft
+
+It imports nothing from `nemo_video_mcp`: a fake sharing the client's code would prove nothing.
+Modules: config (EmulatorConfig, Fault), state (the backend-side truth), drafts (timeline and edit
+rules), streams (SSE), api / uploads / runs / renders (endpoints), app (routing, recording, generic
+faults), server (Emulator). `python -m nemo_video_mcp.emulator` runs it in the foreground.
+"""
+
+from .config import EmulatorConfig, Fault
+from .responses import file_content
+from .server import Emulator
+from .state import Recorded, Render, Session, User
+
+__all__ = ["Emulator", "EmulatorConfig", "Fault", "Recorded", "Render", "Session", "User", "file_content"]

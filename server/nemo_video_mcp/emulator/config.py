@@ -1,0 +1,170 @@
+"""EmulatorConfig (the per-test variants of the backend) and Fault (one injected failure)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any, Literal, get_args
+
+Envelope = Literal["envelope", "bare"]
+RenderShape = Literal["success", "bare", "envelope"]
+RenderUrlKey = Literal["output.url", "outputUrl"]
+StateShape = Literal["nested", "bare"]
+SseShape = Literal["adk-partial", "adk", "legacy"]
+
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "envelope": get_args(Envelope),
+    "render_shape": get_args(RenderShape),
+    "render_url_key": get_args(RenderUrlKey),
+    "state_shape": get_args(StateShape),
+    "sse_shape": get_args(SseShape),
+}
+
+
+def _default_static_tokens() -> dict[str, str]:
+    return {"nmv_test_static": "usr_registered"}
+
+
+@dataclass
+class EmulatorConfig:
+    """What the emulated backend looks like. Mutable: a test may change it between calls."""
+
+    envelope: Envelope = "envelope"  # normal endpoints: {"code":0,"message":"ok","data":..} or bare data
+    render_shape: RenderShape = "success"  # {"success":true,"data":..} | bare | code envelope
+    render_url_key: RenderUrlKey = "output.url"
+    state_shape: StateShape = "nested"  # data.state or the bare state object
+    sse_shape: SseShape = "adk-partial"
+    silent_edits: bool = False  # edits stream no text at all (the draft still changes)
+    gui_talk: bool = True  # replies sometimes talk about the web GUI ("Click the Export button")
+    edit_seconds: float = 0.2
+    heartbeat_seconds: float = 0.05
+    render_seconds: float = 1.0
+    render_bytes: int = 65536
+    token_ttl_seconds: float = 7 * 24 * 3600.0
+    credits: float = 100.0  # each new user's credits
+    edit_cost: float = 1.0
+    anonymous_rate_limit: bool = False  # 2nd anonymous token for one X-Client-Id within ttl -> 429
+    max_upload_bytes: int = 500 * 1024 * 1024
+    require_attribution: bool = True  # render submit without all X-Skill-* headers -> HTTP 402
+    static_tokens: dict[str, str] = field(default_factory=_default_static_tokens)  # token -> registered user
+
+    def __post_init__(self) -> None:
+        for name, choices in _CHOICES.items():
+            if getattr(self, name) not in choices:
+                raise ValueError(
+                    f"EmulatorConfig.{name} must be one of {choices}, not {getattr(self, name)!r}"
+                )
+
+    @classmethod
+    def field_names(cls) -> list[str]:
+        return [f.name for f in fields(cls)]
+
+
+FaultKind = Literal[
+    "http",
+    "envelope",
+    "reset",
+    "delay",
+    "sse_stall",
+    "sse_drop",
+    "sse_silent",
+    "sse_slow_heartbeats",
+    "sse_error",
+    "sse_404",
+    "render_fail",
+    "expire_token",
+]
+
+_REQUIRED = object()
+_ERROR_TEXT = 'model exploded: "quoted"\nsecond line'
+# kind -> parameter defaults (_REQUIRED: must be given)
+_PARAMS: dict[str, dict[str, Any]] = {
+    "http": {"status": 503, "retry_after": None, "body": None, "headers": None},
+    "envelope": {"code": _REQUIRED, "message": None},
+    "reset": {},
+    "delay": {"seconds": 1.0},
+    "sse_stall": {"after_events": 1, "seconds": 5.0},
+    "sse_drop": {"after_events": 1},
+    "sse_silent": {},
+    "sse_slow_heartbeats": {"interval": 1.0, "total": 3.0},
+    "sse_error": {"variant": "json", "after_events": 0, "message": None},
+    "sse_404": {},
+    "render_fail": {"error": "render failed: encoder crashed"},
+    "expire_token": {},
+}
+SSE_ERROR_VARIANTS = ("json", "details", "badjson", "errorcode")
+ENVELOPE_MESSAGES = {
+    1001: "token expired",
+    1002: "session not found",
+    2001: "insufficient credits",
+    4001: "unsupported file type",
+    4002: "file too large",
+}
+
+
+class Fault:
+    """One injected failure, applied to the next `times` matching requests.
+
+    `path` is a prefix of the request path (default: "/run_sse" for sse_* kinds, the render submit
+    path for render_fail, every path otherwise); `method` narrows it (any method when None).
+    """
+
+    def __init__(
+        self,
+        kind: FaultKind,
+        path: str | None = None,
+        method: str | None = None,
+        times: int = 1,
+        **params: Any,
+    ) -> None:
+        if kind not in _PARAMS:
+            raise ValueError(f"unknown fault kind {kind!r}; known: {sorted(_PARAMS)}")
+        allowed = _PARAMS[kind]
+        unknown = set(params) - set(allowed)
+        if unknown:
+            raise TypeError(
+                f"fault {kind!r} takes {sorted(allowed) or 'no parameters'}, not {sorted(unknown)}"
+            )
+        merged = {**allowed, **params}
+        missing = [name for name, value in merged.items() if value is _REQUIRED]
+        if missing:
+            raise TypeError(f"fault {kind!r} needs {missing}")
+        if kind == "sse_error":
+            if merged["variant"] not in SSE_ERROR_VARIANTS:
+                raise ValueError(f"sse_error variant must be one of {SSE_ERROR_VARIANTS}")
+            if merged["message"] is None:
+                merged["message"] = (
+                    "blocked by safety filter" if merged["variant"] == "errorcode" else _ERROR_TEXT
+                )
+        if kind == "envelope" and merged["message"] is None:
+            merged["message"] = ENVELOPE_MESSAGES.get(int(merged["code"]), "error")
+        if times < 1:
+            raise ValueError("times must be >= 1")
+        self.kind: str = kind
+        self.path: str = path if path is not None else _default_path(kind)
+        self.method: str | None = method.upper() if method else None
+        self.times = times
+        self.used = 0
+        self.params: dict[str, Any] = merged
+
+    @property
+    def remaining(self) -> int:
+        return self.times - self.used
+
+    def matches(self, method: str, path: str) -> bool:
+        return path.startswith(self.path) and (self.method is None or self.method == method.upper())
+
+    def __getitem__(self, name: str) -> Any:
+        return self.params[name]
+
+    def __repr__(self) -> str:
+        extra = "".join(f", {k}={v!r}" for k, v in self.params.items())
+        where = f"path={self.path!r}, method={self.method!r}"
+        return f"Fault({self.kind!r}, {where}, used={self.used}/{self.times}{extra})"
+
+
+def _default_path(kind: str) -> str:
+    if kind.startswith("sse_"):
+        return "/run_sse"
+    if kind == "render_fail":
+        return "/api/render/proxy/lambda"
+    return "/"

@@ -1,0 +1,111 @@
+"""Render endpoints (answered in `render_shape`) and the downloadable results.
+
+A render goes pending (first 10% of `render_seconds`) -> processing -> completed, computed from
+the clock at each poll. A draft without any segment fails at once ("draft has no segments");
+the `render_fail` fault makes it fail half-way with its `error`. Submitting an id again returns
+the existing render (its `submits` counts the attempts); nothing is started twice.
+
+GET /files/<name> (and /cdn/<path>, the upload CDN URLs) serve `render_bytes` deterministic bytes
+for any name, with Content-Length and single-range support.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from .responses import (
+    FileResponse,
+    authenticate,
+    base_url,
+    parse_range,
+    recorded,
+    render_error,
+    render_ok,
+    state_of,
+    token_expired,
+)
+from .state import ATTRIBUTION_HEADERS, Render
+
+
+def _has_segments(draft: dict[str, Any]) -> bool:
+    tracks = draft.get("t")
+    return isinstance(tracks, list) and any(isinstance(t, dict) and t.get("sg") for t in tracks)
+
+
+async def submit(request: Request) -> Response:
+    state = state_of(request)
+    config = state.config
+    user = authenticate(request)
+    if user is None:
+        return token_expired()
+    if config.require_attribution and not all(request.headers.get(h) for h in ATTRIBUTION_HEADERS):
+        return render_error(config, "export blocked: register or upgrade your plan to unlock export", 402)
+    body = recorded(request).json
+    if (
+        not isinstance(body, dict)
+        or not isinstance(body.get("id"), str)
+        or not isinstance(body.get("draft"), dict)
+    ):
+        return render_error(config, "body needs a string `id` and a `draft` object", 400)
+    output: dict[str, Any] = body["output"] if isinstance(body.get("output"), dict) else {}
+    render_id = body["id"]
+    with state.lock:
+        render = state.renders.get(render_id)
+        if render is not None:
+            render.submits += 1
+        else:
+            fmt, seconds = str(output.get("format") or "mp4"), float(config.render_seconds)
+            render = Render(
+                id=render_id,
+                session_id=str(body.get("sessionId", "")),
+                user_id=user.user_id,
+                draft=body["draft"],
+                format=fmt,
+                quality=str(output.get("quality") or "high"),
+                url=f"{base_url(request)}/files/{render_id}.{fmt}",
+                seconds=seconds,
+            )
+            fault = state.take({"render_fail"}, request.method, request.url.path)
+            if fault is not None:
+                render.fail_error, render.fail_after = str(fault["error"]), 0.5 * seconds
+            elif not _has_segments(body["draft"]):
+                render.fail_error = "draft has no segments"
+            state.renders[render_id] = render
+    return render_ok(config, render.snapshot(config.render_url_key))
+
+
+def _render(request: Request) -> Render | Response:
+    state = state_of(request)
+    if authenticate(request) is None:
+        return token_expired()
+    render = state.renders.get(request.path_params["rid"])
+    if render is None:
+        return render_error(state.config, f"render not found: {request.path_params['rid']}", 404)
+    return render
+
+
+async def status(request: Request) -> Response:
+    render = _render(request)
+    if isinstance(render, Response):
+        return render
+    config = state_of(request).config
+    return render_ok(config, render.snapshot(config.render_url_key))
+
+
+async def cancel(request: Request) -> Response:
+    render = _render(request)
+    if isinstance(render, Response):
+        return render
+    render.cancel()
+    config = state_of(request).config
+    return render_ok(config, render.snapshot(config.render_url_key))
+
+
+async def download(request: Request) -> Response:
+    total = int(state_of(request).config.render_bytes)
+    window = parse_range(request.headers.get("range"), total)
+    start, end = window or (0, total)
+    return FileResponse(start, end, total, partial=window is not None)

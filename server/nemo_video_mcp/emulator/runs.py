@@ -1,0 +1,145 @@
+"""POST /run_sse: validate like ADK's FastAPI server, then run one edit as an SSE stream.
+
+Before any stream: bad token -> HTTP 401 `{"code":1001,...}`; bad body -> HTTP 422 with a
+pydantic-style `detail` list (like fixtures/adk-sse/*/badbody.sse); unknown app -> HTTP 404; unknown
+session (or the `sse_404` fault) -> HTTP 404 `{"detail":"Session not found: <sid>"}`; not enough
+credits -> HTTP 200 `application/json` `{"code":2001,...}` (the backend refuses before streaming).
+
+A started run is the backend's, not the connection's: its edit applies at 0.7 `edit_seconds`
+whether or not anyone still reads the stream (as the real agent keeps working); only an
+`sse_error` frame before that point cancels it. Its cost is frozen from the start and spent
+when the edit applies (released on error).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from .drafts import Outcome, apply_instruction
+from .responses import SSEResponse, authenticate, envelope_error, recorded, state_of
+from .state import Session, State, User
+from .streams import EditStream, Script, StreamFaults
+
+_FIELDS = (
+    ("app_name", "appName"),
+    ("user_id", "userId"),
+    ("session_id", "sessionId"),
+    ("new_message", "newMessage"),
+)
+
+
+class Run:
+    def __init__(
+        self, state: State, session: Session, user: User, message: str, *, cost: float, delay: float
+    ) -> None:
+        self.state, self.session, self.user, self.message, self.cost = state, session, user, message, cost
+        self.outcome: Outcome | None = None
+        self.failed = self.closed = False
+        with state.lock:
+            user.frozen += cost
+            session.messages.append(message)
+            session.active_runs += 1
+            session.max_active_runs = max(session.max_active_runs, session.active_runs)
+        self.timer = asyncio.get_running_loop().call_later(delay, self.apply)
+
+    def apply(self) -> Outcome:
+        with self.state.lock:
+            if self.outcome is None:
+                session = self.session
+                draft, outcome = apply_instruction(session.draft, self.message, len(session.generated_media))
+                session.draft = draft
+                if outcome.generated is not None:
+                    session.generated_media.append(outcome.generated)
+                self.user.frozen -= self.cost
+                self.user.spent += self.cost
+                self.outcome = outcome
+                self.timer.cancel()
+            return self.outcome
+
+    def fail(self) -> None:
+        with self.state.lock:
+            if self.outcome is None and not self.failed:
+                self.failed = True
+                self.user.frozen -= self.cost
+                self.timer.cancel()
+
+    def close(self) -> None:
+        with self.state.lock:
+            if not self.closed:
+                self.closed = True
+                self.session.active_runs -= 1
+
+
+def _validate(body: Any, body_bytes: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """(pydantic-style problems, the fields by snake name)."""
+    if body is None and body_bytes:
+        problem = {"type": "json_invalid", "loc": ["body", 0], "msg": "JSON decode error", "input": {}}
+        return [problem], {}
+    if not isinstance(body, dict):
+        msg = "Input should be a valid dictionary or object to extract fields from"
+        return [{"type": "model_attributes_type", "loc": ["body"], "msg": msg, "input": body}], {}
+    problems, values = [], {}
+    for snake, camel in _FIELDS:
+        value = body.get(snake, body.get(camel))
+        if value is None:
+            problems.append(
+                {"type": "missing", "loc": ["body", camel], "msg": "Field required", "input": body}
+            )
+        values[snake] = value
+    message = values.get("new_message")
+    parts = message.get("parts") if isinstance(message, dict) else None
+    first = parts[0] if isinstance(parts, list) and parts and isinstance(parts[0], dict) else {}
+    if message is not None and not isinstance(first.get("text"), str):
+        loc = ["body", "newMessage", "parts", 0, "text"]
+        problems.append({"type": "missing", "loc": loc, "msg": "Field required", "input": message})
+    values["text"] = first.get("text")
+    return problems, values
+
+
+async def run_sse(request: Request) -> Response:
+    state = state_of(request)
+    config = state.config
+    user = authenticate(request)
+    if user is None:
+        return envelope_error(1001, "token expired", status=401)
+    rec = recorded(request)
+    problems, values = _validate(rec.json, rec.body_bytes)
+    if problems:
+        return JSONResponse({"detail": problems}, status_code=422)
+    app_name, sid = str(values["app_name"]), str(values["session_id"])
+    if app_name != "nemo_agent":
+        where = f"'<agents_dir>/{app_name}'"
+        detail = f"Agent not found: '{app_name}'. No matching directory or module exists in {where}."
+        return JSONResponse({"detail": detail}, status_code=404)
+
+    def take(kind: str) -> Any:
+        return state.take({kind}, request.method, request.url.path)
+
+    session = state.session_for(user, sid)
+    if take("sse_404") is not None or session is None:
+        return JSONResponse({"detail": f"Session not found: {sid}"}, status_code=404)
+    if user.available < config.edit_cost:
+        data = {"user_id": user.user_id, "available": user.available, "required": config.edit_cost}
+        return envelope_error(2001, "insufficient credits", data)
+    faults = StreamFaults(stall=take("sse_stall"), drop=take("sse_drop"), error=take("sse_error"))
+    faults.slow = take("sse_slow_heartbeats")
+    silent = take("sse_silent") is not None or config.silent_edits
+    edit_seconds = float(config.edit_seconds)
+    script = Script(
+        shape=config.sse_shape,
+        message=values["text"],
+        silent=silent,
+        thought=len(session.messages) % 2 == 0,  # every other run has a thought part
+        gui_talk=config.gui_talk,
+        edit_seconds=edit_seconds,
+        heartbeat_seconds=float(config.heartbeat_seconds),
+    )
+    prefix = float(faults.slow["total"]) if faults.slow is not None else 0.0
+    run = Run(
+        state, session, user, values["text"], cost=float(config.edit_cost), delay=prefix + 0.7 * edit_seconds
+    )
+    return SSEResponse(EditStream(script, faults, run).frames())
