@@ -1,0 +1,173 @@
+"""The `nemo-video-mcp` command: serve (stdio or Streamable HTTP), `doctor`, `config <host>`.
+
+Start-up must stay fast and stdout must carry nothing but the MCP protocol, so this module
+imports only the standard library at the top: parsing arguments, `--help` and `config` never
+import `mcp` or `httpx`. Settings are read once with `Settings.from_env`; logs go to stderr.
+"""
+
+# Imports inside functions are deliberate (start-up time: --help and config must not import mcp or httpx).
+# ruff: noqa: PLC0415
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
+from typing import TYPE_CHECKING
+
+from . import __version__
+
+if TYPE_CHECKING:
+    from .settings import Settings
+
+DEFAULT_PORT = 8765
+HOSTS = ("claude-desktop", "claude-code", "cursor", "vscode")
+# What a bundle host leaves behind when it has no value for `${user_config.x}`.
+_PLACEHOLDER = re.compile(r"^\$\{[^}]*\}$")
+SANDBOX_NOTICE = (
+    "SANDBOX: NemoVideo is simulated by a local emulator at {url}. Edits, uploads and exports are "
+    "not real (the exported video is a placeholder file), nothing is sent to NemoVideo and no "
+    "credits are spent. Run without --sandbox to edit for real."
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="nemo-video-mcp",
+        description="MCP server for NemoVideo: edit video from Claude, Cursor, VS Code and other MCP hosts.",
+        epilog="Configuration comes from NEMO_* environment variables (see the README).",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--transport", choices=("stdio", "http"), default="stdio", help="stdio (default) or Streamable HTTP"
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"HTTP port (default {DEFAULT_PORT})")
+    parser.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="extra Host header value the HTTP transport accepts (repeatable)",
+    )
+    _add_sandbox(parser, argparse.SUPPRESS)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logs (on stderr)")
+    # The MCPB bundle passes its folder choices as arguments (a host expands a list of folders
+    # into separate arguments, which an environment variable cannot hold).
+    parser.add_argument(
+        "--media-roots", nargs="*", action="extend", metavar="DIR", help="same as NEMO_MEDIA_ROOTS"
+    )
+    parser.add_argument("--output-dir", metavar="DIR", help="same as NEMO_OUTPUT_DIR")
+    sub = parser.add_subparsers(dest="command", metavar="{doctor,config}")
+    doctor = sub.add_parser("doctor", help="check the setup and say how to fix what is wrong")
+    _add_sandbox(doctor, argparse.SUPPRESS)
+    config = sub.add_parser("config", help="print a ready-to-paste config snippet for an MCP host")
+    config.add_argument("target", choices=HOSTS, help="the MCP host")
+    config.add_argument("--uv", metavar="PATH", help="absolute path to uv (default: found automatically)")
+    config.add_argument("--name", default="nemo-video", help="server name in the host (default nemo-video)")
+    _add_sandbox(config, argparse.SUPPRESS)
+    return parser
+
+
+def _add_sandbox(parser: argparse.ArgumentParser, default: object) -> None:
+    # SUPPRESS everywhere: a subparser's default would otherwise overwrite `--sandbox doctor`.
+    parser.add_argument(
+        "--sandbox",
+        action="store_true",
+        default=default,
+        help="use an embedded emulator instead of NemoVideo (simulated edits, no credits)",
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    sandbox = bool(getattr(args, "sandbox", False))
+    if args.command == "config":
+        from .host_config import run as run_config
+
+        return run_config(args.target, name=args.name, uv=args.uv, sandbox=sandbox)
+
+    from .settings import Settings, SettingsError
+
+    try:
+        settings = Settings.from_env(environment(os.environ, args.media_roots, args.output_dir))
+        if args.verbose:
+            settings = settings.with_overrides(log_level="DEBUG")
+    except SettingsError as exc:
+        print(f"nemo-video-mcp: {exc}", file=sys.stderr)
+        return 2
+
+    from . import logs
+
+    logs.configure(settings.log_level)
+    logs.add_secret(settings.client_id)
+    for secret in (settings.token, settings.http_token):
+        if secret is not None:
+            logs.add_secret(secret.get_secret_value())
+
+    if args.command == "doctor":
+        from .doctor import run as run_doctor
+
+        with sandboxed(settings, enabled=sandbox) as checked:
+            return run_doctor(checked, sandbox=sandbox)
+
+    if args.transport == "http":
+        from .http_transport import bind_problem
+
+        problem = bind_problem(args.host, settings.http_token)
+        if problem:
+            print(f"nemo-video-mcp: {problem}", file=sys.stderr)
+            return 2
+    try:
+        with sandboxed(settings, enabled=sandbox) as settings:
+            from .app import create_server
+
+            server = create_server(settings)
+            if args.transport == "stdio":
+                server.run("stdio")
+            else:
+                from .http_transport import serve
+
+                serve(server, settings, host=args.host, port=args.port, extra_hosts=args.allow_host)
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def environment(
+    env: Mapping[str, str], media_roots: Sequence[str] | None, output_dir: str | None
+) -> dict[str, str]:
+    """`env` with the command-line folder options applied and unfilled bundle placeholders removed."""
+    result = {k: v for k, v in env.items() if not (k.startswith("NEMO_") and _PLACEHOLDER.match(v.strip()))}
+    roots = [r for r in (media_roots or []) if r.strip() and not _PLACEHOLDER.match(r.strip())]
+    if roots:
+        result["NEMO_MEDIA_ROOTS"] = os.pathsep.join(roots)
+    if output_dir and output_dir.strip() and not _PLACEHOLDER.match(output_dir.strip()):
+        result["NEMO_OUTPUT_DIR"] = output_dir
+    return result
+
+
+@contextmanager
+def sandboxed(settings: Settings, *, enabled: bool) -> Iterator[Settings]:
+    """With `enabled`, run the embedded emulator (a thread) and point the settings at it.
+
+    The sandbox keeps its own state folder (`<state_dir>/sandbox`) and never uses NEMO_TOKEN, so
+    emulator tokens and real ones never mix. The output folder stays the user's.
+    """
+    if not enabled:
+        yield settings
+        return
+    from .emulator import Emulator
+    from .logs import get_logger
+
+    with ExitStack() as stack:
+        emu = stack.enter_context(Emulator())
+        get_logger("nemo_video_mcp.cli").warning(SANDBOX_NOTICE.format(url=emu.url))
+        yield settings.with_overrides(api_url=emu.url, state_dir=settings.state_dir / "sandbox", token=None)
+
+
+if __name__ == "__main__":  # pragma: no cover - `python -m nemo_video_mcp` uses __main__.py
+    sys.exit(main())

@@ -1,0 +1,280 @@
+"""`nemo-video-mcp doctor`: check the setup and say, in plain words, how to fix what is wrong.
+
+Checks: Python and package versions, where the token comes from (never the token itself), the
+state folder and its permissions, the media folders and the output folder, the three skills, the
+detected platform, and whether the backend answers a credits call within a few seconds.
+Exit code 0 when nothing is wrong (warnings allowed), 1 otherwise.
+"""
+
+# Imports inside functions are deliberate (the backend client (httpx) is loaded only for the last check).
+# ruff: noqa: PLC0415
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import sys
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal, TextIO
+
+if TYPE_CHECKING:
+    from .settings import Settings
+    from .skills import SkillRegistry
+
+Status = Literal["ok", "warn", "fail"]
+PACKAGES = ("nemo-video-mcp", "mcp", "httpx", "httpx-sse", "pydantic", "anyio", "starlette", "uvicorn")
+BACKEND_TIMEOUT = 5.0
+
+
+@dataclass(frozen=True)
+class Check:
+    status: Status
+    text: str
+    fix: str | None = None
+
+
+def check_python() -> list[Check]:
+    version = ".".join(map(str, sys.version_info[:3]))
+    return [Check("ok", f"Python {version} ({sys.executable})")]
+
+
+def check_packages() -> list[Check]:
+    found, missing = [], []
+    for name in PACKAGES:
+        try:
+            found.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            missing.append(name)
+    checks = [Check("ok", "packages: " + ", ".join(found))]
+    if missing:
+        fix = "Install the project's dependencies: run `uv sync` in the project folder."
+        checks.append(Check("fail", "missing packages: " + ", ".join(missing), fix))
+    return checks
+
+
+def _expiry(value: object) -> datetime | None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value / 1000 if value > 1e12 else value, tz=UTC)
+    if isinstance(value, str) and value.strip():
+        try:
+            when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return when if when.tzinfo else when.replace(tzinfo=UTC)
+    return None
+
+
+def check_token(settings: Settings) -> list[Check]:
+    """Where the token comes from. Never prints the token."""
+    if settings.token is not None:
+        return [Check("ok", "token: NEMO_TOKEN is set")]
+    path = settings.state_dir / "token.json"
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raw = None
+    except (OSError, ValueError):
+        fix = f"Delete {path}; a new anonymous token is fetched on first use."
+        return [Check("warn", f"token: {path} is unreadable", fix)]
+    if (
+        not isinstance(raw, dict)
+        or not raw.get("token")
+        or raw.get("api_url") not in (None, settings.api_url)
+    ):
+        return [Check("ok", "token: anonymous token will be fetched on first use")]
+    when = _expiry(raw.get("expires_at"))
+    if when is None:
+        return [Check("ok", "token: anonymous token cached (no expiry date known)")]
+    shown = when.strftime("%Y-%m-%d %H:%M UTC")
+    if when <= datetime.now(UTC):
+        return [
+            Check("ok", f"token: cached anonymous token expired on {shown}; a new one comes on first use")
+        ]
+    return [Check("ok", f"token: anonymous token cached until {shown}")]
+
+
+def _loose_mode(path: Path, allowed: int) -> int | None:
+    mode = stat.S_IMODE(path.stat().st_mode)
+    return mode if mode & ~allowed & 0o777 else None
+
+
+def check_state_dir(settings: Settings) -> list[Check]:
+    folder = settings.state_dir
+    if not folder.exists():
+        return [_creatable(folder, "state folder", "it is created (mode 0700) on first use")]
+    if not folder.is_dir():
+        return [Check("fail", f"state folder {folder} is not a folder", "Remove it or set NEMO_STATE_DIR.")]
+    checks: list[Check] = []
+    if os.name != "nt":  # Windows has no POSIX modes; the folder is under the user's profile
+        mode = _loose_mode(folder, 0o700)
+        if mode is not None:
+            fix = f"Run `chmod 700 {folder}` (it holds your token)."
+            checks.append(Check("fail", f"state folder {folder} has mode {mode:04o}, not 0700", fix))
+        for root, _dirs, files in os.walk(folder):
+            for name in files:
+                path = Path(root) / name
+                mode = _loose_mode(path, 0o600)
+                if mode is not None:
+                    fix = f"Run `chmod 600 {path}`."
+                    checks.append(Check("fail", f"{path} has mode {mode:04o}, not 0600", fix))
+    if not _writable(folder):
+        fix = f"Make {folder} writable by you, or set NEMO_STATE_DIR to a folder that is."
+        checks.append(Check("fail", f"state folder {folder} is not writable", fix))
+    return checks or [Check("ok", f"state folder {folder} (0700, files 0600)")]
+
+
+def _writable(folder: Path) -> bool:
+    """Try it: os.access says yes to root even on a read-only mount."""
+    try:
+        fd, name = tempfile.mkstemp(prefix=".nemo-doctor-", dir=folder)
+    except OSError:
+        return False
+    os.close(fd)
+    os.unlink(name)
+    return True
+
+
+def _creatable(folder: Path, label: str, note: str) -> Check:
+    parent = folder.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if parent.is_dir() and _writable(parent):
+        return Check("ok", f"{label} {folder} does not exist yet; {note}")
+    fix = f"Create {folder} yourself, or point the setting at a folder you can write to."
+    return Check("fail", f"{label} {folder} cannot be created ({parent} is not a writable folder)", fix)
+
+
+def check_media_roots(settings: Settings) -> list[Check]:
+    if not settings.media_roots:
+        fix = f"Set NEMO_MEDIA_ROOTS to the folders holding your videos (separated by '{os.pathsep}')."
+        return [Check("warn", "no media folders: local files cannot be uploaded (URLs still work)", fix)]
+    checks = []
+    for root in settings.media_roots:
+        if not root.is_dir():
+            fix = f"Create {root}, or remove it from NEMO_MEDIA_ROOTS."
+            checks.append(Check("fail", f"media folder {root} does not exist", fix))
+        elif not os.access(root, os.R_OK | os.X_OK):
+            fix = f"Give yourself read access to {root}, or remove it from NEMO_MEDIA_ROOTS."
+            checks.append(Check("fail", f"media folder {root} is not readable", fix))
+        else:
+            checks.append(Check("ok", f"media folder {root} (uploads may come from here)"))
+    return checks
+
+
+def check_output_dir(settings: Settings) -> list[Check]:
+    out = settings.output_dir
+    if not out.exists():
+        return [_creatable(out, "output folder", "it is created when the first video is downloaded")]
+    if not out.is_dir():
+        fix = f"Set NEMO_OUTPUT_DIR to a folder (now it names a file: {out})."
+        return [Check("fail", f"output folder {out} is not a folder", fix)]
+    if not _writable(out):
+        fix = (
+            f"Make {out} writable by you (e.g. `chmod u+w {out}`), or set NEMO_OUTPUT_DIR to another folder."
+        )
+        return [Check("fail", f"output folder {out} is not writable", fix)]
+    return [Check("ok", f"output folder {out} (exported videos are saved here)")]
+
+
+def check_skills(settings: Settings) -> tuple[list[Check], SkillRegistry | None]:
+    from .skills import SkillError, SkillRegistry
+
+    try:
+        registry = SkillRegistry.load(platform_override=settings.skill_platform)
+    except SkillError as exc:
+        fix = "Reinstall the project (`uv sync`); the skills/ folder must sit beside server/."
+        return [Check("fail", f"skills: {exc}", fix)], None
+    checks = [Check("ok", f"skill {s.slug} version {s.version}") for s in registry]
+    how = "set by NEMO_SKILL_PLATFORM" if settings.skill_platform else "detected from where the skills are"
+    checks.append(Check("ok", f"platform: {registry.platform} ({how}); default skill: {settings.skill}"))
+    return checks, registry
+
+
+def check_backend(
+    settings: Settings, registry: SkillRegistry, timeout: float = BACKEND_TIMEOUT
+) -> list[Check]:
+    """A credits call with a short timeout."""
+    import anyio
+
+    from .backend import NemoClient
+
+    quick = settings.with_overrides(connect_timeout=timeout, read_timeout=timeout, max_retries=0)
+
+    async def credits() -> Check:
+        with anyio.fail_after(timeout * 2):  # an anonymous token may be fetched first
+            async with NemoClient(quick, registry) as client:
+                got = await client.get_credits(skill=settings.skill)
+        held = f", {got.frozen:g} held by running work" if got.frozen else ""
+        return Check("ok", f"backend {settings.api_url} answers: {got.available:g} credits available{held}")
+
+    try:
+        return [anyio.run(credits)]
+    except Exception as exc:  # every failure becomes a line of the report, with its fix
+        return [_backend_failure(_leaf(exc), settings, timeout * 2)]
+
+
+def _leaf(exc: BaseException) -> BaseException:
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc
+
+
+def _backend_failure(exc: BaseException, settings: Settings, waited: float) -> Check:  # noqa: PLR0911 - one return per kind of failure reads best
+    from .backend import errors
+
+    url = settings.api_url
+    network_fix = (
+        "Check your internet connection, proxy or firewall; if you set NEMO_API_URL, check it "
+        "(unset it to use NemoVideo). `nemo-video-mcp --sandbox` works offline."
+    )
+    if isinstance(exc, TimeoutError):
+        return Check("fail", f"backend {url} did not answer within {waited:g} s", network_fix)
+    if isinstance(exc, errors.TransportError):
+        return Check("fail", f"cannot reach the backend {url}: {exc}", network_fix)
+    if isinstance(exc, errors.AuthError):
+        if settings.token is not None:
+            fix = "Check NEMO_TOKEN (copy it again from your NemoVideo account), or unset it to go anonymous."
+        else:
+            fix = f"Delete {settings.state_dir / 'token.json'} and run doctor again."
+        return Check("fail", f"backend {url} refused the token: {exc}", fix)
+    if isinstance(exc, errors.NoCredits):
+        fix = f"Register to get credits: {exc.bind_url}" if exc.bind_url else "Top up your credits."
+        return Check("warn", f"backend {url} answers, but there are no credits left", fix)
+    if isinstance(exc, errors.RateLimited):
+        wait = f"{exc.retry_after:g} s" if exc.retry_after else "a minute"
+        return Check("warn", f"backend {url} answers but is rate limiting", f"Try again in {wait}.")
+    if isinstance(exc, errors.NemoError):
+        fix = "NemoVideo may be having trouble: try again in a few minutes."
+        return Check("fail", f"backend {url} answered with an error: {exc}", fix)
+    fix = "Run with -v for details and report it if it persists."
+    return Check("fail", f"backend check failed unexpectedly: {type(exc).__name__}: {exc}", fix)
+
+
+def run(settings: Settings, *, sandbox: bool = False, out: TextIO | None = None) -> int:
+    """Run every check, print a report on `out` (stdout), return 0 (healthy) or 1."""
+    out = out or sys.stdout
+    checks = [*check_python(), *check_packages(), *check_token(settings), *check_state_dir(settings)]
+    checks += [*check_media_roots(settings), *check_output_dir(settings)]
+    skill_checks, registry = check_skills(settings)
+    checks += skill_checks
+    if registry is not None:
+        checks += check_backend(settings, registry)
+    print(
+        "nemo-video-mcp doctor" + (" (sandbox: the backend is the local emulator)" if sandbox else ""),
+        file=out,
+    )
+    for check in checks:
+        print(f"  {check.status.upper():<5} {check.text}", file=out)
+        if check.fix and check.status != "ok":
+            print(f"        fix: {check.fix}", file=out)
+    failures = sum(c.status == "fail" for c in checks)
+    if failures:
+        print(f"{failures} problem{'s' if failures > 1 else ''} found; see the fixes above.", file=out)
+        return 1
+    print("Everything needed is in place.", file=out)
+    return 0

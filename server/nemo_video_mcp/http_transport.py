@@ -1,0 +1,172 @@
+"""Streamable HTTP transport: the SDK's Starlette app behind loopback-only defaults, served by uvicorn.
+
+Rules:
+- Loopback (127.0.0.1, ::1, localhost) by default, with DNS-rebinding protection on: the Host and
+  Origin headers must name this server (else 421 / 403).
+- Binding to any other address needs `NEMO_HTTP_TOKEN`; without it the server refuses to start.
+- When a token is set, every request must carry `Authorization: Bearer <token>` (else 401),
+  compared in constant time.
+- Responses stream as SSE (`json_response=False`), so progress notifications reach the client.
+
+`mcp`, `starlette` and `uvicorn` are imported only when a server is actually built.
+"""
+
+# Imports inside functions are deliberate (mcp and uvicorn load only when an HTTP server is built).
+# ruff: noqa: PLC0415
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from .logs import get_logger
+
+if TYPE_CHECKING:
+    from mcp.server.mcpserver import MCPServer
+    from mcp.server.transport_security import TransportSecuritySettings
+    from pydantic import SecretStr
+    from starlette.types import ASGIApp, Receive, Scope, Send
+
+    from .settings import Settings
+
+MCP_PATH = "/mcp"
+_LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
+_WILDCARDS = ("0.0.0.0", "::", "")  # noqa: S104 - names of the wildcard address, compared, not bound
+
+
+def is_loopback(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and `localhost`."""
+    name = host.strip().strip("[]")
+    if name.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def bind_problem(host: str, http_token: SecretStr | None) -> str | None:
+    """Why binding to `host` is refused, or None when it is allowed."""
+    if is_loopback(host) or (http_token is not None and http_token.get_secret_value()):
+        return None
+    return (
+        f"refusing to serve on {host!r}: that address is reachable from other machines, and "
+        "NEMO_HTTP_TOKEN is not set. Either bind to the loopback address (--host 127.0.0.1, the "
+        "default), or set NEMO_HTTP_TOKEN to a long random secret (for example the output of "
+        '`python -c "import secrets; print(secrets.token_urlsafe(32))"`); clients must then send '
+        "`Authorization: Bearer <that secret>`."
+    )
+
+
+def _host_names(host: str, extra_hosts: Sequence[str]) -> list[str]:
+    names = list(_LOOPBACK_NAMES)
+    if not is_loopback(host) and host not in _WILDCARDS:
+        names.append(f"[{host}]" if ":" in host and not host.startswith("[") else host)
+    return names + [h for h in extra_hosts if h]
+
+
+def security_settings(host: str, port: int, extra_hosts: Sequence[str] = ()) -> TransportSecuritySettings:
+    """DNS-rebinding protection: only this server's own names (and `extra_hosts`) as Host and Origin.
+
+    An extra host given without a port (`example.com`) is accepted with and without this port, and
+    as an `http`/`https` origin, which suits a TLS-terminating proxy in front of the server.
+    """
+    from mcp.server.transport_security import TransportSecuritySettings
+
+    hosts: list[str] = []
+    origins: list[str] = []
+    for name in _host_names(host, extra_hosts):
+        has_port = name.rsplit("]", 1)[-1].count(":") == 1
+        with_port = [name] if has_port else [f"{name}:{port}", name]
+        hosts.extend(with_port)
+        origins.extend(f"{scheme}://{h}" for h in with_port for scheme in ("http", "https"))
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True,
+        allowed_hosts=list(dict.fromkeys(hosts)),
+        allowed_origins=list(dict.fromkeys(origins)),
+    )
+
+
+class BearerAuth:
+    """ASGI middleware: every HTTP request must carry `Authorization: Bearer <token>`."""
+
+    def __init__(self, app: ASGIApp, token: str) -> None:
+        self.app = app
+        self._token = token.encode()
+
+    def _authorized(self, scope: Scope) -> bool:
+        header = b""
+        for key, value in scope.get("headers", []):
+            if key.lower() == b"authorization":
+                header = value
+                break
+        scheme, _, credentials = header.partition(b" ")
+        # compare_digest runs in time independent of where the strings differ.
+        match = hmac.compare_digest(credentials.strip(), self._token)
+        return scheme.lower() == b"bearer" and match
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or self._authorized(scope):
+            await self.app(scope, receive, send)
+            return
+        body = json.dumps({"error": "unauthorized", "message": "send Authorization: Bearer <token>"})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 401,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"www-authenticate", b'Bearer realm="nemo-video-mcp"'),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body.encode()})
+
+
+def build_app(
+    server: MCPServer[Any], settings: Settings, *, host: str, port: int, extra_hosts: Sequence[str] = ()
+) -> ASGIApp:
+    """The ASGI app: the SDK's Streamable HTTP app (SSE responses), behind the bearer check."""
+    app: ASGIApp = server.streamable_http_app(
+        streamable_http_path=MCP_PATH,
+        json_response=False,  # SSE responses: progress notifications must not be dropped
+        transport_security=security_settings(host, port, extra_hosts),
+        host=host,
+    )
+    token = settings.http_token.get_secret_value() if settings.http_token else ""
+    return BearerAuth(app, token) if token else app
+
+
+def uvicorn_config(app: ASGIApp, *, host: str, port: int, debug: bool = False) -> Any:
+    """A uvicorn config that leaves logging to `logs.configure` (stderr), never stdout."""
+    import uvicorn
+
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_config=None,  # uvicorn's default config would log access lines to stdout
+        access_log=debug,
+        lifespan="on",
+        timeout_graceful_shutdown=5,
+    )
+
+
+def serve(
+    server: MCPServer[Any], settings: Settings, *, host: str, port: int, extra_hosts: Sequence[str] = ()
+) -> None:
+    """Serve until interrupted (blocking)."""
+    import uvicorn
+
+    app = build_app(server, settings, host=host, port=port, extra_hosts=extra_hosts)
+    shown = f"[{host}]" if ":" in host else host
+    get_logger(__name__).info(
+        "serving MCP over Streamable HTTP",
+        url=f"http://{shown}:{port}{MCP_PATH}",
+        bearer_required=settings.http_token is not None,
+    )
+    uvicorn.Server(uvicorn_config(app, host=host, port=port, debug=settings.log_level == "DEBUG")).run()

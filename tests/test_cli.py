@@ -1,0 +1,130 @@
+"""The command line: parsing, fast paths that import nothing heavy, settings errors, HTTP bind rules."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from nemo_video_mcp import cli
+
+HEAVY = ("mcp", "httpx", "uvicorn", "starlette")
+
+
+def _modules_after(code: str) -> set[str]:
+    probe = (
+        "import sys, contextlib, io\n"
+        "from nemo_video_mcp.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):\n"
+        "    try:\n"
+        f"        {code}\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    return set(out.stdout.split())
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "main(['--help'])",
+        "main(['config', 'claude-desktop'])",
+        "main(['config', '--help'])",
+        "cli.build_parser()",
+    ],
+)
+def test_fast_paths_import_neither_mcp_nor_httpx(code: str) -> None:
+    loaded = _modules_after(
+        code.replace("cli.build_parser", "__import__('nemo_video_mcp.cli').cli.build_parser")
+    )
+    assert not loaded & set(HEAVY), loaded & set(HEAVY)
+
+
+def test_defaults() -> None:
+    args = cli.build_parser().parse_args([])
+    assert args.transport == "stdio"
+    assert args.host == "127.0.0.1"
+    assert args.port == 8765
+    assert args.command is None
+    assert not getattr(args, "sandbox", False)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["--sandbox", "doctor"], ["doctor", "--sandbox"], ["config", "cursor", "--sandbox"], ["--sandbox"]],
+)
+def test_sandbox_flag_anywhere(argv: list[str]) -> None:
+    assert cli.build_parser().parse_args(argv).sandbox is True
+
+
+def test_http_options() -> None:
+    args = cli.build_parser().parse_args(["--transport", "http", "--port", "9999", "--host", "::1", "-v"])
+    assert (args.transport, args.port, args.host, args.verbose) == ("http", 9999, "::1", True)
+
+
+def test_bad_setting_exits_2_naming_the_variable(capsys: pytest.CaptureFixture[str]) -> None:
+    env = {"NEMO_WAIT_SECONDS": "120", "PATH": os.environ.get("PATH", "")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "nemo_video_mcp"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert "NEMO_WAIT_SECONDS" in proc.stderr
+    assert proc.stdout == ""
+
+
+def test_non_loopback_http_without_token_refused(tmp_path: Path) -> None:
+    env = {"PATH": os.environ.get("PATH", ""), "NEMO_STATE_DIR": str(tmp_path)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "nemo_video_mcp", "--transport", "http", "--host", "0.0.0.0"],
+        env=env,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert "NEMO_HTTP_TOKEN" in proc.stderr
+    assert proc.stdout == ""
+
+
+def test_environment_drops_unfilled_bundle_placeholders() -> None:
+    env = {"NEMO_TOKEN": "${user_config.nemo_token}", "NEMO_SKILL": "video-json-ai", "HOME": "/h"}
+    got = cli.environment(env, ["${user_config.media_roots}"], "${user_config.output_dir}")
+    assert got == {"NEMO_SKILL": "video-json-ai", "HOME": "/h"}
+
+
+def test_environment_applies_folder_options(tmp_path: Path) -> None:
+    got = cli.environment(
+        {"NEMO_MEDIA_ROOTS": "/old"}, [str(tmp_path), "", str(tmp_path / "b")], str(tmp_path)
+    )
+    assert got["NEMO_MEDIA_ROOTS"] == os.pathsep.join([str(tmp_path), str(tmp_path / "b")])
+    assert got["NEMO_OUTPUT_DIR"] == str(tmp_path)
+    assert cli.environment({"NEMO_OUTPUT_DIR": "/keep"}, [], "")["NEMO_OUTPUT_DIR"] == "/keep"
+
+
+def test_bundle_arguments_parse() -> None:
+    """The argument list manifest.json gives the bundle host parses (after variable expansion)."""
+    manifest = json.loads((Path(__file__).resolve().parents[1] / "manifest.json").read_text())
+    args = manifest["server"]["mcp_config"]["args"]
+    tail = args[args.index("${__dirname}/server/main.py") + 1 :]
+    expanded: list[str] = []
+    for item in tail:
+        if item == "${user_config.media_roots}":
+            expanded += ["/a", "/b"]
+        else:
+            expanded.append(item.replace("${user_config.output_dir}", "/out"))
+    parsed = cli.build_parser().parse_args(expanded)
+    assert parsed.media_roots == ["/a", "/b"]
+    assert parsed.output_dir == "/out"
+    assert parsed.command is None
