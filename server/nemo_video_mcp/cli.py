@@ -11,11 +11,12 @@ import `mcp` or `httpx`. Settings are read once with `Settings.from_env`; logs g
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import sys
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from . import __version__
@@ -163,8 +164,11 @@ def sandboxed(settings: Settings, *, enabled: bool) -> Iterator[Settings]:
     from .emulator import Emulator
     from .logs import get_logger
 
-    with ExitStack() as stack:
-        emu = stack.enter_context(Emulator())
+    if not settings.state_dir.exists():  # created private here, or `sandbox/` below would leave it 0755
+        with contextlib.suppress(OSError):  # the store reports an unusable state folder itself
+            settings.state_dir.mkdir(mode=0o700, parents=True)
+            settings.state_dir.chmod(0o700)
+    with Emulator() as emu:
         get_logger("nemo_video_mcp.cli").warning(SANDBOX_NOTICE.format(url=emu.url))
         yield settings.with_overrides(api_url=emu.url, state_dir=settings.state_dir / "sandbox", token=None)
 

@@ -190,7 +190,8 @@ def check_skills(settings: Settings) -> tuple[list[Check], SkillRegistry | None]
         fix = "Reinstall the project (`uv sync`); the skills/ folder must sit beside server/."
         return [Check("fail", f"skills: {exc}", fix)], None
     checks = [Check("ok", f"skill {s.slug} version {s.version}") for s in registry]
-    how = "set by NEMO_SKILL_PLATFORM" if settings.skill_platform else "detected from where the skills are"
+    where = registry["objectremover-video"].path.parent.parent
+    how = "set by NEMO_SKILL_PLATFORM" if settings.skill_platform else f"from where the skills are: {where}"
     checks.append(Check("ok", f"platform: {registry.platform} ({how}); default skill: {settings.skill}"))
     return checks, registry
 
