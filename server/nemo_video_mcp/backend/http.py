@@ -1,0 +1,246 @@
+"""The one shared `httpx.AsyncClient`, the headers every request carries, and the retry loop.
+
+`Http.run(attempt, ...)` calls `attempt(token)` until it returns, applying the whole policy in one
+place: code 1001 / HTTP 401 → renew the token once and retry; 429 → wait once (`Retry-After`,
+else NEMO_RETRY_AFTER_SECONDS); transport errors and 5xx → backoff and retry when `retry.py` says
+so (idempotent calls, or requests that never left this machine). httpx exceptions never escape:
+they become `TransportError`/`RequestTimeout` with messages that name no URL, body or token.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
+
+import anyio
+import httpx
+from pydantic import ValidationError
+
+from .. import __version__, logs
+from ..settings import Settings
+from ..skills import SkillRegistry
+from .auth import Authenticator, ClientIdRejected
+from .envelope import ErrorContext, TokenRefused, decode, error_for_response
+from .errors import AuthError, NemoError, RateLimited, RequestTimeout, ServerError, TransportError
+from .models import AnonymousToken
+from .retry import MAX_RETRY_AFTER, is_retryable, parse_retry_after, retry_delay
+
+T = TypeVar("T")
+Sleep = Callable[[float], Awaitable[None]]
+ERROR_BODY_LIMIT = 256 * 1024  # bytes of a refusal's body read to find its envelope code
+
+log = logs.get_logger(__name__)
+
+
+def map_transport(exc: httpx.HTTPError, ctx: ErrorContext) -> TransportError:
+    """A safe `TransportError` for an httpx failure (no URL, no body, no token in the text)."""
+    if isinstance(exc, httpx.TimeoutException):
+        return RequestTimeout(f"NemoVideo did not answer in time while trying to {ctx.what}")
+    return TransportError(
+        f"could not reach NemoVideo while trying to {ctx.what} (connection problem: {type(exc).__name__})"
+    )
+
+
+def json_or_none(content: bytes) -> Any:
+    if not content.strip():
+        return None
+    try:
+        return json.loads(content)
+    except ValueError:
+        return None
+
+
+def refusal(response: httpx.Response, content: bytes, ctx: ErrorContext) -> NemoError:
+    """The exception for a non-2xx answer whose (bounded) body is `content`."""
+    retry_after = parse_retry_after(response.headers.get("retry-after"))
+    return error_for_response(response.status_code, json_or_none(content), ctx, retry_after=retry_after)
+
+
+async def read_limited(response: httpx.Response, limit: int = ERROR_BODY_LIMIT) -> bytes:
+    """Up to `limit` bytes of a streamed response's body (for refusals: never a whole big body)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size >= limit:
+            break
+    return b"".join(chunks)[:limit]
+
+
+class Http:
+    """Shared by every part of the client: settings, skills, the httpx client, the token."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        skills: SkillRegistry,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Sleep = anyio.sleep,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self.settings = settings
+        self.skills = skills
+        self.sleep = sleep
+        self._rand = rand
+        self.client = httpx.AsyncClient(
+            base_url=settings.api_url,
+            transport=transport,
+            timeout=self.timeout(),
+            headers={"User-Agent": f"nemo-video-mcp/{__version__}"},
+            follow_redirects=False,
+        )
+        self.auth = Authenticator(settings, self._fetch_anonymous, sleep=sleep)
+
+    def timeout(self, *, read: float | None = None) -> httpx.Timeout:
+        s = self.settings
+        return httpx.Timeout(
+            connect=s.connect_timeout,
+            read=s.read_timeout if read is None else read,
+            write=s.read_timeout,
+            pool=s.connect_timeout,
+        )
+
+    def context(self, what: str, session_id: str | None = None) -> ErrorContext:
+        return ErrorContext(
+            what=what, session_id=session_id, user_id=self.auth.user_id, anonymous=self.auth.is_anonymous
+        )
+
+    def headers(self, skill: str, token: str | None) -> dict[str, str]:
+        """Attribution headers for `skill`, plus the bearer token when given."""
+        headers = self.skills.attribution(skill).headers()
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        return headers
+
+    def delay(self, attempt: int, exc: BaseException) -> float:
+        return retry_delay(
+            attempt, exc, default_retry_after=self.settings.retry_after_seconds, rand=self._rand()
+        )
+
+    async def run(
+        self,
+        attempt: Callable[[str], Awaitable[T]],
+        *,
+        skill: str,
+        ctx: ErrorContext,
+        idempotent: bool,
+    ) -> T:
+        """Call `attempt(token)` under the retry policy (see the module docstring)."""
+        retries = 0
+        renewed = waited = False
+        token = await self.auth.token(skill)
+        while True:
+            try:
+                return await attempt(token)
+            except TokenRefused:
+                if renewed:
+                    raise AuthError(
+                        f"NemoVideo refused the token even after renewing it (code 1001) while trying "
+                        f"to {ctx.what}"
+                    ) from None
+                renewed = True
+                log.info("token_refused_renewing", what=ctx.what)
+                token = await self.auth.renew(token, skill)
+                continue
+            except RateLimited as exc:
+                wait = self.delay(0, exc)
+                if waited or wait > MAX_RETRY_AFTER:
+                    raise
+                waited = True
+                log.warning("rate_limited_waiting", what=ctx.what, wait_seconds=wait)
+                await self.sleep(wait)
+            except ServerError as exc:
+                if retries >= self.settings.max_retries or not is_retryable(exc, idempotent=idempotent):
+                    raise
+                await self._backoff(retries, exc, ctx)
+                retries += 1
+            except httpx.HTTPError as exc:
+                if retries >= self.settings.max_retries or not is_retryable(exc, idempotent=idempotent):
+                    raise map_transport(exc, ctx) from None
+                await self._backoff(retries, exc, ctx)
+                retries += 1
+            token = await self.auth.token(skill)
+
+    async def _backoff(self, retries: int, exc: BaseException, ctx: ErrorContext) -> None:
+        wait = self.delay(retries, exc)
+        log.info("retrying", what=ctx.what, attempt=retries + 1, error=type(exc).__name__, wait_seconds=wait)
+        await self.sleep(wait)
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        skill: str,
+        ctx: ErrorContext,
+        idempotent: bool,
+        json_body: Any = None,
+        content: Callable[[], Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeouts: httpx.Timeout | None = None,
+    ) -> Any:
+        """One JSON call: the unwrapped `data` (or bare object), or the mapped exception.
+
+        `content` is a factory of the body (called once per attempt, so a streamed body can be
+        sent again after a connect error)."""
+
+        async def attempt(token: str) -> Any:
+            request = self.client.build_request(
+                method,
+                path,
+                json=json_body,
+                content=content() if content is not None else None,
+                headers={**self.headers(skill, token), **(headers or {})},
+                timeout=timeouts if timeouts is not None else self.timeout(),
+            )
+            response = await self.client.send(request, stream=True)
+            try:
+                if not response.is_success:
+                    raise refusal(response, await read_limited(response), ctx)
+                body = await response.aread()
+            finally:
+                await response.aclose()
+            payload = json_or_none(body)
+            if payload is None and body.strip():
+                raise NemoError(f"NemoVideo gave an answer that is not JSON while trying to {ctx.what}")
+            return decode(payload, ctx)
+
+        return await self.run(attempt, skill=skill, ctx=ctx, idempotent=idempotent)
+
+    async def _fetch_anonymous(self, client_id: str, skill: str) -> AnonymousToken:
+        """`POST /api/auth/anonymous-token` (no bearer). Retries only connect failures; 400 and
+        429 are left to the `Authenticator` (new client id / wait once)."""
+        ctx = ErrorContext(what="get an anonymous NemoVideo token")
+        retries = 0
+        while True:
+            try:
+                response = await self.client.post(
+                    "/api/auth/anonymous-token",
+                    headers={**self.headers(skill, None), "X-Client-Id": client_id},
+                )
+                break
+            except httpx.HTTPError as exc:
+                if retries >= self.settings.max_retries or not is_retryable(exc, idempotent=False):
+                    raise map_transport(exc, ctx) from None
+                await self._backoff(retries, exc, ctx)
+                retries += 1
+        if response.status_code == 400:
+            raise ClientIdRejected("NemoVideo refused the anonymous-token request (HTTP 400, client id)")
+        try:
+            if not response.is_success:
+                raise refusal(response, response.content, ctx)
+            data = decode(json_or_none(response.content), ctx)
+            token = AnonymousToken.model_validate(data)
+        except TokenRefused:
+            raise AuthError("NemoVideo refused to issue an anonymous token") from None
+        except ValidationError:
+            raise AuthError("NemoVideo's anonymous-token answer carried no token") from None
+        logs.add_secret(token.token)
+        return token
+
+    async def aclose(self) -> None:
+        await self.client.aclose()

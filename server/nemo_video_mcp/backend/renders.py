@@ -1,0 +1,162 @@
+"""Exports: submit a render under a unique id, poll it, wait for it with a deadline, cancel it.
+
+The id (`render_<ms>_<random>`) is chosen here, so it survives a restart of the server and a
+failed poll can always poll the same id again: nothing here ever resubmits a render.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import quote
+
+import anyio
+
+from .envelope import safe_text
+from .errors import RateLimited, RenderFailed, ServerError, TransportError
+from .http import Http
+from .models import RenderStatus
+
+RENDER_PATH = "/api/render/proxy/lambda"
+OnStatus = Callable[[RenderStatus], None]
+
+
+def new_render_id() -> str:
+    """A unique render id: `render_<epoch ms>_<8 hex>`."""
+    return f"render_{int(time.time() * 1000)}_{secrets.token_hex(4)}"
+
+
+def _url(obj: dict[str, Any]) -> str | None:
+    output = obj.get("output")
+    if isinstance(output, dict) and isinstance(output.get("url"), str) and output["url"]:
+        return str(output["url"])
+    for key in ("outputUrl", "output_url", "url"):
+        value = obj.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def _progress(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return min(100.0, max(0.0, number)) if math.isfinite(number) else None
+
+
+def parse_render(data: Any, render_id: str) -> RenderStatus:
+    """One render answer (already unwrapped) → `RenderStatus`. Never raises."""
+    obj: dict[str, Any] = data if isinstance(data, dict) else {}
+    if isinstance(obj.get("render"), dict):  # tolerate one level of nesting
+        obj = obj["render"]
+    status = obj.get("status", obj.get("state"))
+    error = obj.get("error")
+    if isinstance(error, dict):
+        error = error.get("message")
+    return RenderStatus(
+        render_id=render_id,
+        status=str(status) if isinstance(status, str | int) and str(status) else "pending",
+        progress=_progress(obj.get("progress")),
+        url=_url(obj),
+        error=safe_text(error, limit=300),
+    )
+
+
+def _failed(status: RenderStatus) -> RenderFailed:
+    reason = f": {status.error}" if status.error else ""
+    return RenderFailed(f"the render {status.render_id} failed{reason}", render_id=status.render_id)
+
+
+class Renders:
+    def __init__(self, http: Http) -> None:
+        self.http = http
+
+    async def submit(
+        self,
+        session_id: str,
+        draft: dict[str, Any],
+        *,
+        skill: str,
+        format: str = "mp4",
+        quality: str = "high",
+        render_id: str | None = None,
+    ) -> RenderStatus:
+        """Start a render (free, no credits). Retried only if it provably never arrived."""
+        rid = render_id or new_render_id()
+        body = {
+            "id": rid,
+            "sessionId": session_id,
+            "draft": draft,
+            "output": {"format": format, "quality": quality},
+        }
+        data = await self.http.call(
+            "POST",
+            RENDER_PATH,
+            skill=skill,
+            ctx=self.http.context("start the export"),
+            idempotent=False,
+            json_body=body,
+        )
+        status = parse_render(data, rid)
+        if status.phase == "failed":
+            raise _failed(status)
+        return status
+
+    async def get(self, render_id: str, *, skill: str) -> RenderStatus:
+        """One poll; transient failures are retried on the same id."""
+        data = await self.http.call(
+            "GET",
+            f"{RENDER_PATH}/{quote(render_id, safe='')}",
+            skill=skill,
+            ctx=self.http.context("check the export"),
+            idempotent=True,
+        )
+        return parse_render(data, render_id)
+
+    async def wait(
+        self, render_id: str, *, skill: str, deadline: float, on_status: OnStatus | None = None
+    ) -> RenderStatus:
+        """Poll until the render finishes or `deadline` (`anyio.current_time()` clock) passes.
+
+        Returns the last status at the deadline (the caller decides what to do); raises
+        `RenderFailed` for `failed`. Unknown statuses count as still running and are reported.
+        A poll that fails even after its retries is skipped; only when no poll at all succeeded
+        by the deadline is its error raised."""
+        settings = self.http.settings
+        interval = settings.poll_seconds
+        ceiling = max(settings.poll_seconds, settings.poll_max_seconds)
+        last: RenderStatus | None = None
+        while True:
+            try:
+                status = await self.get(render_id, skill=skill)
+            except (TransportError, ServerError, RateLimited):
+                if last is None and anyio.current_time() >= deadline:
+                    raise
+            else:
+                last = status
+                if on_status is not None:
+                    on_status(status)
+                if status.phase == "failed":
+                    raise _failed(status)
+                if status.finished:
+                    return status
+            remaining = deadline - anyio.current_time()
+            if remaining <= 0 and last is not None:
+                return last
+            await self.http.sleep(max(0.0, min(interval, remaining)))
+            interval = min(interval * 1.5, ceiling)
+
+    async def cancel(self, render_id: str, *, skill: str) -> None:
+        await self.http.call(
+            "POST",
+            f"{RENDER_PATH}/{quote(render_id, safe='')}/cancel",
+            skill=skill,
+            ctx=self.http.context("cancel the export"),
+            idempotent=True,
+        )
