@@ -1,0 +1,41 @@
+"""The composition root: Settings -> SkillRegistry -> (at connect) NemoClient, Store, Workspace -> MCPServer.
+
+`create_server` only wires things together: the backend client, the SQLite store and the
+workspace (with its task group for background work) are opened in the server's lifespan and
+closed with it, so building the server touches neither the network nor the state folder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+from mcp.server.mcpserver import MCPServer
+
+from .backend import NemoClient
+from .logs import get_logger
+from .service.store import Store
+from .service.workspace import Workspace
+from .settings import Settings
+from .skills import SkillRegistry
+from .tools.server import AppState, build_server
+
+log = get_logger(__name__)
+
+
+def create_server(settings: Settings, *, skills: SkillRegistry | None = None) -> MCPServer[AppState]:
+    """The MCP server for `settings`; `skills` defaults to the packaged SKILL.md files."""
+    registry = skills or SkillRegistry.load(platform_override=settings.skill_platform)
+
+    @asynccontextmanager
+    async def open_workspace() -> AsyncIterator[Workspace]:
+        async with AsyncExitStack() as stack:
+            client = await stack.enter_async_context(NemoClient(settings, registry))
+            store = Store.in_dir(settings.state_dir)
+            stack.callback(store.close)
+            workspace = await stack.enter_async_context(Workspace(settings, client, store))
+            log.info("workspace open", api_url=settings.api_url, state_dir=str(settings.state_dir))
+            yield workspace
+        log.info("workspace closed")
+
+    return build_server(open_workspace, settings, registry)

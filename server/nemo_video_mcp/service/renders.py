@@ -1,0 +1,251 @@
+"""Renders: export a session's draft, poll it in the background, download the file.
+
+A render id is chosen here, recorded before it is submitted, and never submitted twice: a later
+`status` (even from a new server process after a restart) only polls the recorded id again and
+downloads the result into the output folder under a fresh name (never overwriting a file).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import anyio
+from anyio.abc import TaskGroup
+
+from ..backend import NemoClient, NemoError, RenderFailed, RenderStatus, new_render_id
+from ..logs import get_logger
+from ..settings import Settings
+from .paths import safe_filename
+from .sessions import SessionRef, Sessions
+from .store import RenderRecord, Store
+from .workspace_errors import NotExportReady, UnknownHandle, WorkspaceError
+from .workspace_views import ProgressFn, RenderState, RenderView
+from .workspace_wait import Reporter, clamp_budget, megabytes, wait_with_progress
+
+log = get_logger(__name__)
+
+POLL_WINDOW_SECONDS = 300.0  # one `wait_render` call; the job loops until the render is over
+_FINAL = ("completed", "failed", "cancelled")
+
+
+@dataclass
+class _Job:
+    record: RenderRecord
+    download: bool
+    done: anyio.Event = field(default_factory=anyio.Event)
+    error: Exception | None = None
+    downloading: tuple[int, int | None] | None = None
+
+
+def _phase(status: str) -> RenderState:
+    return RenderStatus(render_id="-", status=status).phase
+
+
+class Renders:
+    def __init__(
+        self,
+        settings: Settings,
+        client: NemoClient,
+        store: Store,
+        sessions: Sessions,
+        task_group: TaskGroup,
+        *,
+        progress_interval: float,
+    ) -> None:
+        self._settings = settings
+        self._client = client
+        self._store = store
+        self._sessions = sessions
+        self._tg = task_group
+        self._interval = progress_interval
+        self._jobs: dict[str, _Job] = {}
+
+    async def export(
+        self,
+        ref: SessionRef,
+        *,
+        format: str,
+        quality: str,
+        download: bool,
+        wait_seconds: float | None,
+        progress: ProgressFn | None,
+    ) -> RenderView:
+        _, draft = await self._sessions.read(ref)
+        if not draft.export_ready():
+            raise NotExportReady(
+                f"Nothing to export yet: the timeline of session {ref.session_id} is empty "
+                f"({draft.summary()}). Upload media with upload_media, make an edit with send_edit, check "
+                "with get_state, then export."
+            )
+        render_id = new_render_id()
+        record = self._store.add_render(
+            render_id, ref.session_id, ref.skill, format=format, quality=quality, download=download
+        )
+        try:
+            status = await self._sessions.guard(
+                ref,
+                lambda: self._client.submit_render(
+                    ref.session_id,
+                    draft.raw,
+                    skill=ref.skill,
+                    format=format,
+                    quality=quality,
+                    render_id=render_id,
+                ),
+            )
+        except (NemoError, WorkspaceError) as exc:
+            self._store.update_render(render_id, status="failed", error=str(exc), finished=True)
+            raise
+        record = self._save(record, status)
+        log.info("render submitted", render_id=render_id, session_id=ref.session_id)
+        return await self._wait(self._start(record, download), wait_seconds, progress)
+
+    async def status(
+        self,
+        render_id: str,
+        *,
+        download: bool | None,
+        wait_seconds: float | None,
+        progress: ProgressFn | None,
+    ) -> RenderView:
+        job = self._jobs.get(render_id)
+        if job is None or (
+            job.done.is_set() and job.error is not None and not isinstance(job.error, RenderFailed)
+        ):
+            record = self._store.get_render(render_id)
+            if record is None:
+                raise UnknownHandle(
+                    f"No render {render_id!r} is known (it may have expired). Call export_video to start one."
+                )
+            want = record.download if download is None else download
+            if record.status == "failed":
+                raise RenderFailed(record.error or "the render failed without a reason", render_id=render_id)
+            if record.status in _FINAL and not (
+                record.status == "completed" and want and not _on_disk(record)
+            ):
+                return self._view(record, None)
+            job = self._start(record, want)  # resume polling (or the download): never resubmit
+        elif download and not job.download:
+            job.download = True
+            if job.done.is_set() and job.record.path is None:
+                job = self._start(job.record, True)
+        return await self._wait(job, wait_seconds, progress)
+
+    def _start(self, record: RenderRecord, download: bool) -> _Job:
+        job = _Job(record, download)
+        self._jobs[record.render_id] = job
+        self._tg.start_soon(self._run, job)
+        return job
+
+    async def _wait(self, job: _Job, wait_seconds: float | None, progress: ProgressFn | None) -> RenderView:
+        report = Reporter(progress)
+
+        async def tick() -> None:  # rendering fills 0-90 of the bar, downloading 90-100
+            if job.downloading is not None:
+                got, total = job.downloading
+                size = f"{megabytes(got)}/{megabytes(total)} MB" if total else f"{megabytes(got)} MB"
+                await report(90 + (10 * got / total if total else 0), 100, f"downloading {size}")
+            else:
+                pct = job.record.progress or 0.0
+                await report(0.9 * pct, 100, f"rendering {pct:.0f}% ({job.record.status})")
+
+        budget = clamp_budget(wait_seconds, self._settings.wait_seconds)
+        await wait_with_progress(job.done, budget, tick, interval=self._interval)
+        if job.done.is_set() and job.error is not None:
+            raise job.error
+        return self._view(job.record, job)
+
+    # the background job --------------------------------------------------------------------
+
+    async def _run(self, job: _Job) -> None:
+        record = job.record
+        try:
+            if record.status not in _FINAL:
+                await self._poll(job)
+            record = job.record
+            if record.status == "failed":
+                raise RenderFailed(
+                    record.error or "the render failed without a reason", render_id=record.render_id
+                )
+            if record.status == "completed" and job.download and not _on_disk(record):
+                await self._download(job)
+        except Exception as exc:
+            if not isinstance(exc, NemoError | WorkspaceError):
+                log.exception("render job crashed", render_id=record.render_id)
+            job.error = exc
+        finally:
+            job.done.set()
+
+    async def _poll(self, job: _Job) -> None:
+        rid, skill = job.record.render_id, job.record.skill
+        status: RenderStatus | None = None
+
+        def seen(s: RenderStatus) -> None:
+            job.record = self._save(job.record, s)
+
+        while status is None or not status.finished:
+            deadline = anyio.current_time() + POLL_WINDOW_SECONDS
+            try:
+                status = await self._client.wait_render(rid, skill=skill, deadline=deadline, on_status=seen)
+            except RenderFailed as exc:
+                status = RenderStatus(render_id=rid, status="failed", error=exc.message)
+            seen(status)
+
+    async def _download(self, job: _Job) -> None:
+        record = job.record
+        if not record.url:
+            raise WorkspaceError(f"Render {record.render_id} finished but NemoVideo gave no download link.")
+        folder = self._settings.output_dir
+        folder.mkdir(parents=True, exist_ok=True)
+        name = safe_filename(f"{record.session_id}_{record.render_id}.{record.format}")
+        job.downloading = (0, None)
+
+        def got(done: int, total: int | None) -> None:
+            job.downloading = (done, total)
+
+        # into the folder, never overwriting: a taken name becomes `name (1).mp4`
+        path = await self._client.download(
+            record.url, folder, filename=name, skill=record.skill, progress=got
+        )
+        job.record = self._store.update_render(record.render_id, path=path)
+        log.info("render downloaded", render_id=record.render_id, path=str(path))
+
+    def _save(self, record: RenderRecord, status: RenderStatus) -> RenderRecord:
+        if (status.status, status.progress, status.url) == (record.status, record.progress, record.url):
+            return record
+        return self._store.update_render(
+            record.render_id,
+            status=status.status,
+            progress=status.progress,
+            url=status.url,
+            error=status.error,
+        )
+
+    def _view(self, record: RenderRecord, job: _Job | None) -> RenderView:
+        rid, phase = record.render_id, _phase(record.status)
+        status: RenderState = phase
+        path = str(record.path) if record.path else None
+        later = f"call get_export_status(render_id={rid!r}) to keep waiting"
+        if phase == "completed" and path:
+            message = f"Exported and saved to {path}."
+        elif phase == "completed" and job is not None and job.download and not job.done.is_set():
+            status = "downloading"
+            message = (
+                f"The render is finished and is being downloaded into {self._settings.output_dir}; {later}."
+            )
+        elif phase == "completed":
+            message = (
+                "Exported; the file is at the url (call get_export_status with download=true to save it)."
+            )
+        elif phase == "cancelled":
+            message = "The render was cancelled; call export_video to render again."
+        else:
+            pct = f" {record.progress:.0f}%" if record.progress is not None else ""
+            message = f"Rendering{pct} ({record.status}); renders take 30-90 s: {later}."
+        progress = 100.0 if phase == "completed" else record.progress
+        return RenderView(rid, record.session_id, status, progress, record.url, path, message)
+
+
+def _on_disk(record: RenderRecord) -> bool:
+    return record.path is not None and Path(record.path).exists()

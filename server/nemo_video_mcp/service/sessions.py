@@ -1,0 +1,165 @@
+"""Sessions: which backend session a call works on, created on first use, one current per skill.
+
+The current session of each skill lives in the Store, so it survives a restart. Skill resolution:
+the explicit `skill` argument, else the named session's skill, else the skill of the session this
+server worked on last, else `settings.skill`.
+
+When the backend has lost a session (code 1002), the session is marked lost, a new one is created
+and made current, and the call fails with `SessionReplaced`, whose message names the new session
+and gives the last known timeline of the lost one: the user's timeline is never lost silently.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import anyio
+
+from ..backend import Draft, NemoClient, NemoError, SessionLost, SessionState
+from ..logs import get_logger
+from ..settings import SKILLS, Settings
+from .store import Store
+from .workspace_errors import BadRequest, SessionReplaced, WorkspaceError
+
+log = get_logger(__name__)
+T = TypeVar("T")
+
+_SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+@dataclass(frozen=True)
+class SessionRef:
+    session_id: str
+    skill: str
+
+
+def check_skill(skill: str | None) -> str | None:
+    if skill is not None and skill not in SKILLS:
+        raise BadRequest(f"Unknown skill {skill!r}. Choose one of: {', '.join(SKILLS)}.")
+    return skill
+
+
+class Sessions:
+    def __init__(self, settings: Settings, client: NemoClient, store: Store) -> None:
+        self._settings = settings
+        self._client = client
+        self._store = store
+        self._lock = anyio.Lock()
+        self._last: SessionRef | None = None
+        self._replaced: dict[str, SessionReplaced] = {}
+
+    @property
+    def default_skill(self) -> str:
+        return self._last.skill if self._last is not None else self._settings.skill
+
+    async def resolve(self, session_id: str | None, skill: str | None) -> SessionRef:
+        """The session a call works on; creates (and makes current) the skill's session if needed."""
+        check_skill(skill)
+        if session_id is not None and session_id.strip():
+            ref = self._named(session_id.strip(), skill)
+        else:
+            ref = await self._current(skill or self.default_skill)
+        self._last = ref
+        return ref
+
+    def _named(self, session_id: str, skill: str | None) -> SessionRef:
+        if not _SESSION_ID.match(session_id):
+            raise BadRequest(
+                f"{session_id!r} is not a session id (use the `session_id` a result gave, or omit it)."
+            )
+        record = self._store.get_session(session_id)
+        if record is None:  # a session this server has not seen (another machine, older state): adopt it
+            self._store.add_session(session_id, skill or self.default_skill)
+            return SessionRef(session_id, skill or self.default_skill)
+        if record.lost:
+            current = self._store.current(record.skill)
+            hint = (
+                f"the current {record.skill} session is {current.session_id}"
+                if current
+                else "omit session_id to start a new one"
+            )
+            raise WorkspaceError(
+                f"Session {session_id} was lost by NemoVideo (code 1002) and can no longer be used; "
+                f"{hint}. Last known timeline of the lost session: {_summary(record.last_draft)}"
+            )
+        return SessionRef(session_id, skill or record.skill)
+
+    async def _current(self, skill: str) -> SessionRef:
+        async with self._lock:  # two first calls at once create one session, not two
+            record = self._store.current(skill)
+            if record is not None:
+                return SessionRef(record.session_id, skill)
+            return await self._create(skill)
+
+    async def _create(self, skill: str) -> SessionRef:
+        info = await self._client.create_session(skill=skill)
+        self._store.add_session(info.session_id, skill, task_id=info.task_id, user_id=info.user_id)
+        self._store.set_current(skill, info.session_id)
+        log.info("session created", session_id=info.session_id, skill=skill)
+        return SessionRef(info.session_id, skill)
+
+    async def read(self, ref: SessionRef) -> tuple[SessionState, Draft]:
+        """The session's state and draft now (a lost session becomes `SessionReplaced`); the draft is
+        remembered as the session's last known timeline."""
+        state = await self.guard(ref, lambda: self._client.get_state(ref.session_id, skill=ref.skill))
+        draft = Draft.parse(state.draft)
+        self.remember(ref, draft)
+        return state, draft
+
+    def remember(self, ref: SessionRef, draft: Draft) -> None:
+        """Keep the last draft read, so a lost session's timeline can still be told."""
+        self._store.save_draft(ref.session_id, draft.raw)
+
+    def last_draft(self, session_id: str) -> Draft | None:
+        record = self._store.get_session(session_id)
+        if record is None or record.last_draft is None:
+            return None
+        return Draft.parse(record.last_draft)
+
+    async def guard(self, ref: SessionRef, call: Callable[[], Awaitable[T]]) -> T:
+        """Run a backend call on `ref`; a lost session becomes `SessionReplaced`."""
+        try:
+            return await call()
+        except SessionLost:
+            raise await self.replace_lost(ref) from None
+
+    async def replace_lost(self, ref: SessionRef) -> WorkspaceError:
+        """Mark `ref` lost, create its successor, make it current; the error that says so."""
+        async with self._lock:
+            if ref.session_id in self._replaced:  # a concurrent call already replaced it
+                return self._replaced[ref.session_id]
+            record = self._store.get_session(ref.session_id)
+            last = _summary(record.last_draft if record else None)
+            self._store.mark_lost(ref.session_id)
+            log.warning("session lost", session_id=ref.session_id, skill=ref.skill)
+            lost = (
+                f"NemoVideo lost session {ref.session_id} (code 1002): it can no longer be edited or "
+                f"exported, and nothing was done by this call."
+            )
+            try:
+                new = await self._create(ref.skill)
+            except NemoError as exc:
+                return WorkspaceError(
+                    f"{lost} Creating a new session failed too ({exc}); the next call will try again. "
+                    f"Last known timeline of the lost session: {last}"
+                )
+        self._last = new
+        error = SessionReplaced(
+            f"{lost} A new {ref.skill} session {new.session_id} was created and is now the current one: "
+            f"upload the media again and repeat the edits there (omit session_id, or pass "
+            f'session_id="{new.session_id}"). Last known timeline of the lost session: {last}',
+            old_session_id=ref.session_id,
+            new_session_id=new.session_id,
+            last_timeline=last,
+        )
+        self._replaced[ref.session_id] = error
+        return error
+
+
+def _summary(raw: dict[str, Any] | None) -> str:
+    if raw is None:
+        return "unknown (it was never read)"
+    return Draft.parse(raw).summary()

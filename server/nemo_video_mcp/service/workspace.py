@@ -1,0 +1,244 @@
+"""The facade the tools call: sessions, uploads, edit turns, renders, credits and state views.
+
+    async with Workspace(settings, client, store) as ws:   # opens the task group for background work
+        await ws.send_edit("remove the car", session_id=None, skill=None, wait_seconds=None, progress=cb)
+
+Background work (edits, render polling, downloads) runs in the workspace's task group, so a tool
+call only ever waits up to its budget (`wait_seconds`, never above `settings.wait_seconds`) and
+cancelling it stops the wait, not the work. Progress reaches the caller through a plain async
+callback `(progress, total, message)`. Knows nothing of MCP or httpx.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AsyncExitStack
+from types import TracebackType
+from urllib.parse import urlsplit
+
+import anyio
+from anyio.abc import TaskGroup
+
+from ..backend import SUPPORTED_FORMATS, NemoClient, UploadedFile
+from ..logs import get_logger
+from ..settings import Settings
+from .media_policy import MediaFile, MediaPolicy, MediaRejected
+from .renders import Renders
+from .sessions import SessionRef, Sessions, check_skill
+from .store import Store
+from .turns import Turns
+from .workspace_errors import BadRequest, MediaRefused
+from .workspace_views import CreditsView, FileView, ProgressFn, RenderView, StateView, TurnView, UploadView
+from .workspace_wait import PROGRESS_INTERVAL_SECONDS, Reporter, megabytes, with_progress
+
+log = get_logger(__name__)
+
+EXPORT_FORMATS = ("mp4", "mov", "webm")
+EXPORT_QUALITIES = ("low", "medium", "high")
+
+
+class Workspace:
+    def __init__(
+        self,
+        settings: Settings,
+        client: NemoClient,
+        store: Store,
+        *,
+        policy: MediaPolicy | None = None,
+        progress_interval: float = PROGRESS_INTERVAL_SECONDS,
+    ) -> None:
+        self.settings = settings
+        self._client = client
+        self._store = store
+        self._policy = policy or MediaPolicy(settings.media_roots)
+        self._interval = progress_interval
+        self.sessions = Sessions(settings, client, store)
+        self._stack: AsyncExitStack | None = None
+        self._turns: Turns | None = None
+        self._renders: Renders | None = None
+
+    async def __aenter__(self) -> Workspace:
+        async with AsyncExitStack() as stack:
+            tg: TaskGroup = await stack.enter_async_context(anyio.create_task_group())
+            stack.callback(tg.cancel_scope.cancel)  # on close, background waits stop (records stay)
+            self._turns = Turns(
+                self.settings, self._client, self._store, self.sessions, tg, progress_interval=self._interval
+            )
+            self._renders = Renders(
+                self.settings, self._client, self._store, self.sessions, tg, progress_interval=self._interval
+            )
+            expired = self._store.expire(self.settings.record_ttl_hours * 3600)
+            if any(expired):
+                log.info("expired old records", turns=expired.turns, renders=expired.renders)
+            self._stack = stack.pop_all()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        stack, self._stack = self._stack, None
+        if stack is not None:
+            await stack.__aexit__(exc_type, exc, tb)
+
+    @property
+    def turns(self) -> Turns:
+        if self._turns is None:
+            raise RuntimeError("use `async with Workspace(...)` before calling it")
+        return self._turns
+
+    @property
+    def renders(self) -> Renders:
+        if self._renders is None:
+            raise RuntimeError("use `async with Workspace(...)` before calling it")
+        return self._renders
+
+    # uploads -------------------------------------------------------------------------------
+
+    async def upload(
+        self,
+        paths: Sequence[str],
+        urls: Sequence[str],
+        *,
+        session_id: str | None,
+        skill: str | None,
+        progress: ProgressFn | None = None,
+    ) -> UploadView:
+        """Every input is checked before any byte leaves; one refusal means nothing is uploaded."""
+        check_skill(skill)
+        if not paths and not urls:
+            raise BadRequest(
+                "Nothing to upload: give local file paths in `paths` or http(s) links in `urls`."
+            )
+        files: list[MediaFile] = []
+        rejected: list[tuple[str, str]] = []
+        for raw in paths:
+            try:
+                files.append(self._policy.check(raw))
+            except MediaRejected as exc:
+                rejected.append((raw, str(exc)))
+        for url in urls:
+            parts = urlsplit(url.strip())
+            if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+                rejected.append((url, "Only http:// and https:// links can be imported."))
+        if rejected:
+            lines = "\n".join(f"- {item}: {reason}" for item, reason in rejected)
+            total = len(paths) + len(urls)
+            raise MediaRefused(
+                f"Nothing was uploaded: {len(rejected)} of {total} input(s) were refused.\n{lines}\n"
+                f"Supported formats: {', '.join(SUPPORTED_FORMATS)}; at most 500 MB per file.",
+                rejected=rejected,
+            )
+        ref = await self.sessions.resolve(session_id, skill)
+        uploaded: list[UploadedFile] = []
+        if files:
+            uploaded += await self._upload_files(ref, files, progress)
+        if urls:
+            clean = [u.strip() for u in urls]
+            uploaded += await self.sessions.guard(
+                ref, lambda: self._client.upload_urls(ref.session_id, clean, skill=ref.skill)
+            )
+        log.info("uploaded", session_id=ref.session_id, files=len(uploaded))
+        views = [
+            FileView(f.filename, f.cdn_url, f.file_type, f.duration, f.width, f.height) for f in uploaded
+        ]
+        return UploadView(ref.session_id, views)
+
+    async def _upload_files(
+        self, ref: SessionRef, files: list[MediaFile], progress: ProgressFn | None
+    ) -> list[UploadedFile]:
+        """Upload in this call (it is not background work), telling the bytes sent meanwhile."""
+        sent = [0, sum(f.size for f in files)]
+        report = Reporter(progress)
+
+        def on_bytes(n: int, total: int) -> None:
+            sent[0], sent[1] = n, total or sent[1]
+
+        async def tick() -> None:
+            n, total = sent
+            await report(n, total or None, f"uploading {megabytes(n)}/{megabytes(total)} MB")
+
+        paths = [f.path for f in files]
+        return await with_progress(
+            lambda: self.sessions.guard(
+                ref,
+                lambda: self._client.upload_files(ref.session_id, paths, skill=ref.skill, progress=on_bytes),
+            ),
+            tick,
+            interval=self._interval,
+        )
+
+    # edits ---------------------------------------------------------------------------------
+
+    async def send_edit(
+        self,
+        instruction: str,
+        *,
+        session_id: str | None,
+        skill: str | None,
+        wait_seconds: float | None,
+        progress: ProgressFn | None = None,
+    ) -> TurnView:
+        return await self.turns.send(instruction, session_id, skill, wait_seconds, progress)
+
+    async def edit_result(
+        self, turn_id: str, *, wait_seconds: float | None, progress: ProgressFn | None = None
+    ) -> TurnView:
+        return await self.turns.result(turn_id.strip(), wait_seconds, progress)
+
+    # state and credits ---------------------------------------------------------------------
+
+    async def state(self, session_id: str | None, *, skill: str | None = None) -> StateView:
+        ref = await self.sessions.resolve(session_id, skill)
+        state, draft = await self.sessions.read(ref)
+        return StateView(
+            session_id=ref.session_id,
+            skill=ref.skill,
+            timeline=draft.summary(),
+            tracks=draft.tracks_view(),
+            export_ready=draft.export_ready(),
+            video_infos=state.video_infos,
+            generated_media=state.generated_media,
+            draft=draft.raw,
+        )
+
+    async def credits(self) -> CreditsView:
+        c = await self._client.get_credits(skill=self.sessions.default_skill)
+        return CreditsView(c.available, c.frozen, c.total)
+
+    # renders -------------------------------------------------------------------------------
+
+    async def export(
+        self,
+        *,
+        session_id: str | None,
+        format: str = "mp4",
+        quality: str = "high",
+        download: bool = True,
+        wait_seconds: float | None,
+        progress: ProgressFn | None = None,
+    ) -> RenderView:
+        if format not in EXPORT_FORMATS:
+            raise BadRequest(f"Unknown export format {format!r}; choose one of: {', '.join(EXPORT_FORMATS)}.")
+        if quality not in EXPORT_QUALITIES:
+            raise BadRequest(f"Unknown quality {quality!r}; choose one of: {', '.join(EXPORT_QUALITIES)}.")
+        ref = await self.sessions.resolve(session_id, None)
+        return await self.renders.export(
+            ref,
+            format=format,
+            quality=quality,
+            download=download,
+            wait_seconds=wait_seconds,
+            progress=progress,
+        )
+
+    async def export_status(
+        self,
+        render_id: str,
+        *,
+        download: bool | None = None,
+        wait_seconds: float | None,
+        progress: ProgressFn | None = None,
+    ) -> RenderView:
+        return await self.renders.status(
+            render_id.strip(), download=download, wait_seconds=wait_seconds, progress=progress
+        )

@@ -1,0 +1,102 @@
+"""Bounded waits with progress: how a tool call waits for background work without outliving its budget.
+
+A wait ends when the work is done or the budget is spent, whichever comes first; cancelling it
+(the tool call was cancelled) stops only the wait, never the background work it watches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import anyio
+
+from ..logs import get_logger
+from .workspace_views import ProgressFn
+
+log = get_logger(__name__)
+T = TypeVar("T")
+
+PROGRESS_INTERVAL_SECONDS = 2.5
+
+
+def clamp_budget(requested: float | None, ceiling: float) -> float:
+    """`wait_seconds` as asked, never above the configured ceiling, never negative."""
+    if requested is None:
+        return ceiling
+    return max(0.0, min(float(requested), ceiling))
+
+
+class Reporter:
+    """Forwards progress to the caller's callback with strictly increasing values; never raises
+    (a client that went away must not break the work)."""
+
+    def __init__(self, fn: ProgressFn | None) -> None:
+        self._fn = fn
+        self._last = -1.0
+
+    async def __call__(self, progress: float, total: float | None, message: str) -> None:
+        if self._fn is None:
+            return
+        if progress <= self._last:
+            progress = self._last + 0.01
+        self._last = progress
+        try:
+            await self._fn(progress, total, message)
+        except Exception as exc:  # a failed notification is not a failed edit
+            log.debug("progress notification failed", error=repr(exc))
+
+
+async def with_progress(
+    work: Callable[[], Awaitable[T]],
+    tick: Callable[[], Awaitable[None]],
+    *,
+    interval: float = PROGRESS_INTERVAL_SECONDS,
+) -> T:
+    """`await work()` in this task, calling `tick` at once and every `interval` seconds meanwhile.
+    An exception of `work` is raised as itself (not wrapped in an exception group)."""
+
+    async def ticker() -> None:
+        while True:
+            await tick()
+            await anyio.sleep(interval)
+
+    outcome: list[T] = []
+    failure: list[Exception] = []
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(ticker)
+        try:
+            outcome.append(await work())
+        except Exception as exc:
+            failure.append(exc)
+        finally:
+            tg.cancel_scope.cancel()
+    if failure:
+        raise failure[0]
+    return outcome[0]
+
+
+async def wait_with_progress(
+    done: anyio.Event,
+    budget: float,
+    tick: Callable[[], Awaitable[None]],
+    *,
+    interval: float = PROGRESS_INTERVAL_SECONDS,
+) -> bool:
+    """Wait for `done` for at most `budget` seconds, calling `tick` at once and every `interval`
+    seconds meanwhile. Returns whether `done` was set."""
+    if done.is_set():
+        return True
+    with anyio.move_on_after(budget):
+        await with_progress(done.wait, tick, interval=interval)
+    return done.is_set()
+
+
+def elapsed_text(seconds: float) -> str:
+    s = int(seconds)
+    return f"{s} s" if s < 120 else f"{s // 60} min {s % 60:02d} s"
+
+
+def megabytes(n: float) -> str:
+    mb = n / (1024 * 1024)
+    return f"{mb:.0f}" if mb >= 10 else f"{mb:.1f}"

@@ -1,0 +1,72 @@
+"""The tools' structured results (each becomes a tool's outputSchema). Field names are public."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class UploadedFileOut(_Out):
+    filename: str | None = Field(None, description="name NemoVideo gave the file")
+    cdn_url: str | None = Field(None, description="where NemoVideo keeps the uploaded file")
+    duration: float | None = Field(None, description="seconds, when known")
+    width: int | None = Field(None, description="pixels, when known")
+    height: int | None = Field(None, description="pixels, when known")
+
+
+class UploadResult(_Out):
+    session_id: str = Field(description="the session the files were added to")
+    files: list[UploadedFileOut]
+
+
+class EditResult(_Out):
+    session_id: str
+    turn_id: str = Field(description="handle of this edit: pass it to get_edit_result while it is running")
+    status: Literal["running", "completed", "failed"]
+    reply: str = Field(description="NemoVideo's answer, or what happened; show it to the user")
+    changes: list[str] = Field(description="what changed in the timeline, one sentence each")
+    timeline: str = Field(description="one-line summary of the timeline")
+
+
+class SegmentOut(_Out):
+    start_s: float
+    end_s: float
+    label: str | None = None
+    volume: float | None = Field(None, description="audio volume, 0-1 (1 = 100%)")
+
+
+class TrackOut(_Out):
+    index: int = Field(description="1-based position in the timeline")
+    kind: str = Field(description="Video, BGM (audio), Title (text) or Track")
+    label: str
+    segments: list[SegmentOut]
+
+
+class StateResult(_Out):
+    session_id: str
+    timeline: str = Field(description="one-line summary of the timeline")
+    tracks: list[TrackOut]
+    export_ready: bool = Field(description="true when there is something to export")
+    video_infos: Any = Field(None, description="NemoVideo's data about the uploaded videos")
+    generated_media: Any = Field(None, description="media NemoVideo generated (e.g. extracted JSON)")
+
+
+class ExportResult(_Out):
+    render_id: str = Field(description="handle of this render: pass it to get_export_status")
+    session_id: str
+    status: Literal["pending", "processing", "downloading", "completed", "failed", "cancelled", "unknown"]
+    progress: float | None = Field(None, description="percent, 0-100")
+    url: str | None = Field(None, description="download link of the finished video")
+    path: str | None = Field(None, description="local file the video was saved to")
+    message: str = Field(description="what happened and what to do next")
+
+
+class CreditsResult(_Out):
+    available: float
+    frozen: float = Field(description="credits held by work still running")
+    total: float

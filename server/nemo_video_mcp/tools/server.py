@@ -1,0 +1,206 @@
+"""The MCP surface: `build_server` registers the seven tools, the resources and the prompts.
+
+The tools reach the `Workspace` through the server's lifespan (opened when a client connects,
+closed when it goes), so building the server touches neither the network nor the disk. Tool and
+argument names are the public interface (checked against `tests/snapshots/tools.json`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.types import ToolAnnotations
+from pydantic import Field
+
+from .. import __version__
+from ..service.workspace import Workspace
+from ..settings import Settings
+from ..skills import SkillRegistry
+from . import texts
+from .errors import tool_errors
+from .prompts import register_prompts
+from .resources import register_resources
+from .results import CreditsResult, EditResult, ExportResult, StateResult, UploadResult
+
+SERVER_NAME = "nemo-video"
+
+Skill = Literal["objectremover-video", "video-json-ai", "editor-remastered"]
+SessionId = Annotated[
+    str | None, Field(description="omit to use the current session of the skill (created on first use)")
+]
+SkillArg = Annotated[Skill | None, Field(description="which NemoVideo skill; omit to follow the session")]
+WaitSeconds = Annotated[
+    float | None,
+    Field(ge=0, description="how long to wait before returning (default and maximum: the server's budget)"),
+]
+
+
+@dataclass(frozen=True)
+class AppState:
+    """What the lifespan yields: the workspace every tool works through."""
+
+    workspace: Workspace
+
+
+def workspace_of(ctx: Context[Any, Any]) -> Workspace:
+    state: AppState = ctx.request_context.lifespan_context
+    return state.workspace
+
+
+def _annotations(
+    title: str, *, read_only: bool, destructive: bool = False, idempotent: bool
+) -> ToolAnnotations:
+    return ToolAnnotations(
+        title=title,
+        readOnlyHint=read_only,
+        destructiveHint=destructive,
+        idempotentHint=idempotent,
+        openWorldHint=True,
+    )
+
+
+def build_server(
+    workspace_factory: Callable[[], AbstractAsyncContextManager[Workspace]],
+    settings: Settings,
+    skills: SkillRegistry,
+) -> MCPServer[AppState]:
+    """The MCP server; `workspace_factory()` is entered in the lifespan (when a client connects)."""
+
+    @asynccontextmanager
+    async def lifespan(_server: MCPServer[AppState]) -> AsyncIterator[AppState]:
+        async with workspace_factory() as workspace:
+            yield AppState(workspace)
+
+    srv: MCPServer[AppState] = MCPServer(
+        SERVER_NAME, version=__version__, instructions=texts.INSTRUCTIONS, lifespan=lifespan
+    )
+    register_tools(srv, settings)
+    register_resources(srv, skills, workspace_of)
+    register_prompts(srv, skills)
+    return srv
+
+
+def register_tools(srv: MCPServer[AppState], settings: Settings) -> None:
+    retry_after = settings.retry_after_seconds
+
+    @srv.tool(
+        name="upload_media",
+        description=texts.UPLOAD,
+        annotations=_annotations("Upload media", read_only=False, idempotent=False),
+    )
+    async def upload_media(
+        ctx: Context[AppState, Any],
+        paths: Annotated[list[str], Field(description="absolute paths of local files")] = [],  # noqa: B006
+        urls: Annotated[list[str], Field(description="http(s) links to media")] = [],  # noqa: B006
+        session_id: SessionId = None,
+        skill: SkillArg = None,
+    ) -> UploadResult:
+        with tool_errors("upload_media", retry_after_default=retry_after):
+            view = await workspace_of(ctx).upload(
+                paths, urls, session_id=session_id, skill=skill, progress=ctx.report_progress
+            )
+            return UploadResult.model_validate(view)
+
+    @srv.tool(
+        name="send_edit",
+        description=texts.SEND_EDIT,
+        annotations=_annotations("Edit the video", read_only=False, destructive=True, idempotent=False),
+    )
+    async def send_edit(
+        instruction: Annotated[str, Field(description="what to change, in the user's words")],
+        ctx: Context[AppState, Any],
+        session_id: SessionId = None,
+        skill: SkillArg = None,
+        wait_seconds: WaitSeconds = None,
+    ) -> EditResult:
+        with tool_errors("send_edit", retry_after_default=retry_after):
+            view = await workspace_of(ctx).send_edit(
+                instruction,
+                session_id=session_id,
+                skill=skill,
+                wait_seconds=wait_seconds,
+                progress=ctx.report_progress,
+            )
+            return EditResult.model_validate(view)
+
+    @srv.tool(
+        name="get_edit_result",
+        description=texts.GET_EDIT_RESULT,
+        annotations=_annotations("Edit result", read_only=True, idempotent=True),
+    )
+    async def get_edit_result(
+        turn_id: Annotated[str, Field(description="the turn_id send_edit returned")],
+        ctx: Context[AppState, Any],
+        wait_seconds: WaitSeconds = None,
+    ) -> EditResult:
+        with tool_errors("get_edit_result", retry_after_default=retry_after):
+            view = await workspace_of(ctx).edit_result(
+                turn_id, wait_seconds=wait_seconds, progress=ctx.report_progress
+            )
+            return EditResult.model_validate(view)
+
+    @srv.tool(
+        name="get_state",
+        description=texts.GET_STATE,
+        annotations=_annotations("Timeline state", read_only=True, idempotent=True),
+    )
+    async def get_state(ctx: Context[AppState, Any], session_id: SessionId = None) -> StateResult:
+        with tool_errors("get_state", retry_after_default=retry_after):
+            view = await workspace_of(ctx).state(session_id)
+            return StateResult.model_validate(view)
+
+    @srv.tool(
+        name="export_video",
+        description=texts.EXPORT_VIDEO,
+        annotations=_annotations("Export the video", read_only=False, idempotent=False),
+    )
+    async def export_video(  # noqa: PLR0917 - mirrors the public arguments
+        ctx: Context[AppState, Any],
+        session_id: SessionId = None,
+        format: Annotated[Literal["mp4", "mov", "webm"], Field(description="file format")] = "mp4",
+        quality: Annotated[Literal["low", "medium", "high"], Field(description="render quality")] = "high",
+        wait_seconds: WaitSeconds = None,
+        download: Annotated[bool, Field(description="save the file in the output folder")] = True,
+    ) -> ExportResult:
+        with tool_errors("export_video", retry_after_default=retry_after):
+            view = await workspace_of(ctx).export(
+                session_id=session_id,
+                format=format,
+                quality=quality,
+                download=download,
+                wait_seconds=wait_seconds,
+                progress=ctx.report_progress,
+            )
+            return ExportResult.model_validate(view)
+
+    @srv.tool(
+        name="get_export_status",
+        description=texts.GET_EXPORT_STATUS,
+        annotations=_annotations("Export status", read_only=True, idempotent=True),
+    )
+    async def get_export_status(
+        render_id: Annotated[str, Field(description="the render_id export_video returned")],
+        ctx: Context[AppState, Any],
+        wait_seconds: WaitSeconds = None,
+        download: Annotated[
+            bool | None, Field(description="true: save the finished file if it is not saved yet")
+        ] = None,
+    ) -> ExportResult:
+        with tool_errors("get_export_status", retry_after_default=retry_after):
+            view = await workspace_of(ctx).export_status(
+                render_id, download=download, wait_seconds=wait_seconds, progress=ctx.report_progress
+            )
+            return ExportResult.model_validate(view)
+
+    @srv.tool(
+        name="check_credits",
+        description=texts.CHECK_CREDITS,
+        annotations=_annotations("Credits", read_only=True, idempotent=True),
+    )
+    async def check_credits(ctx: Context[AppState, Any]) -> CreditsResult:
+        with tool_errors("check_credits", retry_after_default=retry_after):
+            return CreditsResult.model_validate(await workspace_of(ctx).credits())

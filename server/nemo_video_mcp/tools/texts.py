@@ -1,0 +1,82 @@
+"""What the assistant reads: the server's instructions and each tool's description."""
+
+from __future__ import annotations
+
+SKILL_GUIDE = (
+    "Pick the skill by the request: remove an object, person, logo or watermark from a clip -> "
+    "objectremover-video; extract metadata and scene data from a video as JSON -> video-json-ai; "
+    "upscale, restore, denoise or regrade (colour-grade) old or low-quality footage -> editor-remastered."
+)
+
+HANDLES = (
+    "Every result names its session_id. Omit session_id to work in the current session of the skill "
+    "(created on first use and remembered across restarts); pass it to work in a specific one."
+)
+
+INSTRUCTIONS = f"""NemoVideo edits video in the cloud; these tools drive it end to end.
+
+Workflow:
+1. upload_media: local files (inside the folders the user allowed) or http(s) links.
+2. send_edit: the user's request in plain words. It returns a turn_id; if status is "running",
+   call get_edit_result(turn_id) to keep waiting. Never send the same instruction again to retry:
+   it would run (and be charged) twice.
+3. get_state: the timeline as it is now (what is on it, whether it can be exported).
+4. export_video: renders the timeline and saves the video into the user's output folder; if
+   status is not "completed" yet, call get_export_status(render_id). Export costs no credits.
+check_credits shows the balance. Edits take 10-30 s, exports 30-90 s; no call blocks longer than
+its wait budget, and the work goes on in the background meanwhile.
+
+{SKILL_GUIDE}
+{HANDLES}
+When a tool fails, its message says what to do next: follow it and tell the user in plain words.
+"""
+
+UPLOAD = (
+    "Add media (video, images, audio) to a NemoVideo session. `paths`: local files, which must lie in "
+    "the folders the user allowed (every path is checked before anything is sent; if one is refused, "
+    "nothing is uploaded and each refusal is explained). `urls`: http(s) links NemoVideo downloads "
+    "itself. Supported: mp4 mov avi webm mkv jpg png gif webp mp3 wav m4a aac, 500 MB per file. "
+    f"{SKILL_GUIDE} Pass `skill` on the first call of a new task; later calls follow the session. "
+    f"{HANDLES}"
+)
+
+SEND_EDIT = (
+    "Ask NemoVideo's editor to change the video, in plain words (e.g. 'remove the car parked in the "
+    "background', 'extract scene data as JSON', 'upscale to 1080p and fix the colours'). Spends "
+    "credits. Upload the media first. Returns `reply` (NemoVideo's answer: show it to the user), "
+    "`changes` (what changed in the timeline) and `timeline`. If `status` is 'running', the edit goes "
+    "on in the background: call get_edit_result(turn_id) to keep waiting, and never send the same "
+    "instruction again (it would run twice). One edit runs at a time per session. "
+    f"{SKILL_GUIDE} {HANDLES}"
+)
+
+GET_EDIT_RESULT = (
+    "Keep waiting for an edit that send_edit returned as 'running', by its turn_id. Returns the same "
+    "fields as send_edit. Call it again while the status is still 'running'. Also reports edits that "
+    "were running when the server restarted, from the timeline as it is now."
+)
+
+GET_STATE = (
+    "Read a session's timeline as it is now: a one-line summary, the tracks with their clips, "
+    "whether it can be exported, NemoVideo's data on the uploaded videos (`video_infos`) and any "
+    "media it generated (`generated_media`, e.g. extracted JSON). Free. " + HANDLES
+)
+
+EXPORT_VIDEO = (
+    "Render the session's timeline to a video file and (with download=true, the default) save it in "
+    "the user's output folder; `path` is where it landed. Costs no credits. Needs something on the "
+    "timeline (upload media and make an edit first). Renders take 30-90 s: if `status` is not "
+    "'completed' yet, call get_export_status(render_id) to keep waiting; do not call export_video "
+    "again for the same video. " + HANDLES
+)
+
+GET_EXPORT_STATUS = (
+    "Keep waiting for a render that export_video started, by its render_id: progress, then the "
+    "download link and the saved file's path. Works after a server restart (the render is polled "
+    "again, never started twice). download=true saves a finished render that was not saved yet."
+)
+
+CHECK_CREDITS = (
+    "Show the NemoVideo credit balance: available, frozen (held by work still running) and total. "
+    "Edits spend credits; exporting does not."
+)

@@ -1,0 +1,86 @@
+"""Helpers for the MCP-level tests (tests/test_tools_*.py): settings pointed at the emulator with
+short timings, a media folder with real-looking files, and an in-memory `mcp.Client` on the server
+in either protocol mode."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from mcp import Client
+from mcp.server.mcpserver import MCPServer
+
+from nemo_video_mcp.app import create_server
+from nemo_video_mcp.settings import Settings
+from nemo_video_mcp.skills import SkillRegistry
+
+MODES = ("legacy", "auto")  # 2025-11-25 handshake, and 2026-07-28 direct dispatch
+# an ISO base media file header (what the media policy's magic-byte check looks for)
+MP4_HEAD = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"
+_SKILLS: SkillRegistry | None = None
+
+
+def skills() -> SkillRegistry:
+    global _SKILLS  # noqa: PLW0603 (loaded once for the whole run)
+    if _SKILLS is None:
+        _SKILLS = SkillRegistry.load(platform_override="cursor")
+    return _SKILLS
+
+
+def make_media(root: Path, name: str = "clip.mp4", size: int = 4096) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / name
+    path.write_bytes(MP4_HEAD + bytes(size - len(MP4_HEAD)))
+    return path
+
+
+def tool_settings(url: str, tmp: Path, env: Mapping[str, str] | None = None) -> Settings:
+    base = {
+        "NEMO_API_URL": url,
+        "NEMO_STATE_DIR": str(tmp / "state"),
+        "NEMO_OUTPUT_DIR": str(tmp / "out"),
+        "NEMO_MEDIA_ROOTS": str(tmp / "media"),
+        "NEMO_LANGUAGE": "en",
+        "NEMO_WAIT_SECONDS": "8",
+        "NEMO_CONNECT_TIMEOUT": "2",
+        "NEMO_READ_TIMEOUT": "5",
+        "NEMO_RETRY_AFTER_SECONDS": "1",
+        "NEMO_MAX_RETRIES": "1",
+        "NEMO_POLL_SECONDS": "0.05",
+        "NEMO_POLL_MAX_SECONDS": "0.2",
+        "NEMO_STREAM_STALL_SECONDS": "5",
+        "NEMO_STREAM_MAX_SECONDS": "30",
+        "NEMO_RECOVERY_POLL_SECONDS": "0.05",
+        "NEMO_RECOVERY_MAX_UNCHANGED": "3",
+    }
+    return Settings.from_env({**base, **(env or {})}, home=tmp)
+
+
+def server_for(settings: Settings) -> MCPServer[Any]:
+    return create_server(settings, skills=skills())
+
+
+@asynccontextmanager
+async def connect(settings: Settings, mode: str) -> AsyncIterator[Client]:
+    async with Client(server_for(settings), mode=mode) as client:
+        yield client
+
+
+class Progress:
+    """A progress callback that keeps every notification."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[float, float | None, str | None]] = []
+
+    async def __call__(self, progress: float, total: float | None, message: str | None) -> None:
+        self.seen.append((progress, total, message))
+
+    @property
+    def messages(self) -> list[str]:
+        return [m for _, _, m in self.seen if m]
+
+
+def text_of(result: Any) -> str:
+    return "\n".join(getattr(block, "text", "") for block in result.content)
