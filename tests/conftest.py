@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+import weakref
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -14,3 +17,152 @@ def emulator() -> Iterator[Emulator]:
     """A started backend emulator with the default config (mutate `emulator.config` per test)."""
     with Emulator() as emu:
         yield emu
+
+
+# ---- secrets: no token may surface in anything a user, a host or a log could see ---------------
+#
+# For every test: every tool result, resource read and prompt result (recorded by wrapping
+# `mcp.Client`), every exception message the server's code builds, and everything captured from
+# stdout, stderr and logging is searched for every token the test's emulators issued, every token
+# and client id a test put into `Settings`, and a few static test tokens. A hit fails the test
+# (at teardown), naming where the token appeared without printing it.
+
+STATIC_SECRETS = frozenset(
+    {
+        "nmv_test_static",  # the emulator's registered user's token (EmulatorConfig.static_tokens)
+        "nmv_fixed_secret",
+        "s3cret-token-for-tests-0123456789",
+    }
+)
+MIN_SECRET_LENGTH = 8  # shorter test values ("x", "tok") would match ordinary words
+_EMULATORS: weakref.WeakSet[Emulator] = weakref.WeakSet()
+_SETTINGS_SECRETS: set[str] = set()
+_SEEN: list[tuple[str, str]] = []  # (where, text) for the running test
+
+
+def _emulator_secrets(emu: Emulator) -> set[str]:
+    tokens = getattr(emu, "issued_tokens", None)
+    if tokens is None:  # an emulator without the accessor: read its state directly
+        state = emu._state
+        tokens = set(state.tokens) | set(state.config.static_tokens)
+    client_ids = {r.headers.get("x-client-id", "") for r in list(emu.requests)}
+    return set(tokens) | client_ids
+
+
+def _record(where: str, value: Any) -> None:
+    if value is None:
+        return
+    dump = getattr(value, "model_dump_json", None)
+    _SEEN.append((where, dump() if callable(dump) else str(value)))
+
+
+def _recording_call(name: str, original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)
+    async def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        what = f"{name}({args[0]!r})" if args else name
+        try:
+            result = await original(self, *args, **kwargs)
+        except Exception as exc:
+            _record(f"the exception of {what}", exc)
+            raise
+        _record(f"the result of {what}", result)
+        return result
+
+    return wrapper
+
+
+def _recording_init(cls: type) -> Callable[..., None]:
+    original = cls.__init__
+
+    @functools.wraps(original)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        _record(f"a {type(self).__name__} exception", " ".join(str(a) for a in args))
+
+    return wrapper
+
+
+def _recording_settings(original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        settings = original(*args, **kwargs)
+        for secret in (settings.token, settings.http_token):
+            if secret is not None:
+                _SETTINGS_SECRETS.add(secret.get_secret_value())
+        if settings.client_id:
+            _SETTINGS_SECRETS.add(settings.client_id)
+        return settings
+
+    return wrapper
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _secret_hooks() -> Iterator[None]:
+    """Test hooks (not mocks): remember emulators and settings, record what clients and errors carry."""
+    import mcp
+    from _pytest.capture import CaptureFixture
+    from mcp.server.mcpserver.exceptions import ToolError
+
+    from nemo_video_mcp.backend import NemoError
+    from nemo_video_mcp.service.media_policy import MediaRejected
+    from nemo_video_mcp.service.workspace_errors import WorkspaceError
+    from nemo_video_mcp.settings import Settings
+
+    start = Emulator.start
+
+    def recording_start(self: Emulator) -> Emulator:
+        _EMULATORS.add(self)
+        return start(self)
+
+    readouterr = CaptureFixture.readouterr
+
+    def recording_readouterr(self: Any) -> Any:
+        captured = readouterr(self)
+        _record("captured stdout/stderr (readouterr)", f"{captured.out}\n{captured.err}")
+        return captured
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Emulator, "start", recording_start)
+        mp.setattr(CaptureFixture, "readouterr", recording_readouterr)
+        for name in ("call_tool", "read_resource", "get_prompt"):
+            mp.setattr(mcp.Client, name, _recording_call(name, getattr(mcp.Client, name)))
+        for cls in (NemoError, WorkspaceError, MediaRejected, ToolError):
+            mp.setattr(cls, "__init__", _recording_init(cls))
+        from_env = Settings.__dict__["from_env"].__func__
+        mp.setattr(Settings, "from_env", classmethod(_recording_settings(from_env)))
+        yield
+
+
+def _mask(secret: str) -> str:
+    return f"{secret[:6]}…({len(secret)} chars)"
+
+
+def find_leaks(texts: list[tuple[str, str]], secrets: set[str]) -> list[str]:
+    """One line per (secret, place) hit; the secret itself is masked."""
+    wanted = sorted(s for s in secrets if len(s) >= MIN_SECRET_LENGTH)
+    leaks = []
+    for where, text in texts:
+        for secret in wanted:
+            at = text.find(secret)
+            if at >= 0:
+                around = text[max(0, at - 60) : at + len(secret) + 60].replace(secret, "<TOKEN>")
+                leaks.append(f"token {_mask(secret)} appeared in {where}: …{around!r}…")
+    return leaks
+
+
+@pytest.fixture(autouse=True)
+def no_secret_leaks(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fails a test whose results, exceptions, output or logs carry a token (see above)."""
+    _SEEN.clear()
+    _SETTINGS_SECRETS.clear()
+    yield
+    secrets = set(STATIC_SECRETS) | _SETTINGS_SECRETS
+    for emu in list(_EMULATORS):
+        secrets |= _emulator_secrets(emu)
+    texts = list(_SEEN)
+    for when, key, content in getattr(request.node, "_report_sections", []):
+        texts.append((f"the captured {key} of the test's {when}", content))
+    _SEEN.clear()
+    leaks = find_leaks(texts, secrets)
+    if leaks:
+        pytest.fail("secret leak:\n" + "\n".join(leaks[:10]), pytrace=False)

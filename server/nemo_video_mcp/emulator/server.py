@@ -15,7 +15,7 @@ import uvicorn
 from .app import EmulatorApp, QuietFilter
 from .config import EmulatorConfig, Fault
 from .responses import file_content
-from .state import Recorded, Render, Session, State
+from .state import Recorded, Render, Session, State, User
 
 _START_TIMEOUT = 10.0
 
@@ -71,6 +71,11 @@ class Emulator:
         return self._state.renders
 
     @property
+    def users(self) -> dict[str, User]:
+        """user id -> credits (available/frozen/total) and whether it is anonymous."""
+        return self._state.users
+
+    @property
     def faults(self) -> list[Fault]:
         """The faults still queued (a fault leaves the queue once used `times` times)."""
         return list(self._state.faults)
@@ -104,7 +109,9 @@ class Emulator:
         if self._thread is not None:
             return self
         _install_quiet_filter()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # proto IPPROTO_TCP: asyncio then sets TCP_NODELAY on accepted connections (with proto 0 it does
+        # not, and every keep-alive answer written in two parts waits ~40 ms for a delayed ACK).
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind((self._host, self._port))
