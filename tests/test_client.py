@@ -203,6 +203,14 @@ async def test_every_request_carries_attribution_and_bearer(emulator: Any, tmp_p
         status = await c.submit_render(info.session_id, state.draft or {}, skill="objectremover-video")
         await c.get_render(status.render_id, skill="objectremover-video")
         await c.cancel_render(status.render_id, skill="objectremover-video")
+        emulator.config.render_seconds = 0.1
+        status = await c.submit_render(info.session_id, state.draft or {}, skill="objectremover-video")
+        done = await c.wait_render(
+            status.render_id, skill="objectremover-video", deadline=anyio.current_time() + 10
+        )
+        assert done.url
+        await c.download(done.url, tmp_path / "out", skill="objectremover-video")
+    assert len(emulator.requests_to("/files/", method="GET")) == 1  # the download, same origin
     version = skills()["objectremover-video"].version
     assert len(emulator.requests) >= 10
     for r in emulator.requests:

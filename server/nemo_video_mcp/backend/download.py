@@ -164,7 +164,8 @@ async def _fetch(
     ctx: ErrorContext,
     progress: DownloadProgress | None,
 ) -> None:
-    async with file as f, http.client.stream("GET", url, headers=headers, timeout=http.timeout()) as response:
+    stream = http.client.stream("GET", url, headers=headers, timeout=http.timeout(), follow_redirects=True)
+    async with file as f, stream as response:  # (httpx drops Authorization on a cross-origin redirect)
         if not response.is_success:
             raise refusal(response, await read_limited(response), ctx)
         length = response.headers.get("content-length")

@@ -23,7 +23,15 @@ from ..settings import Settings
 from ..skills import SkillRegistry
 from .auth import Authenticator, ClientIdRejected
 from .envelope import ErrorContext, TokenRefused, decode, error_for_response
-from .errors import AuthError, NemoError, RateLimited, RequestTimeout, ServerError, TransportError
+from .errors import (
+    AuthError,
+    BackendError,
+    NemoError,
+    RateLimited,
+    RequestTimeout,
+    ServerError,
+    TransportError,
+)
 from .models import AnonymousToken
 from .retry import MAX_RETRY_AFTER, is_retryable, parse_retry_after, retry_delay
 
@@ -206,7 +214,7 @@ class Http:
                 await response.aclose()
             payload = json_or_none(body)
             if payload is None and body.strip():
-                raise NemoError(f"NemoVideo gave an answer that is not JSON while trying to {ctx.what}")
+                raise BackendError(f"NemoVideo gave an answer that is not JSON while trying to {ctx.what}")
             return decode(payload, ctx)
 
         return await self.run(attempt, skill=skill, ctx=ctx, idempotent=idempotent)
