@@ -275,6 +275,14 @@ def test_missing_files_outside_the_roots_never_list_what_is_there(home: Path, po
     assert str(exc).count("take") <= 6  # the given name plus at most 5 suggestions
 
 
+def test_suggestions_never_follow_a_linked_folder_out_of_the_roots(home: Path, policy: MediaPolicy) -> None:
+    (home / "Movies" / "keys").symlink_to(home / ".ssh", target_is_directory=True)
+    exc = rejected(policy, "~/Documents/id_rsa")
+    assert exc.code == "not_found"
+    assert ".ssh" not in str(exc)
+    assert "keys" not in str(exc)
+
+
 def test_no_roots_means_nothing_is_accepted(home: Path) -> None:
     exc = rejected(MediaPolicy([]), str(home / "Movies" / "holiday.mp4"))
     assert exc.code == "no_roots"

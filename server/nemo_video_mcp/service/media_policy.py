@@ -210,13 +210,16 @@ class MediaPolicy:
         """Files in the roots (two levels deep, hidden ones skipped) with names close to `name`."""
         candidates: dict[str, Path] = {}
         budget = _SCAN_LIMIT
-        for root in self.roots:
-            folders = [root, *(root / n for n in _listdir(root) if (root / n).is_dir())]
-            for folder in folders:
-                for n in _listdir(folder)[:budget]:
-                    budget -= 1
-                    if (folder / n).is_file():
-                        candidates.setdefault(n, folder / n)
+        queue = [(root, 2) for root in self.roots]
+        while queue and budget > 0:
+            folder, depth = queue.pop(0)
+            for n in _listdir(folder)[:budget]:
+                budget -= 1
+                entry = folder / n
+                if entry.is_file():
+                    candidates.setdefault(n, entry)
+                elif depth > 1 and entry.is_dir() and not entry.is_symlink():  # never list outside
+                    queue.append((entry, depth - 1))
         close = (
             difflib.get_close_matches(name, list(candidates), n=_MAX_SUGGESTIONS, cutoff=0.6) if name else []
         )
