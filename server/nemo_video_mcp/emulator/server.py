@@ -76,6 +76,13 @@ class Emulator:
         return self._state.users
 
     @property
+    def issued_tokens(self) -> frozenset[str]:
+        """Every bearer token this emulator has issued or accepts (anonymous and static), so tests
+        can check that none of them ever shows up in a result, an error or a log line."""
+        with self._state.lock:
+            return frozenset(self._state.tokens) | frozenset(self._state.config.static_tokens)
+
+    @property
     def faults(self) -> list[Fault]:
         """The faults still queued (a fault leaves the queue once used `times` times)."""
         return list(self._state.faults)
