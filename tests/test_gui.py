@@ -132,14 +132,14 @@ def test_a_whole_reply_keeps_its_shape() -> None:
 sentences = st.lists(st.sampled_from(GUI_WORDS) | st.text(max_size=8), max_size=25).map(" ".join)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=400, deadline=None, database=None)
 @given(sentences)
 def test_idempotent_on_gui_heavy_text(text: str) -> None:
     once = translate(text)
     assert translate(once) == once
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, database=None)
 @given(st.text())
 def test_never_raises_and_is_idempotent_on_any_text(text: str) -> None:
     once = translate(text)
