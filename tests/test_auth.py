@@ -236,11 +236,14 @@ def test_cached_token_expiry_margin() -> None:
     assert not token.expired(900)
     assert token.expired(950)  # within the renewal margin
     assert not CachedToken("t", None, None).expired(1e12)
+    short = CachedToken("t", None, expires_at=1000.0, issued_at=990.0)  # a 10 s token
+    assert not short.expired(998.9)
+    assert short.expired(999.1)
 
 
 def test_state_files_round_trip(tmp_path: Path) -> None:
     files = StateFiles(tmp_path / "s")
     assert files.load_token(API) is None
-    files.save_token(CachedToken("nmv_a", "anon_a", 123.0), API)
-    assert files.load_token(API) == CachedToken("nmv_a", "anon_a", 123.0)
+    files.save_token(CachedToken("nmv_a", "anon_a", 123.0, 100.0), API)
+    assert files.load_token(API) == CachedToken("nmv_a", "anon_a", 123.0, 100.0)
     assert files.load_token("http://elsewhere") is None

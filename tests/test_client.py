@@ -128,6 +128,18 @@ async def test_code_1001_renews_the_token_once_then_succeeds(client: NemoClient,
     assert tokens[0] == tokens[1] != tokens[2]
 
 
+async def test_an_expired_token_is_renewed_before_the_call(emulator: Any, tmp_path: Path) -> None:
+    emulator.config.token_ttl_seconds = 1.0
+    async with make_client(emulator.url, tmp_path / "s") as c:
+        await c.get_credits(skill=SKILL)
+        await anyio.sleep(1.1)
+        await c.get_credits(skill=SKILL)
+    assert len(emulator.requests_to(ANON)) == 2
+    calls = emulator.requests_to(CREDITS)
+    assert len(calls) == 2  # renewed before calling: no refused round trip
+    assert calls[0].headers["authorization"] != calls[1].headers["authorization"]
+
+
 async def test_code_1001_twice_is_an_auth_error(client: NemoClient, emulator: Any) -> None:
     emulator.inject(Fault("envelope", path=CREDITS, code=1001, times=2))
     with pytest.raises(AuthError) as info:

@@ -25,6 +25,7 @@ from nemo_video_mcp.backend import (
     TextChunk,
     ToolCall,
     ToolResult,
+    TransportError,
     diff,
 )
 from nemo_video_mcp.backend.edit import SSEDecoder
@@ -183,6 +184,17 @@ async def test_5xx_before_the_stream_is_not_sent_again(client: NemoClient, emula
     info = await client.create_session(skill=SKILL)
     emulator.inject(Fault("http", path=RUN, status=502))
     with pytest.raises(ServerError):
+        async with client.edit(info.session_id, "hi", skill=SKILL):
+            pass
+    assert len(emulator.requests_to(RUN)) == 1
+
+
+async def test_connection_reset_before_the_stream_is_not_sent_again(
+    client: NemoClient, emulator: Any
+) -> None:
+    info = await client.create_session(skill=SKILL)
+    emulator.inject(Fault("reset", path=RUN))
+    with pytest.raises(TransportError):
         async with client.edit(info.session_id, "hi", skill=SKILL):
             pass
     assert len(emulator.requests_to(RUN)) == 1

@@ -72,9 +72,15 @@ class CachedToken:
     token: str
     user_id: str | None = None
     expires_at: float | None = None  # epoch seconds; None = unknown (trust it until refused)
+    issued_at: float | None = None  # when it was fetched (bounds the renewal margin of short tokens)
 
     def expired(self, now: float) -> bool:
-        return self.expires_at is not None and now >= self.expires_at - EXPIRY_MARGIN_SECONDS
+        if self.expires_at is None:
+            return False
+        margin = EXPIRY_MARGIN_SECONDS
+        if self.issued_at is not None:  # a short-lived token: renew in its last tenth only
+            margin = min(margin, max(0.0, self.expires_at - self.issued_at) / 10)
+        return now >= self.expires_at - margin
 
 
 def _write_private(path: Path, text: str) -> None:
@@ -133,11 +139,14 @@ class StateFiles:
         if raw.get("api_url") not in (None, api_url):  # a token of another backend (e.g. --sandbox)
             return None
         user_id = raw.get("user_id")
-        expires = raw.get("expires_at")
+        issued = raw.get("issued_at")
         return CachedToken(
             token=raw["token"],
             user_id=user_id if isinstance(user_id, str) else None,
-            expires_at=float(expires) if isinstance(expires, int | float) else parse_expiry(expires),
+            expires_at=parse_expiry(raw.get("expires_at")),
+            issued_at=float(issued)
+            if isinstance(issued, int | float) and not isinstance(issued, bool)
+            else None,
         )
 
     def save_token(self, token: CachedToken, api_url: str) -> None:
@@ -145,6 +154,7 @@ class StateFiles:
             "token": token.token,
             "user_id": token.user_id,
             "expires_at": token.expires_at,
+            "issued_at": token.issued_at,
             "api_url": api_url,
         }
         self._write(TOKEN_FILE, json.dumps(body))
@@ -239,7 +249,7 @@ class Authenticator:
     async def _renew_locked(self, skill: str) -> CachedToken:
         answer = await self._fetch_with_fallbacks(skill)
         logs.add_secret(answer.token)
-        token = CachedToken(answer.token, answer.user_id, parse_expiry(answer.expires_at))
+        token = CachedToken(answer.token, answer.user_id, parse_expiry(answer.expires_at), self._clock())
         self._current = token
         self._files.save_token(token, self._settings.api_url)
         log.info("anonymous_token_fetched", user_id=token.user_id)
