@@ -333,6 +333,35 @@ def test_50mb_upload_streams_with_flat_memory(emulator: Emulator, http: httpx.Cl
     assert peak < 8 << 20, f"peak traced memory {peak} bytes during a 50 MB upload"
 
 
+def test_upload_cut_short_by_the_client_is_quiet(emulator: Emulator, http: httpx.Client, caplog: Any) -> None:
+    caplog.set_level(logging.WARNING)
+    headers = login(http)
+    sid = new_session(http, headers)
+    host, port = emulator.url[7:].split(":")
+    head = (
+        f"POST /api/upload-video/nemo_agent/me/{sid} HTTP/1.1\r\nHost: x\r\n"
+        f"Authorization: {headers['Authorization']}\r\nContent-Length: 1000000\r\n"
+        "Content-Type: multipart/form-data; boundary=b\r\n\r\n"
+        '--b\r\nContent-Disposition: form-data; name="files"; filename="a.mp4"\r\n\r\n'
+    )
+    with socket.create_connection((host, int(port))) as sock:
+        sock.sendall(head.encode() + b"x" * 5000)
+    wait_until(lambda: emulator.requests_to("/api/upload-video")[-1].body_bytes > 0)
+    time.sleep(0.1)
+    assert http.get(CREDITS, headers=headers).json()["code"] == 0
+    assert emulator.sessions[sid].files == []
+    assert not [r for r in caplog.records if r.name.startswith("uvicorn")]
+
+
+def test_old_requests_are_dropped_past_the_cap(
+    emulator: Emulator, http: httpx.Client, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr("nemo_video_mcp.emulator.state.MAX_RECORDED", 10)
+    for n in range(11):
+        http.get(f"/files/{n}")
+    assert [r.path for r in emulator.requests] == [f"/files/{n}" for n in range(5, 11)]
+
+
 # ---------------------------------------------------------------- runs (SSE)
 
 
@@ -363,6 +392,37 @@ def test_adk_partial_stream_applies_the_edit(emulator: Emulator, http: httpx.Cli
     ]
     assert emulator.sessions[sid].messages == ['Add a title "Urban Dreams"']
     assert not any(p.get("thought") for _, p in Stream(http, headers, sid, "add music").parts("text"))
+
+
+def fixture_events() -> list[dict[str, Any]]:
+    return [
+        json.loads(line[6:])
+        for path in FIXTURES.glob("*/*.sse")
+        for line in path.read_text().splitlines()
+        if line.startswith("data: {")
+    ]
+
+
+def test_adk_events_use_only_keys_seen_in_real_captures(emulator: Emulator, http: httpx.Client) -> None:
+    real = fixture_events()
+    top = {key for event in real for key in event}
+    actions = {key for event in real for key in event.get("actions", {})}
+    headers = login(http)
+    sid = new_session(http, headers)
+    mine = Stream(http, headers, sid, "add music").events
+    emulator.inject(Fault("sse_error", variant="errorcode"))
+    mine += Stream(http, headers, sid, "add music").events
+    emulator.inject(Fault("sse_error", variant="details"))
+    mine += Stream(http, headers, sid, "add music").events
+    for event in mine:
+        assert set(event) <= top, set(event) - top
+        assert set(event.get("actions", actions)) == actions
+        assert {part_key for part in event.get("content", {}).get("parts", []) for part_key in part} <= {
+            "text",
+            "thought",
+            "functionCall",
+            "functionResponse",
+        }
 
 
 def test_adk_and_legacy_shapes(emulator: Emulator, http: httpx.Client) -> None:

@@ -63,7 +63,7 @@ class EmulatorApp:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         query = dict(parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True))
         rec = Recorded(scope["method"], scope["path"], query, headers)
-        self.state.requests.append(rec)
+        self.state.record(rec)
         scope["emu.state"], scope["emu.rec"] = self.state, rec
         if headers.get("content-type", "").startswith("multipart/"):
             receive = _counting(receive, rec)

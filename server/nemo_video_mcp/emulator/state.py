@@ -18,6 +18,7 @@ from .config import EmulatorConfig, Fault
 from .drafts import Draft, new_draft
 
 ATTRIBUTION_HEADERS = ("x-skill-source", "x-skill-version", "x-skill-platform")
+MAX_RECORDED = 200_000
 
 
 def iso(epoch: float) -> str:
@@ -179,6 +180,13 @@ class State:
             self.revoked.clear()
             self.sessions.clear()
             self.renders.clear()
+
+    def record(self, rec: Recorded) -> None:
+        """Keep a request; past MAX_RECORDED (long sandbox or benchmark runs) the oldest half goes."""
+        self.requests.append(rec)
+        if len(self.requests) > MAX_RECORDED:
+            with self.lock:
+                del self.requests[: MAX_RECORDED // 2]
 
     # faults
     def take(self, kinds: Iterable[str], method: str, path: str) -> Fault | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 from python_multipart.exceptions import FormParserError
@@ -20,6 +20,9 @@ from starlette.responses import JSONResponse, Response
 
 from .drafts import SUPPORTED, add_media, media_info, media_kind
 from .responses import authenticate, base_url, envelope_error, ok, recorded, state_of, token_expired
+
+if TYPE_CHECKING:
+    from python_multipart.multipart import MultipartCallbacks
 
 HEAD_BYTES = 64
 
@@ -84,32 +87,35 @@ async def _drain(request: Request) -> None:
 
 
 async def _parse(request: Request) -> list[_Part] | None:
-    """The parts of a multipart body, or None if it is malformed (the body is consumed either way)."""
+    """The parts of a multipart body, or None if it is malformed or cut short (the body is consumed)."""
     _, options = parse_options_header(request.headers.get("content-type"))
     boundary = options.get(b"boundary")
     if not boundary:
         await _drain(request)
         return None
     c = _Collector()
-    callbacks = {
+    callbacks: MultipartCallbacks = {
         "on_part_begin": c.begin,
         "on_header_field": c.header_field,
         "on_header_value": c.header_value,
+        "on_header_end": c.header_end,
+        "on_part_data": c.data,
+        "on_part_end": c.end,
     }
-    callbacks.update(on_header_end=c.header_end, on_part_data=c.data, on_part_end=c.end)
-    parser = MultipartParser(boundary, callbacks)  # type: ignore[arg-type]
+    parser = MultipartParser(boundary, callbacks)
     broken = False
-    async for chunk in request.stream():
-        if chunk and not broken:
-            try:
-                parser.write(chunk)
-            except FormParserError:
-                broken = True
-    if not broken:
-        try:
-            parser.finalize()
-        except FormParserError:
-            broken = True
+    try:
+        async for chunk in request.stream():
+            if chunk and not broken:
+                try:
+                    parser.write(chunk)
+                except FormParserError:
+                    broken = True
+        parser.finalize()
+    except FormParserError:
+        broken = True
+    except ClientDisconnect:  # the client gave up: nobody reads the answer
+        return None
     return None if broken else c.parts
 
 
