@@ -13,6 +13,7 @@ from mcp import Client
 from mcp.server.mcpserver import MCPServer
 
 from nemo_video_mcp.app import create_server
+from nemo_video_mcp.emulator import Emulator, EmulatorConfig
 from nemo_video_mcp.settings import Settings
 from nemo_video_mcp.skills import SkillRegistry
 
@@ -36,9 +37,13 @@ def make_media(root: Path, name: str = "clip.mp4", size: int = 4096) -> Path:
     return path
 
 
-def tool_settings(url: str, tmp: Path, env: Mapping[str, str] | None = None) -> Settings:
+def tool_settings(emulator: Emulator, tmp: Path, env: Mapping[str, str] | None = None) -> Settings:
+    """Settings for a server on `emulator`, state and output under `tmp`, media from `tmp/media`.
+    Also shortens the emulator's renders to 0.3 s when a test left them at the 1 s default."""
+    if emulator.config.render_seconds == EmulatorConfig().render_seconds:
+        emulator.config.render_seconds = 0.3
     base = {
-        "NEMO_API_URL": url,
+        "NEMO_API_URL": emulator.url,
         "NEMO_STATE_DIR": str(tmp / "state"),
         "NEMO_OUTPUT_DIR": str(tmp / "out"),
         "NEMO_MEDIA_ROOTS": str(tmp / "media"),
@@ -80,6 +85,12 @@ class Progress:
     @property
     def messages(self) -> list[str]:
         return [m for _, _, m in self.seen if m]
+
+
+def file_bytes(path: str | Path) -> bytes | None:
+    """A file's content, or None when it does not exist (sync: tests call it outside the loop's hot path)."""
+    p = Path(path)
+    return p.read_bytes() if p.is_file() else None
 
 
 def text_of(result: Any) -> str:

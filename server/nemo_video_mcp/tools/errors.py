@@ -43,14 +43,19 @@ def describe(exc: BaseException, *, retry_after_default: float = DEFAULT_RETRY_A
     return redact(text)
 
 
+def _sentence(exc: BaseException) -> str:
+    """The error's own (safe) message as a sentence: capitalised, ending with a full stop."""
+    text = str(exc).strip().rstrip(".") or type(exc).__name__
+    return f"{text[0].upper()}{text[1:]}."
+
+
 def _describe(exc: BaseException, retry_after_default: float) -> str:  # noqa: PLR0911, PLR0912 - one case per error
     if isinstance(exc, WorkspaceError | SkillError):
         return str(exc)
     if isinstance(exc, AuthError):
         return (
-            f"NemoVideo refused the access token (code 1001) even after renewing it: {exc}. If NEMO_TOKEN "
-            "is set in the server's environment, check it (or remove it to use a free anonymous token), "
-            "then try again."
+            f"{_sentence(exc)} If NEMO_TOKEN is set in the server's environment, check it (or remove it "
+            "to use a free anonymous token), then try again."
         )
     if isinstance(exc, NoCredits):
         if exc.bind_url:
@@ -66,8 +71,9 @@ def _describe(exc: BaseException, retry_after_default: float) -> str:  # noqa: P
         )
     if isinstance(exc, RateLimited):
         wait = round(exc.retry_after if exc.retry_after is not None else retry_after_default)
+        unit = "second" if wait == 1 else "seconds"
         return (
-            f"NemoVideo is rate limiting requests (HTTP 429): wait {wait} seconds, then try again "
+            f"NemoVideo is rate limiting requests (HTTP 429): wait {wait} {unit}, then try again "
             f"(retry_after_seconds={wait})."
         )
     if isinstance(exc, UnsupportedFile):
@@ -83,8 +89,8 @@ def _describe(exc: BaseException, retry_after_default: float) -> str:  # noqa: P
         )
     if isinstance(exc, RenderFailed):
         return (
-            f"Render {exc.render_id} failed: {exc.message}. The timeline is unchanged: adjust what the "
-            "reason points at (or simplify the edit), then call export_video again."
+            f"{_sentence(exc)} The timeline is unchanged: adjust what the reason points at (or simplify "
+            f"the edit), then call export_video again (render_id {exc.render_id})."
         )
     if isinstance(exc, SessionLost):
         return (
@@ -92,22 +98,17 @@ def _describe(exc: BaseException, retry_after_default: float) -> str:  # noqa: P
             "to work in a new session (upload the media again)."
         )
     if isinstance(exc, ServerError):
-        return (
-            f"NemoVideo had a server error (HTTP {exc.status}); this is usually temporary. Nothing was lost: "
-            "try again in a minute."
-        )
+        return f"{_sentence(exc)} This is usually temporary and nothing was lost: try again in a minute."
     if isinstance(exc, RequestTimeout):
-        return f"NemoVideo did not answer in time ({exc}). Try again in a minute."
+        return f"{_sentence(exc)} Try again in a minute."
     if isinstance(exc, TransportError):
         return (
-            f"Could not reach NemoVideo ({exc}). Check the internet connection (and NEMO_API_URL if it is "
-            "set), then try again."
+            f"{_sentence(exc)} Check the internet connection (and NEMO_API_URL if it is set), then try again."
         )
     if isinstance(exc, StreamError):
-        return f"The edit failed: {exc}."
+        return f"The edit failed: {_sentence(exc)}"
     if isinstance(exc, NemoError):
-        code = f" (code {exc.code})" if exc.code is not None else ""
-        return f"NemoVideo answered with an error{code}: {exc}."
+        return _sentence(exc)
     return (
         f"nemo-video-mcp failed unexpectedly ({type(exc).__name__}); the details are in the server's log. "
         "Call get_state to see where the work stands."

@@ -1,0 +1,312 @@
+"""The tools end to end through `mcp.Client` (both protocol modes) against the emulator over real
+sockets: upload -> edit -> state -> export -> download, silent edits, work that outlasts the wait
+budget, progress, and the guards against sending a message twice."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anyio
+import pytest
+
+from nemo_video_mcp.emulator import Emulator
+from tools_support import MODES, Progress, connect, file_bytes, make_media, text_of, tool_settings
+
+pytestmark = [pytest.mark.anyio, pytest.mark.parametrize("mode", MODES)]
+
+RUN = "/run_sse"
+RENDER = "/api/render/proxy/lambda"
+UPLOAD = "/api/upload-video/"
+
+
+async def test_whole_flow_lands_the_file_in_the_output_dir(
+    emulator: Emulator, tmp_path: Path, mode: str
+) -> None:
+    settings = tool_settings(emulator, tmp_path)
+    clip = make_media(tmp_path / "media", "street.mp4")
+    async with connect(settings, mode) as c:
+        up = await c.call_tool("upload_media", {"paths": [str(clip)], "skill": "objectremover-video"})
+        assert not up.is_error, text_of(up)
+        sid = up.structured_content["session_id"]
+        assert up.structured_content["files"][0]["filename"] == "street.mp4"
+        assert up.structured_content["files"][0]["duration"] == 10.0
+
+        edit = await c.call_tool("send_edit", {"instruction": "remove the car parked in the background"})
+        out = edit.structured_content
+        assert not edit.is_error, text_of(edit)
+        assert out["status"] == "completed"
+        assert out["session_id"] == sid
+        assert out["turn_id"].startswith("turn_")
+        assert out["reply"]
+        assert any("object_removed" in c for c in out["changes"])
+        assert out["timeline"].startswith("Timeline (1 track)")
+
+        state = await c.call_tool("get_state", {})
+        st = state.structured_content
+        assert st["session_id"] == sid
+        assert st["export_ready"] is True
+        assert st["tracks"][0]["kind"] == "Video"
+        assert st["tracks"][0]["segments"][0]["end_s"] == 10.0
+        assert st["video_infos"]
+
+        export = await c.call_tool("export_video", {})
+        ex = export.structured_content
+        assert not export.is_error, text_of(export)
+        assert ex["status"] == "completed"
+        assert ex["progress"] == 100.0
+        assert ex["url"]
+    saved = Path(ex["path"])
+    assert saved.parent == settings.output_dir
+    assert sid in saved.name
+    assert ex["render_id"] in saved.name
+    assert file_bytes(saved) == emulator.render_content()
+    assert emulator.sessions[sid].messages == ["remove the car parked in the background"]
+
+
+async def test_a_second_export_never_overwrites_the_first(
+    emulator: Emulator, tmp_path: Path, mode: str
+) -> None:
+    settings = tool_settings(emulator, tmp_path)
+    clip = make_media(tmp_path / "media")
+    async with connect(settings, mode) as c:
+        await c.call_tool("upload_media", {"paths": [str(clip)]})
+        first = (await c.call_tool("export_video", {})).structured_content
+        second = (await c.call_tool("export_video", {"format": "mov"})).structured_content
+    assert first["path"] != second["path"]
+    assert file_bytes(first["path"]) == emulator.render_content()
+    assert Path(second["path"]).suffix == ".mov"
+
+
+async def test_silent_edit_is_reported_from_the_diff(emulator: Emulator, tmp_path: Path, mode: str) -> None:
+    emulator.config.silent_edits = True
+    settings = tool_settings(emulator, tmp_path)
+    async with connect(settings, mode) as c:
+        await c.call_tool("upload_media", {"paths": [str(make_media(tmp_path / "media"))]})
+        edit = await c.call_tool("send_edit", {"instruction": 'add a title "Urban Dreams"'})
+    out = edit.structured_content
+    assert out["status"] == "completed"
+    assert out["changes"] == ['added a text track "Urban Dreams" (0-3s)']
+    assert out["reply"].startswith("Done, without a written reply. What changed:")
+    assert "Urban Dreams" in out["reply"]
+
+
+async def test_edit_outlasting_the_budget_is_finished_by_get_edit_result(
+    emulator: Emulator, tmp_path: Path, mode: str
+) -> None:
+    emulator.config.edit_seconds = 2.0
+    settings = tool_settings(emulator, tmp_path)
+    async with connect(settings, mode) as c:
+        await c.call_tool("upload_media", {"paths": [str(make_media(tmp_path / "media"))]})
+        progress = Progress()
+        first = await c.call_tool(
+            "send_edit", {"instruction": "upscale to 4k", "wait_seconds": 0.3}, progress_callback=progress
+        )
+        out = first.structured_content
+        assert out["status"] == "running"
+        assert out["changes"] == []
+        assert "get_edit_result" in out["reply"]
+        assert out["turn_id"] in out["reply"]
+        assert progress.messages
+        assert progress.messages[0].startswith("editing: ")
+        done = await c.call_tool("get_edit_result", {"turn_id": out["turn_id"], "wait_seconds": 8})
+    result = done.structured_content
+    assert result["status"] == "completed"
+    assert result["turn_id"] == out["turn_id"]
+    assert any("upscale_4k" in change for change in result["changes"])
+    assert len(emulator.requests_to(RUN, "POST")) == 1
+
+
+async def test_render_outlasting_the_budget_is_finished_by_get_export_status(
+    emulator: Emulator, tmp_path: Path, mode: str
+) -> None:
+    emulator.config.render_seconds = 1.5
+    settings = tool_settings(emulator, tmp_path)
+    async with connect(settings, mode) as c:
+        await c.call_tool("upload_media", {"paths": [str(make_media(tmp_path / "media"))]})
+        started = (await c.call_tool("export_video", {"wait_seconds": 0.2})).structured_content
+        assert started["status"] in ("pending", "processing")
+        assert started["path"] is None
+        assert "get_export_status" in started["message"]
+        progress = Progress()
+        done = await c.call_tool(
+            "get_export_status",
+            {"render_id": started["render_id"], "wait_seconds": 8},
+            progress_callback=progress,
+        )
+    out = done.structured_content
+    assert out["status"] == "completed"
+    assert out["render_id"] == started["render_id"]
+    assert file_bytes(out["path"]) == emulator.render_content()
+    assert any(m.startswith("rendering ") and "%" in m for m in progress.messages)
+    assert len(emulator.requests_to(RENDER, "POST")) == 1
+
+
+async def test_progress_is_reported_every_few_seconds_in_words(
+    emulator: Emulator, tmp_path: Path, mode: str
+) -> None:
+    emulator.config.edit_seconds = 3.0
+    settings = tool_settings(emulator, tmp_path)
+    async with connect(settings, mode) as c:
+        await c.call_tool("upload_media", {"paths": [str(make_media(tmp_path / "media"))]})
+        progress = Progress()
+        await c.call_tool(
+            "send_edit", {"instruction": "upscale it", "wait_seconds": 5.5}, progress_callback=progress
+        )
+    assert len(progress.seen) >= 2
+    values = [p for p, _, _ in progress.seen]
+    assert values == sorted(values)
+    assert len(set(values)) == len(values)
+    assert all(m.startswith("editing: ") and m.endswith("…") for m in progress.messages)
+    assert any("(2 s)" in m or "(3 s)" in m for m in progress.messages)
+
+
+async def test_upload_progress_counts_bytes(emulator: Emulator, tmp_path: Path, mode: str) -> None:
+    settings = tool_settings(emulator, tmp_path)
+    clip = make_media(tmp_path / "media", size=3 * 1024 * 1024)
+    async with connect(settings, mode) as c:
+        progress = Progress()
+        result = await c.call_tool("upload_media", {"paths": [str(clip)]}, progress_callback=progress)
+    assert not result.is_error
+    assert progress.messages[0].startswith("uploading ")
+    assert progress.messages[0].endswith("/3.0 MB")
+
+
+async def test_same_instruction_twice_while_running_is_sent_once(
+    emulator: Emulator, tmp_path: Path, mode: str
+) -> None:
+    emulator.config.edit_seconds = 1.5
+    settings = tool_settings(emulator, tmp_path)
+    async with connect(settings, mode) as c:
+        await c.call_tool("upload_media", {"paths": [str(make_media(tmp_path / "media"))]})
+        args = {"instruction": "remove the lamp post", "wait_seconds": 0.2}
+        first = (await c.call_tool("send_edit", args)).structured_content
+        again = (
+            await c.call_tool("send_edit", {**args, "instruction": "  Remove the lamp  post "})
+        ).structured_content
+        assert again["turn_id"] == first["turn_id"]
+        other = await c.call_tool("send_edit", {"instruction": "add music", "wait_seconds": 0.2})
+        assert other.is_error
+        assert first["turn_id"] in text_of(other)
+        assert "get_edit_result" in text_of(other)
+        final = (
+            await c.call_tool("get_edit_result", {"turn_id": first["turn_id"], "wait_seconds": 8})
+        ).structured_content
+        assert final["status"] == "completed"
+        # once it is over, a new instruction runs
+        music = (await c.call_tool("send_edit", {"instruction": "add music"})).structured_content
+        assert music["status"] == "completed"
+        assert music["turn_id"] != first["turn_id"]
+    assert len(emulator.requests_to(RUN, "POST")) == 2
+    sid = first["session_id"]
+    assert emulator.sessions[sid].messages == ["remove the lamp post", "add music"]
+
+
+async def test_concurrent_identical_calls_share_one_run(
+    emulator: Emulator, tmp_path: Path, mode: str
+) -> None:
+    emulator.config.edit_seconds = 0.8
+    settings = tool_settings(emulator, tmp_path)
+    results: list[dict[str, str]] = []
+    async with connect(settings, mode) as c:
+        await c.call_tool("upload_media", {"paths": [str(make_media(tmp_path / "media"))]})
+
+        async def send() -> None:
+            r = await c.call_tool("send_edit", {"instruction": "remove the bird"})
+            results.append(r.structured_content)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(send)
+            tg.start_soon(send)
+    assert {r["turn_id"] for r in results} == {results[0]["turn_id"]}
+    assert len(emulator.requests_to(RUN, "POST")) == 1
+
+
+async def test_refused_paths_upload_nothing_and_are_all_explained(
+    emulator: Emulator, tmp_path: Path, mode: str
+) -> None:
+    settings = tool_settings(emulator, tmp_path)
+    good = make_media(tmp_path / "media", "good.mp4")
+    outside = make_media(tmp_path / "elsewhere", "outside.mp4")
+    text = tmp_path / "media" / "notes.txt"
+    text.write_text("hello")
+    async with connect(settings, mode) as c:
+        result = await c.call_tool(
+            "upload_media",
+            {"paths": [str(good), str(outside), str(text)], "urls": ["ftp://example.com/a.mp4"]},
+        )
+    assert result.is_error
+    message = text_of(result)
+    assert "Nothing was uploaded: 3 of 4" in message
+    for item in (str(outside), str(text), "ftp://example.com/a.mp4"):
+        assert item in message
+    assert "mp4" in message
+    assert "500 MB" in message
+    assert emulator.requests_to(UPLOAD) == []
+
+
+async def test_urls_are_imported(emulator: Emulator, tmp_path: Path, mode: str) -> None:
+    settings = tool_settings(emulator, tmp_path)
+    async with connect(settings, mode) as c:
+        result = await c.call_tool("upload_media", {"urls": ["https://example.com/holiday.mp4"]})
+    assert not result.is_error, text_of(result)
+    assert result.structured_content["files"]
+    assert emulator.requests_to(UPLOAD)[0].json == {
+        "urls": ["https://example.com/holiday.mp4"],
+        "source_type": "url",
+    }
+
+
+async def test_export_of_an_empty_timeline_is_refused_with_what_to_do(
+    emulator: Emulator, tmp_path: Path, mode: str
+) -> None:
+    settings = tool_settings(emulator, tmp_path)
+    async with connect(settings, mode) as c:
+        result = await c.call_tool("export_video", {})
+    assert result.is_error
+    assert "Nothing to export yet" in text_of(result)
+    assert "upload_media" in text_of(result)
+    assert emulator.requests_to(RENDER) == []
+
+
+async def test_sessions_per_skill_live_side_by_side(emulator: Emulator, tmp_path: Path, mode: str) -> None:
+    settings = tool_settings(emulator, tmp_path)
+    clip = str(make_media(tmp_path / "media"))
+    async with connect(settings, mode) as c:
+        a = (
+            await c.call_tool("upload_media", {"paths": [clip], "skill": "video-json-ai"})
+        ).structured_content
+        b = (
+            await c.call_tool("upload_media", {"paths": [clip], "skill": "editor-remastered"})
+        ).structured_content
+        assert a["session_id"] != b["session_id"]
+        # without a skill, the call follows the session worked on last
+        last = (await c.call_tool("get_state", {})).structured_content
+        assert last["session_id"] == b["session_id"]
+        named = (await c.call_tool("get_state", {"session_id": a["session_id"]})).structured_content
+        assert named["session_id"] == a["session_id"]
+        again = (
+            await c.call_tool("upload_media", {"paths": [clip], "skill": "video-json-ai"})
+        ).structured_content
+        assert again["session_id"] == a["session_id"]
+    runs = {r.headers["x-skill-source"] for r in emulator.requests_to(UPLOAD)}
+    assert runs == {"video-json-ai", "editor-remastered"}
+
+
+async def test_unknown_handles_say_what_to_do(emulator: Emulator, tmp_path: Path, mode: str) -> None:
+    settings = tool_settings(emulator, tmp_path)
+    async with connect(settings, mode) as c:
+        turn = await c.call_tool("get_edit_result", {"turn_id": "turn_nope"})
+        render = await c.call_tool("get_export_status", {"render_id": "render_nope"})
+    assert turn.is_error
+    assert "turn_nope" in text_of(turn)
+    assert "get_state" in text_of(turn)
+    assert render.is_error
+    assert "render_nope" in text_of(render)
+    assert "export_video" in text_of(render)
+
+
+async def test_check_credits(emulator: Emulator, tmp_path: Path, mode: str) -> None:
+    settings = tool_settings(emulator, tmp_path)
+    async with connect(settings, mode) as c:
+        result = await c.call_tool("check_credits", {})
+    assert result.structured_content == {"available": 100.0, "frozen": 0.0, "total": 100.0}
