@@ -9,8 +9,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from .responses import authenticate, envelope_error, ok, recorded, state_of, token_expired
-from .state import iso
+from .responses import authed, envelope_error, ok, recorded, state_of
+from .state import State, User, iso
 
 
 def _body(request: Request) -> dict[str, Any]:
@@ -33,11 +33,8 @@ async def anonymous_token(request: Request) -> Response:
     return ok(state.config, data)
 
 
-async def create_session(request: Request) -> Response:
-    state = state_of(request)
-    user = authenticate(request)
-    if user is None:
-        return token_expired()
+@authed
+async def create_session(request: Request, state: State, user: User) -> Response:
     body = _body(request)
     task_name, language = str(body.get("task_name") or "project"), str(body.get("language") or "en")
     session = state.create_session(user, task_name, language)
@@ -45,11 +42,8 @@ async def create_session(request: Request) -> Response:
     return ok(state.config, data)
 
 
-async def claim_token(request: Request) -> Response:
-    state = state_of(request)
-    user = authenticate(request)
-    if user is None:
-        return token_expired()
+@authed
+async def claim_token(request: Request, state: State, user: User) -> Response:
     body = _body(request)
     session = state.session_for(user, str(body.get("session_id", "")))
     if session is None or body.get("task_id") not in (None, session.task_id):
@@ -59,21 +53,15 @@ async def claim_token(request: Request) -> Response:
     return ok(state.config, {"claim_token": claim, "expires_at": iso(time.time() + 7 * 24 * 3600)})
 
 
-async def credits(request: Request) -> Response:
-    state = state_of(request)
-    user = authenticate(request)
-    if user is None:
-        return token_expired()
+@authed
+async def credits(request: Request, state: State, user: User) -> Response:
     with state.lock:
         data = {"available": user.available, "frozen": user.frozen, "total": user.total}
     return ok(state.config, data)
 
 
-async def session_state(request: Request) -> Response:
-    state = state_of(request)
-    user = authenticate(request)
-    if user is None:
-        return token_expired()
+@authed
+async def session_state(request: Request, state: State, user: User) -> Response:
     session = state.session_for(user, request.path_params["sid"])
     if session is None:
         return envelope_error(1002, "session not found")

@@ -71,9 +71,10 @@ class EmulatorApp:
             body = await _read_body(receive, rec)
             rec.json = _parse_json(body)
             receive = _replay(body, receive)
+        send = _recording(send, rec)
         try:
-            if not await self._fault(scope, receive, _recording(send, rec), rec):
-                await self.router(scope, receive, _recording(send, rec))
+            if not await self._fault(scope, receive, send, rec):
+                await self.router(scope, receive, send)
         except StreamAbort:
             QUIET.set(True)
         except asyncio.CancelledError:

@@ -18,16 +18,15 @@ from starlette.responses import Response
 
 from .responses import (
     FileResponse,
-    authenticate,
+    authed,
     base_url,
     parse_range,
     recorded,
     render_error,
     render_ok,
     state_of,
-    token_expired,
 )
-from .state import ATTRIBUTION_HEADERS, Render
+from .state import ATTRIBUTION_HEADERS, Render, State, User
 
 
 def _has_segments(draft: dict[str, Any]) -> bool:
@@ -35,12 +34,9 @@ def _has_segments(draft: dict[str, Any]) -> bool:
     return isinstance(tracks, list) and any(isinstance(t, dict) and t.get("sg") for t in tracks)
 
 
-async def submit(request: Request) -> Response:
-    state = state_of(request)
+@authed
+async def submit(request: Request, state: State, user: User) -> Response:
     config = state.config
-    user = authenticate(request)
-    if user is None:
-        return token_expired()
     if config.require_attribution and not all(request.headers.get(h) for h in ATTRIBUTION_HEADERS):
         return render_error(config, "export blocked: register or upgrade your plan to unlock export", 402)
     body = recorded(request).json
@@ -74,34 +70,30 @@ async def submit(request: Request) -> Response:
             elif not _has_segments(body["draft"]):
                 render.fail_error = "draft has no segments"
             state.renders[render_id] = render
-    return render_ok(config, render.snapshot(config.render_url_key))
+    return _answer(state, render)
 
 
-def _render(request: Request) -> Render | Response:
-    state = state_of(request)
-    if authenticate(request) is None:
-        return token_expired()
+def _answer(state: State, render: Render) -> Response:
+    return render_ok(state.config, render.snapshot(state.config.render_url_key))
+
+
+def _not_found(state: State, render_id: str) -> Response:
+    return render_error(state.config, f"render not found: {render_id}", 404)
+
+
+@authed
+async def status(request: Request, state: State, user: User) -> Response:
+    render = state.renders.get(request.path_params["rid"])
+    return _not_found(state, request.path_params["rid"]) if render is None else _answer(state, render)
+
+
+@authed
+async def cancel(request: Request, state: State, user: User) -> Response:
     render = state.renders.get(request.path_params["rid"])
     if render is None:
-        return render_error(state.config, f"render not found: {request.path_params['rid']}", 404)
-    return render
-
-
-async def status(request: Request) -> Response:
-    render = _render(request)
-    if isinstance(render, Response):
-        return render
-    config = state_of(request).config
-    return render_ok(config, render.snapshot(config.render_url_key))
-
-
-async def cancel(request: Request) -> Response:
-    render = _render(request)
-    if isinstance(render, Response):
-        return render
+        return _not_found(state, request.path_params["rid"])
     render.cancel()
-    config = state_of(request).config
-    return render_ok(config, render.snapshot(config.render_url_key))
+    return _answer(state, render)
 
 
 async def download(request: Request) -> Response:

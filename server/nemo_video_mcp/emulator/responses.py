@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import functools
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -52,6 +53,20 @@ def envelope_error(code: int, message: str, data: Any = None, status: int = 200)
 
 def token_expired(status: int = 200) -> JSONResponse:
     return envelope_error(1001, "token expired", status=status)
+
+
+def authed(
+    endpoint: Callable[[Request, State, User], Awaitable[Response]],
+) -> Callable[[Request], Awaitable[Response]]:
+    """Run the endpoint with the request's user; an unknown or expired token answers code 1001."""
+
+    @functools.wraps(endpoint)
+    async def with_user(request: Request) -> Response:
+        state = state_of(request)
+        user = state.authenticate(request.headers.get("authorization"))
+        return token_expired() if user is None else await endpoint(request, state, user)
+
+    return with_user
 
 
 def render_ok(config: EmulatorConfig, data: dict[str, Any]) -> JSONResponse:
