@@ -35,18 +35,15 @@ STATIC_SECRETS = frozenset(
     }
 )
 MIN_SECRET_LENGTH = 8  # shorter test values ("x", "tok") would match ordinary words
-_EMULATORS: weakref.WeakSet[Emulator] = weakref.WeakSet()
+_EMULATORS: weakref.WeakSet[Emulator] = weakref.WeakSet()  # every emulator still alive (any scope)
+_TEST_EMULATORS: list[Emulator] = []  # the ones the running test started, kept until its teardown
 _SETTINGS_SECRETS: set[str] = set()
 _SEEN: list[tuple[str, str]] = []  # (where, text) for the running test
 
 
 def _emulator_secrets(emu: Emulator) -> set[str]:
-    tokens = getattr(emu, "issued_tokens", None)
-    if tokens is None:  # an emulator without the accessor: read its state directly
-        state = emu._state
-        tokens = set(state.tokens) | set(state.config.static_tokens)
     client_ids = {r.headers.get("x-client-id", "") for r in list(emu.requests)}
-    return set(tokens) | client_ids
+    return set(emu.issued_tokens) | client_ids
 
 
 def _record(where: str, value: Any) -> None:
@@ -112,6 +109,7 @@ def _secret_hooks() -> Iterator[None]:
 
     def recording_start(self: Emulator) -> Emulator:
         _EMULATORS.add(self)
+        _TEST_EMULATORS.append(self)
         return start(self)
 
     readouterr = CaptureFixture.readouterr
@@ -155,10 +153,12 @@ def no_secret_leaks(request: pytest.FixtureRequest) -> Iterator[None]:
     """Fails a test whose results, exceptions, output or logs carry a token (see above)."""
     _SEEN.clear()
     _SETTINGS_SECRETS.clear()
+    _TEST_EMULATORS.clear()
     yield
     secrets = set(STATIC_SECRETS) | _SETTINGS_SECRETS
-    for emu in list(_EMULATORS):
+    for emu in {*_EMULATORS, *_TEST_EMULATORS}:
         secrets |= _emulator_secrets(emu)
+    _TEST_EMULATORS.clear()
     texts = list(_SEEN)
     for when, key, content in getattr(request.node, "_report_sections", []):
         texts.append((f"the captured {key} of the test's {when}", content))
