@@ -306,6 +306,18 @@ async def test_iterating_without_async_with_is_a_usage_error(client: NemoClient)
         run.__aiter__()
 
 
+async def test_a_run_cannot_be_entered_twice(client: NemoClient, emulator: Any) -> None:
+    info = await client.create_session(skill=SKILL)
+    run = client.edit(info.session_id, "add a title", skill=SKILL)
+    async with run:
+        async for _ in run:
+            pass
+    with pytest.raises(RuntimeError, match="only once"):
+        async with run:
+            pass
+    assert len(emulator.requests_to(RUN)) == 1
+
+
 async def test_breaking_out_early_releases_the_session(client: NemoClient, emulator: Any) -> None:
     info = await client.create_session(skill=SKILL)
     async with client.edit(info.session_id, "add a title", skill=SKILL) as run:

@@ -21,10 +21,11 @@ from ..settings import Settings
 from ..skills import SkillRegistry
 from .download import DownloadProgress, download
 from .draft import Draft
-from .edit import EditRun, recover_state
+from .edit import EditRun
 from .errors import BackendError
 from .http import Http
 from .models import Credits, RenderStatus, SessionInfo, SessionState, UploadedFile
+from .recovery import recover_state
 from .renders import OnStatus, Renders
 from .upload import MultipartFiles, Progress, parse_files
 

@@ -1,4 +1,4 @@
-"""One `/run_sse` run (`EditRun`) and the state polling that follows a dropped stream.
+"""One `/run_sse` run: `EditRun` (the state polling after a dropped stream is in recovery.py).
 
     async with client.edit(sid, "add a title", skill=...) as run:  # POST; refusals raise here
         async for event in run:                                    # RunEvent, as they arrive
@@ -17,18 +17,17 @@ before acting (1001 → renew the token, 429 → wait once). No byte for `stream
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator
 from types import TracebackType
 from typing import Any
 
 import anyio
 import httpx
 
-from .draft import Draft
 from .envelope import ErrorContext, decode
-from .errors import ServerError, StreamError, StreamStalled, TransportError
+from .errors import StreamError, StreamStalled
 from .http import Http, json_or_none, read_limited, refusal
-from .models import EditResult, SessionState
+from .models import EditResult
 from .sse import RunAccumulator, RunEvent, parse_comment, parse_data
 
 RUN_PATH = "/run_sse"
@@ -118,8 +117,9 @@ class EditRun:
         self._acc = RunAccumulator()
         self._response: httpx.Response | None = None
         self._queued: list[RunEvent] | None = None
-        self._iterator: AsyncIterator[RunEvent] | None = None
+        self._iterator: AsyncGenerator[RunEvent, None] | None = None
         self._locked = False
+        self._entered = False
         self._deadline = 0.0
         self.bytes_received = 0  # > 0: the backend is acting on the message; never send it again
         self.new_text: str | None = None  # text made visible by the last event yielded
@@ -135,6 +135,9 @@ class EditRun:
         return self._acc.result().error is not None
 
     async def __aenter__(self) -> EditRun:
+        if self._entered:  # entering again would send the message again
+            raise RuntimeError("an EditRun can be entered only once; call client.edit() for a new message")
+        self._entered = True
         await self._lock.acquire()
         self._locked = True
         try:
@@ -157,7 +160,7 @@ class EditRun:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         try:
-            if self._iterator is not None and hasattr(self._iterator, "aclose"):
+            if self._iterator is not None:
                 await self._iterator.aclose()
             if self._response is not None:
                 await self._response.aclose()
@@ -221,7 +224,7 @@ class EditRun:
         self.new_text = self._acc.feed(event)
         return event
 
-    async def _events(self) -> AsyncIterator[RunEvent]:
+    async def _events(self) -> AsyncGenerator[RunEvent, None]:
         if self._queued is not None:
             for event in self._queued:
                 yield self._see(event)
@@ -262,36 +265,3 @@ class EditRun:
         for event in decoder.close():
             yield self._see(event)
         self.finished = True
-
-
-GetState = Callable[[], Awaitable[SessionState]]
-
-
-async def recover_state(
-    get_state: GetState,
-    before: Draft,
-    *,
-    intervals: Sequence[float],
-    max_unchanged: int,
-    sleep: Callable[[float], Awaitable[None]],
-) -> Draft:
-    """After a dropped stream: poll the state (waiting `intervals`, the last one repeating) and
-    return the draft as soon as it differs from `before`, or the last one read after
-    `max_unchanged` unchanged reads. Transient failures count as unchanged reads."""
-    last = before
-    unchanged = 0
-    n = 0
-    while unchanged < max_unchanged:
-        await sleep(intervals[min(n, len(intervals) - 1)])
-        n += 1
-        try:
-            state = await get_state()
-        except (TransportError, ServerError):
-            unchanged += 1
-            continue
-        draft = Draft.parse(state.draft)
-        if draft.raw != before.raw:
-            return draft
-        last = draft
-        unchanged += 1
-    return last
