@@ -4,11 +4,13 @@ in either protocol mode."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+import itertools
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import anyio
 from mcp import Client
 from mcp.server.mcpserver import MCPServer
 
@@ -85,6 +87,15 @@ class Progress:
     @property
     def messages(self) -> list[str]:
         return [m for _, _, m in self.seen if m]
+
+
+async def until(predicate: Callable[[], bool], within: float = 5.0) -> None:
+    """Wait until `predicate()` holds (the emulator works in its own thread)."""
+    with anyio.fail_after(within):
+        for _ in itertools.count():
+            if predicate():
+                return
+            await anyio.sleep(0.05)
 
 
 def file_bytes(path: str | Path) -> bytes | None:

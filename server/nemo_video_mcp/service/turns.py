@@ -89,8 +89,13 @@ class Turns:
             )
         ref = await self._sessions.resolve(session_id, skill)
         async with self._locks.setdefault(ref.session_id, anyio.Lock()):
-            turn = await self._running(ref, text)
+            turn = self._running(ref, text)
             if turn is None:
+                record = self._store.running_turn(ref.session_id)
+                if record is not None:  # left running by a previous server process: settle it first
+                    settled = await self._report_orphan(record)
+                    if _same(record.instruction, text):  # never send it twice, restart or not
+                        return self._record_view(settled)
                 turn = await self._start(ref, text)
         return await self._wait(turn, wait_seconds, progress)
 
@@ -108,26 +113,21 @@ class Turns:
             record = await self._report_orphan(record)
         return self._record_view(record)
 
-    async def _running(self, ref: SessionRef, text: str) -> _Turn | None:
+    def _running(self, ref: SessionRef, text: str) -> _Turn | None:
         """The session's running turn when it carries the same instruction; refuse a different one."""
         live = next(
             (t for t in self._live.values() if t.ref.session_id == ref.session_id and not t.done.is_set()),
             None,
         )
-        if live is not None:
-            if _same(live.instruction, text):
-                return live
-            raise TurnBusy(
-                f"An edit is still running in session {ref.session_id} (turn_id {live.turn_id!r}: "
-                f"{live.instruction!r}). NemoVideo runs one edit at a time per session: call "
-                f"get_edit_result(turn_id={live.turn_id!r}) first, then send the new instruction.",
-                turn_id=live.turn_id,
-                session_id=ref.session_id,
-            )
-        record = self._store.running_turn(ref.session_id)
-        if record is not None:  # left running by a previous server process: settle it from the state
-            await self._report_orphan(record)
-        return None
+        if live is None or _same(live.instruction, text):
+            return live
+        raise TurnBusy(
+            f"An edit is still running in session {ref.session_id} (turn_id {live.turn_id!r}: "
+            f"{live.instruction!r}). NemoVideo runs one edit at a time per session: call "
+            f"get_edit_result(turn_id={live.turn_id!r}) first, then send the new instruction.",
+            turn_id=live.turn_id,
+            session_id=ref.session_id,
+        )
 
     async def _start(self, ref: SessionRef, text: str) -> _Turn:
         _, before = await self._sessions.read(ref)

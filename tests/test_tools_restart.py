@@ -1,0 +1,101 @@
+"""Work survives a restart: a new server instance on the same state folder finishes a render the
+previous one started (polling the stored id, never resubmitting) and reports an edit that was in
+flight from the timeline as it is now (never sending it again)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from nemo_video_mcp.emulator import Emulator
+from tools_support import MODES, connect, file_bytes, make_media, text_of, tool_settings, until
+
+pytestmark = [pytest.mark.anyio, pytest.mark.parametrize("mode", MODES)]
+
+RUN = "/run_sse"
+RENDER = "/api/render/proxy/lambda"
+
+
+async def test_new_instance_finishes_a_render_started_before(
+    emulator: Emulator, tmp_path: Path, mode: str
+) -> None:
+    emulator.config.render_seconds = 1.0
+    settings = tool_settings(emulator, tmp_path)
+    async with connect(settings, mode) as first:
+        await first.call_tool("upload_media", {"paths": [str(make_media(tmp_path / "media"))]})
+        started = (await first.call_tool("export_video", {"wait_seconds": 0.1})).structured_content
+        assert started["status"] in ("pending", "processing")
+    # the first server is gone, and its background polling with it
+    async with connect(settings, mode) as second:
+        done = await second.call_tool(
+            "get_export_status", {"render_id": started["render_id"], "wait_seconds": 8}
+        )
+        out = done.structured_content
+        assert not done.is_error, text_of(done)
+        assert out["status"] == "completed"
+        assert file_bytes(out["path"]) == emulator.render_content()
+    async with connect(settings, mode) as third:  # a finished render is answered from the records
+        before = len(emulator.requests_to(RENDER))
+        again = (
+            await third.call_tool("get_export_status", {"render_id": started["render_id"]})
+        ).structured_content
+        assert again["path"] == out["path"]
+        assert len(emulator.requests_to(RENDER)) == before
+    assert len(emulator.requests_to(RENDER, "POST")) == 1
+
+
+async def test_new_instance_downloads_a_render_it_was_told_not_to(
+    emulator: Emulator, tmp_path: Path, mode: str
+) -> None:
+    settings = tool_settings(emulator, tmp_path)
+    async with connect(settings, mode) as first:
+        await first.call_tool("upload_media", {"paths": [str(make_media(tmp_path / "media"))]})
+        started = (await first.call_tool("export_video", {"download": False})).structured_content
+        assert started["status"] == "completed"
+        assert started["path"] is None
+        assert started["url"]
+    async with connect(settings, mode) as second:
+        args = {"render_id": started["render_id"], "download": True}
+        saved = (await second.call_tool("get_export_status", args)).structured_content
+    assert file_bytes(saved["path"]) == emulator.render_content()
+    assert len(emulator.requests_to(RENDER, "POST")) == 1
+
+
+async def test_new_instance_reports_an_edit_that_was_in_flight(
+    emulator: Emulator, tmp_path: Path, mode: str
+) -> None:
+    emulator.config.edit_seconds = 1.0
+    settings = tool_settings(emulator, tmp_path)
+    async with connect(settings, mode) as first:
+        up = await first.call_tool("upload_media", {"paths": [str(make_media(tmp_path / "media"))]})
+        sid = up.structured_content["session_id"]
+        args = {"instruction": 'add a title "Back Again"', "wait_seconds": 0.1}
+        running = (await first.call_tool("send_edit", args)).structured_content
+        assert running["status"] == "running"
+    # the backend finishes the run whether or not anyone listens
+    await until(lambda: any(t.get("tt") == 7 for t in emulator.sessions[sid].draft.get("t", [])))
+    async with connect(settings, mode) as second:
+        # the same instruction again is answered from the state, not sent again
+        again = (await second.call_tool("send_edit", args)).structured_content
+        report = (
+            await second.call_tool("get_edit_result", {"turn_id": running["turn_id"]})
+        ).structured_content
+    assert again["turn_id"] == running["turn_id"]
+    assert report["status"] == "completed"
+    assert "server restarted" in report["reply"]
+    assert report["changes"] == ['added a text track "Back Again" (0-3s)']
+    assert '"Back Again"' in report["timeline"]
+    assert len(emulator.requests_to(RUN, "POST")) == 1
+
+
+async def test_current_session_survives_a_restart(emulator: Emulator, tmp_path: Path, mode: str) -> None:
+    settings = tool_settings(emulator, tmp_path)
+    clip = str(make_media(tmp_path / "media"))
+    async with connect(settings, mode) as first:
+        sid = (await first.call_tool("upload_media", {"paths": [clip]})).structured_content["session_id"]
+    async with connect(settings, mode) as second:
+        state = (await second.call_tool("get_state", {})).structured_content
+    assert state["session_id"] == sid
+    assert state["export_ready"] is True
+    assert len(emulator.sessions) == 1
