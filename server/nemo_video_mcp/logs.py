@@ -92,4 +92,8 @@ def configure(level: str = "INFO", *, stream: TextIO | None = None, json: bool =
 
 
 def get_logger(name: str) -> Any:
+    """A structlog logger. If nothing configured logging yet (a library user, a test), configure
+    the stderr default first: unconfigured structlog would print to stdout, the protocol's channel."""
+    if not structlog.is_configured():
+        configure()
     return structlog.stdlib.get_logger(name)

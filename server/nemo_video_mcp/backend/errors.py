@@ -27,6 +27,8 @@ that is safe to show a person: it never contains the bearer token or raw respons
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 SUPPORTED_FORMATS: tuple[str, ...] = (
     "mp4", "mov", "avi", "webm", "mkv", "jpg", "png", "gif", "webp", "mp3", "wav", "m4a", "aac",
 )  # fmt: skip
@@ -149,6 +151,4 @@ def bind_url(user_id: str | None) -> str | None:
     """The registration link that binds an anonymous user's work to a new account."""
     if not user_id:
         return None
-    from urllib.parse import quote
-
     return f"{REGISTER_URL}?bind={quote(user_id, safe='')}"
