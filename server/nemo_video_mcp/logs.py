@@ -55,29 +55,35 @@ class _RedactingFormatter(structlog.stdlib.ProcessorFormatter):
         return redact(super().format(record))
 
 
-def configure(level: str = "INFO", *, stream: TextIO | None = None, json: bool = False) -> None:
-    """Send all logs, structured, to `stream` (default: stderr) at `level`."""
-    stream = stream or sys.stderr
-    shared: list[Any] = [
-        structlog.contextvars.merge_contextvars,
-        structlog.stdlib.add_log_level,
-        structlog.stdlib.add_logger_name,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
-        _redaction_processor,
-    ]
-    renderer: Any = (
-        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
-    )
+_SHARED: list[Any] = [
+    structlog.contextvars.merge_contextvars,
+    structlog.stdlib.add_log_level,
+    structlog.stdlib.add_logger_name,
+    structlog.processors.TimeStamper(fmt="iso", utc=True),
+    _redaction_processor,
+]
+
+
+def _route_structlog_to_stdlib() -> None:
+    """structlog events become stdlib records; only handlers decide where they go (never stdout)."""
     structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        processors=[*_SHARED, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=False,
     )
-    handler = logging.StreamHandler(stream)
+
+
+def configure(level: str = "INFO", *, stream: TextIO | None = None, json: bool = False) -> None:
+    """Send all logs, structured, to `stream` (default: stderr) at `level`."""
+    _route_structlog_to_stdlib()
+    renderer: Any = (
+        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(
         _RedactingFormatter(
-            foreign_pre_chain=shared,
+            foreign_pre_chain=_SHARED,
             processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
         )
     )
@@ -92,8 +98,8 @@ def configure(level: str = "INFO", *, stream: TextIO | None = None, json: bool =
 
 
 def get_logger(name: str) -> Any:
-    """A structlog logger. If nothing configured logging yet (a library user, a test), configure
-    the stderr default first: unconfigured structlog would print to stdout, the protocol's channel."""
+    """A structlog logger. Unconfigured structlog prints to stdout, the protocol's channel, so
+    before `configure()` runs its events are routed into stdlib logging (stderr, or a test's caplog)."""
     if not structlog.is_configured():
-        configure()
+        _route_structlog_to_stdlib()
     return structlog.stdlib.get_logger(name)
