@@ -1,0 +1,95 @@
+"""The server as the hosts run it (`nemo-video-mcp`, stdio), and the subjects built on it."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Protocol
+
+from .common import BIN, EmulatorProcess, LineProcess, base_env, client_worker, now
+from .mcp_stdio import StdioMCP, text_of
+
+SERVER = str(BIN / "nemo-video-mcp")
+_SESSION = re.compile(r"\b(\d{19})\b")
+
+
+def server_ready() -> bool:
+    """True once `app.create_server` exists (the tools can then be measured through MCP)."""
+    return importlib.util.find_spec("nemo_video_mcp.app") is not None
+
+
+def start_server(env: dict[str, str], work: Path) -> StdioMCP:
+    server = StdioMCP([SERVER], env, stderr=work / "server-stderr.log")
+    server.initialize()
+    return server
+
+
+def tool_names(server: StdioMCP) -> set[str]:
+    return {t["name"] for t in server.tools()}
+
+
+def session_in(text: str) -> str | None:
+    match = _SESSION.search(text)
+    return match.group(1) if match else None
+
+
+class Uploader(Protocol):
+    session_id: str
+
+    def upload(self, path: Path) -> float: ...
+
+
+class ToolUploader:
+    """`upload_media` over stdio; the session is the one the server made for it."""
+
+    def __init__(self, server: StdioMCP) -> None:
+        self.server = server
+        self.session_id = ""
+
+    def upload(self, path: Path) -> float:
+        t0 = now()
+        result = self.server.call("upload_media", {"paths": [str(path)]})
+        seconds = now() - t0
+        sid = _session_of(result)
+        if sid is None:
+            raise RuntimeError(f"upload_media named no session: {text_of(result)[:200]}")
+        self.session_id = sid
+        return seconds
+
+
+def _session_of(result: dict[str, object]) -> str | None:
+    structured = result.get("structuredContent")
+    if isinstance(structured, dict):
+        for key in ("session_id", "sessionId"):
+            if isinstance(structured.get(key), str):
+                return str(structured[key])
+    return session_in(text_of(result))
+
+
+class ClientUploader:
+    """NemoClient.upload_files in its own process, into a session made for it."""
+
+    def __init__(self, worker: LineProcess, session_id: str) -> None:
+        self.worker = worker
+        self.session_id = session_id
+
+    def upload(self, path: Path) -> float:
+        return float(self.worker.request(op="upload", sid=self.session_id, path=str(path))["seconds"])
+
+
+@contextlib.contextmanager
+def upload_subject(emu: EmulatorProcess, work: Path) -> Iterator[tuple[Uploader, int, str]]:
+    env = base_env(work, emu.url)
+    if server_ready():
+        server = start_server(env, work)
+        try:
+            if "upload_media" in tool_names(server):
+                yield ToolUploader(server), server.pid, "upload_media tool over stdio"
+                return
+        finally:
+            server.close()
+    with client_worker(env) as worker:
+        yield ClientUploader(worker, emu.new_session()), worker.pid, "NemoClient.upload_files, own process"
