@@ -10,7 +10,8 @@ import platform
 import sys
 
 from . import sse_parse, transfer
-from .common import Results, base_env, have_curl, workdir
+from .common import Results, base_env, workdir
+from .procs import have_curl
 
 SECTIONS = ("startup", "roundtrip", "sse", "transfer", "concurrency")
 

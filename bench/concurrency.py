@@ -14,8 +14,9 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
-from .common import STATIC_TOKEN, EmulatorProcess, Figure, Results, base_env, median, now, quartiles
+from .common import STATIC_TOKEN, Figure, Results, base_env, median, now, quartiles
 from .mcp_http import HttpMCP, RawConnection
+from .procs import EmulatorProcess
 from .server_proc import SERVER
 
 N = 50

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .common import EmulatorProcess, Figure, Results, base_env, client_worker, median, now, quartiles
+from .common import Figure, Results, base_env, median, now, quartiles
+from .procs import EmulatorProcess, client_worker
 from .server_proc import start_server
 
 TARGET_MS = 2.0

@@ -9,8 +9,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
-from .common import BIN, EmulatorProcess, LineProcess, base_env, client_worker, now
+from .common import BIN, base_env, now
 from .mcp_stdio import StdioMCP, text_of
+from .procs import EmulatorProcess, LineProcess, client_worker
 
 SERVER = str(BIN / "nemo-video-mcp")
 _SESSION = re.compile(r"\b(\d{19})\b")

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .common import PY, ROOT, EmulatorProcess, Figure, Results, base_env, median, now, quartiles
+from .common import PY, ROOT, Figure, Results, base_env, median, now, quartiles
 from .mcp_stdio import StdioMCP
+from .procs import EmulatorProcess
 from .server_proc import SERVER
 
 TARGET = 1.3

@@ -16,20 +16,16 @@ from .common import (
     MB,
     SKILL,
     STATIC_TOKEN,
-    EmulatorProcess,
     Figure,
-    PeakRss,
     Results,
     alternate,
-    client_worker,
-    curl,
     make_video,
     mbps,
     median,
     now,
     quartiles,
-    raw_http,
 )
+from .procs import EmulatorProcess, PeakRss, client_worker, curl, raw_http
 from .server_proc import upload_subject
 
 SIZE = 400 * MB
