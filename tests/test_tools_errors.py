@@ -4,6 +4,7 @@ formats, limits), raw backend JSON and tokens are not."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -197,3 +198,20 @@ async def test_stalled_stream_is_recovered_without_resending(
     assert out["status"] == "completed"
     assert out["changes"]
     assert len(emulator.requests_to(RUN, "POST")) == 1
+
+
+async def test_export_lost_in_transit_is_checked_not_resubmitted(
+    emulator: Emulator, tmp_path: Path, mode: str
+) -> None:
+    async with connect(tool_settings(emulator, tmp_path), mode) as c:
+        await uploaded(c, tmp_path)
+        emulator.inject(Fault("reset", path=RENDER, method="POST"))
+        text = readable_error(emulator, await c.call_tool("export_video", {}))
+        assert "Could not reach NemoVideo" in text
+        match = re.search(r"get_export_status\(render_id='(render_[\w]+)'\)", text)
+        assert match, text
+        check = await c.call_tool("get_export_status", {"render_id": match.group(1)})
+        checked = readable_error(emulator, check)
+    assert "has no export" in checked
+    assert "call export_video again" in checked
+    assert emulator.renders == {}

@@ -310,3 +310,21 @@ async def test_check_credits(emulator: Emulator, tmp_path: Path, mode: str) -> N
     async with connect(settings, mode) as c:
         result = await c.call_tool("check_credits", {})
     assert result.structured_content == {"available": 100.0, "frozen": 0.0, "total": 100.0}
+
+
+async def test_cancelling_the_call_stops_the_wait_not_the_edit(
+    emulator: Emulator, tmp_path: Path, mode: str
+) -> None:
+    emulator.config.edit_seconds = 1.0
+    settings = tool_settings(emulator, tmp_path)
+    async with connect(settings, mode) as c:
+        up = await c.call_tool("upload_media", {"paths": [str(make_media(tmp_path / "media"))]})
+        sid = up.structured_content["session_id"]
+        with anyio.move_on_after(0.3) as scope:
+            await c.call_tool("send_edit", {"instruction": "add music", "wait_seconds": 8})
+        assert scope.cancelled_caught
+        # the edit goes on; asking again joins it instead of sending it twice
+        again = await c.call_tool("send_edit", {"instruction": "add music"})
+    assert again.structured_content["status"] == "completed"
+    assert again.structured_content["changes"][0].startswith('added a BGM track "Lo-fi"')
+    assert emulator.sessions[sid].messages == ["add music"]

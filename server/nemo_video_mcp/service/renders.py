@@ -13,13 +13,21 @@ from pathlib import Path
 import anyio
 from anyio.abc import TaskGroup
 
-from ..backend import NemoClient, NemoError, RenderFailed, RenderStatus, new_render_id
+from ..backend import (
+    BackendError,
+    NemoClient,
+    NemoError,
+    RenderFailed,
+    RenderStatus,
+    TransportError,
+    new_render_id,
+)
 from ..logs import get_logger
 from ..settings import Settings
 from .paths import safe_filename
 from .sessions import SessionRef, Sessions
 from .store import RenderRecord, Store
-from .workspace_errors import NotExportReady, UnknownHandle, WorkspaceError
+from .workspace_errors import ExportUnconfirmed, NotExportReady, UnknownHandle, WorkspaceError
 from .workspace_views import ProgressFn, RenderState, RenderView
 from .workspace_wait import Reporter, clamp_budget, megabytes, wait_with_progress
 
@@ -94,6 +102,8 @@ class Renders:
                     render_id=render_id,
                 ),
             )
+        except TransportError as exc:  # sent, but no answer: it may be rendering; keep the record
+            raise ExportUnconfirmed(exc, render_id=render_id) from None
         except (NemoError, WorkspaceError) as exc:
             self._store.update_render(render_id, status="failed", error=str(exc), finished=True)
             raise
@@ -170,6 +180,12 @@ class Renders:
                 )
             if record.status == "completed" and job.download and not _on_disk(record):
                 await self._download(job)
+        except BackendError as exc:
+            job.error = exc
+            if exc.code == 404:  # the backend has no such render: it never started, or it expired
+                reason = f"NemoVideo has no export {record.render_id} (it never started, or it expired)"
+                job.record = self._store.update_render(record.render_id, status="failed", error=reason)
+                job.error = RenderFailed(reason, render_id=record.render_id)
         except Exception as exc:
             if not isinstance(exc, NemoError | WorkspaceError):
                 log.exception("render job crashed", render_id=record.render_id)

@@ -58,3 +58,16 @@ class SessionReplaced(WorkspaceError):
         self.old_session_id = old_session_id
         self.new_session_id = new_session_id
         self.last_timeline = last_timeline
+
+
+class ExportUnconfirmed(WorkspaceError):
+    """Starting a render failed in a way that leaves open whether it started (the connection broke
+    or timed out after the request was sent). Its record is kept: polling `render_id` tells."""
+
+    def __init__(self, cause: Exception, *, render_id: str) -> None:
+        super().__init__(
+            f"{cause} The export may have started anyway: call get_export_status(render_id="
+            f"{render_id!r}) to check before calling export_video again."
+        )
+        self.cause = cause
+        self.render_id = render_id

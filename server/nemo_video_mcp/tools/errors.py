@@ -28,7 +28,7 @@ from ..backend import (
     UnsupportedFile,
 )
 from ..logs import get_logger, redact
-from ..service.workspace_errors import WorkspaceError
+from ..service.workspace_errors import ExportUnconfirmed, WorkspaceError
 from ..skills import SkillError
 
 log = get_logger(__name__)
@@ -50,6 +50,11 @@ def _sentence(exc: BaseException) -> str:
 
 
 def _describe(exc: BaseException, retry_after_default: float) -> str:  # noqa: PLR0911, PLR0912 - one case per error
+    if isinstance(exc, ExportUnconfirmed):
+        return (
+            f"{_describe(exc.cause, retry_after_default)} The export may have started anyway: call "
+            f"get_export_status(render_id={exc.render_id!r}) to check before calling export_video again."
+        )
     if isinstance(exc, WorkspaceError | SkillError):
         return str(exc)
     if isinstance(exc, AuthError):
