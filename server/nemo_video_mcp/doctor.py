@@ -11,11 +11,11 @@ Exit code 0 when nothing is wrong (warnings allowed), 1 otherwise.
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
@@ -57,44 +57,20 @@ def check_packages() -> list[Check]:
     return checks
 
 
-def _expiry(value: object) -> datetime | None:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value / 1000 if value > 1e12 else value, tz=UTC)
-    if isinstance(value, str) and value.strip():
-        try:
-            when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        except ValueError:
-            return None
-        return when if when.tzinfo else when.replace(tzinfo=UTC)
-    return None
-
-
 def check_token(settings: Settings) -> list[Check]:
     """Where the token comes from. Never prints the token."""
     if settings.token is not None:
         return [Check("ok", "token: NEMO_TOKEN is set")]
-    path = settings.state_dir / "token.json"
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raw = None
-    except (OSError, ValueError):
-        fix = f"Delete {path}; a new anonymous token is fetched on first use."
-        return [Check("warn", f"token: {path} is unreadable", fix)]
-    if (
-        not isinstance(raw, dict)
-        or not raw.get("token")
-        or raw.get("api_url") not in (None, settings.api_url)
-    ):
+    from .backend.auth import StateFiles  # the cache the client itself reads
+
+    cached = StateFiles(settings.state_dir).load_token(settings.api_url)
+    if cached is None:
         return [Check("ok", "token: anonymous token will be fetched on first use")]
-    when = _expiry(raw.get("expires_at"))
-    if when is None:
+    if cached.expires_at is None:
         return [Check("ok", "token: anonymous token cached (no expiry date known)")]
-    shown = when.strftime("%Y-%m-%d %H:%M UTC")
-    if when <= datetime.now(UTC):
-        return [
-            Check("ok", f"token: cached anonymous token expired on {shown}; a new one comes on first use")
-        ]
+    shown = datetime.fromtimestamp(cached.expires_at, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
+    if cached.expired(time.time()):
+        return [Check("ok", f"token: cached anonymous token expired {shown}; a new one comes on first use")]
     return [Check("ok", f"token: anonymous token cached until {shown}")]
 
 
