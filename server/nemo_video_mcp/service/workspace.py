@@ -14,27 +14,38 @@ from __future__ import annotations
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from types import TracebackType
+from typing import get_args
 from urllib.parse import urlsplit
 
 import anyio
 from anyio.abc import TaskGroup
 
-from ..backend import SUPPORTED_FORMATS, NemoClient, UploadedFile
+from ..backend import MAX_UPLOAD_BYTES, SUPPORTED_FORMATS, NemoClient, UploadedFile
 from ..logs import get_logger
 from ..settings import Settings
 from .media_policy import MediaFile, MediaPolicy, MediaRejected
 from .renders import Renders
-from .sessions import SessionRef, Sessions, check_skill
+from .sessions import SessionRef, Sessions
 from .store import Store
 from .turns import Turns
 from .workspace_errors import BadRequest, MediaRefused
-from .workspace_views import CreditsView, FileView, ProgressFn, RenderView, StateView, TurnView, UploadView
+from .workspace_views import (
+    CreditsView,
+    ExportFormat,
+    ExportQuality,
+    FileView,
+    ProgressFn,
+    RenderView,
+    StateView,
+    TurnView,
+    UploadView,
+)
 from .workspace_wait import PROGRESS_INTERVAL_SECONDS, Reporter, megabytes, with_progress
 
 log = get_logger(__name__)
 
-EXPORT_FORMATS = ("mp4", "mov", "webm")
-EXPORT_QUALITIES = ("low", "medium", "high")
+EXPORT_FORMATS: tuple[str, ...] = get_args(ExportFormat)
+EXPORT_QUALITIES: tuple[str, ...] = get_args(ExportQuality)
 
 
 class Workspace:
@@ -104,7 +115,6 @@ class Workspace:
         progress: ProgressFn | None = None,
     ) -> UploadView:
         """Every input is checked before any byte leaves; one refusal means nothing is uploaded."""
-        check_skill(skill)
         if not paths and not urls:
             raise BadRequest(
                 "Nothing to upload: give local file paths in `paths` or http(s) links in `urls`."
@@ -125,7 +135,8 @@ class Workspace:
             total = len(paths) + len(urls)
             raise MediaRefused(
                 f"Nothing was uploaded: {len(rejected)} of {total} input(s) were refused.\n{lines}\n"
-                f"Supported formats: {', '.join(SUPPORTED_FORMATS)}; at most 500 MB per file.",
+                f"Supported formats: {', '.join(SUPPORTED_FORMATS)}; at most "
+                f"{MAX_UPLOAD_BYTES // (1024 * 1024)} MB per file.",
                 rejected=rejected,
             )
         ref = await self.sessions.resolve(session_id, skill)

@@ -10,6 +10,8 @@ from typing import Any, Literal
 ProgressFn = Callable[[float, float | None, str], Awaitable[None]]
 
 TurnStatus = Literal["running", "completed", "failed"]
+ExportFormat = Literal["mp4", "mov", "webm"]
+ExportQuality = Literal["low", "medium", "high"]
 RenderState = Literal["pending", "processing", "downloading", "completed", "failed", "cancelled", "unknown"]
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import ToolAnnotations
@@ -18,7 +18,8 @@ from pydantic import Field
 
 from .. import __version__
 from ..service.workspace import Workspace
-from ..settings import Settings
+from ..service.workspace_views import ExportFormat, ExportQuality
+from ..settings import Settings, SkillSlug
 from ..skills import SkillRegistry
 from . import texts
 from .errors import tool_errors
@@ -28,11 +29,10 @@ from .results import CreditsResult, EditResult, ExportResult, StateResult, Uploa
 
 SERVER_NAME = "nemo-video"
 
-Skill = Literal["objectremover-video", "video-json-ai", "editor-remastered"]
 SessionId = Annotated[
     str | None, Field(description="omit to use the current session of the skill (created on first use)")
 ]
-SkillArg = Annotated[Skill | None, Field(description="which NemoVideo skill; omit to follow the session")]
+SkillArg = Annotated[SkillSlug | None, Field(description="which NemoVideo skill; omit to follow the session")]
 WaitSeconds = Annotated[
     float | None,
     Field(ge=0, description="how long to wait before returning (default and maximum: the server's budget)"),
@@ -85,7 +85,8 @@ def build_server(
 
 
 def register_tools(srv: MCPServer[AppState], settings: Settings) -> None:
-    retry_after = settings.retry_after_seconds
+    def guard(tool: str) -> tool_errors:
+        return tool_errors(tool, retry_after_default=settings.retry_after_seconds)
 
     @srv.tool(
         name="upload_media",
@@ -99,7 +100,7 @@ def register_tools(srv: MCPServer[AppState], settings: Settings) -> None:
         session_id: SessionId = None,
         skill: SkillArg = None,
     ) -> UploadResult:
-        with tool_errors("upload_media", retry_after_default=retry_after):
+        with guard("upload_media"):
             view = await workspace_of(ctx).upload(
                 paths, urls, session_id=session_id, skill=skill, progress=ctx.report_progress
             )
@@ -117,7 +118,7 @@ def register_tools(srv: MCPServer[AppState], settings: Settings) -> None:
         skill: SkillArg = None,
         wait_seconds: WaitSeconds = None,
     ) -> EditResult:
-        with tool_errors("send_edit", retry_after_default=retry_after):
+        with guard("send_edit"):
             view = await workspace_of(ctx).send_edit(
                 instruction,
                 session_id=session_id,
@@ -137,7 +138,7 @@ def register_tools(srv: MCPServer[AppState], settings: Settings) -> None:
         ctx: Context[AppState, Any],
         wait_seconds: WaitSeconds = None,
     ) -> EditResult:
-        with tool_errors("get_edit_result", retry_after_default=retry_after):
+        with guard("get_edit_result"):
             view = await workspace_of(ctx).edit_result(
                 turn_id, wait_seconds=wait_seconds, progress=ctx.report_progress
             )
@@ -149,7 +150,7 @@ def register_tools(srv: MCPServer[AppState], settings: Settings) -> None:
         annotations=_annotations("Timeline state", read_only=True, idempotent=True),
     )
     async def get_state(ctx: Context[AppState, Any], session_id: SessionId = None) -> StateResult:
-        with tool_errors("get_state", retry_after_default=retry_after):
+        with guard("get_state"):
             view = await workspace_of(ctx).state(session_id)
             return StateResult.model_validate(view)
 
@@ -161,12 +162,12 @@ def register_tools(srv: MCPServer[AppState], settings: Settings) -> None:
     async def export_video(  # noqa: PLR0917 - mirrors the public arguments
         ctx: Context[AppState, Any],
         session_id: SessionId = None,
-        format: Annotated[Literal["mp4", "mov", "webm"], Field(description="file format")] = "mp4",
-        quality: Annotated[Literal["low", "medium", "high"], Field(description="render quality")] = "high",
+        format: Annotated[ExportFormat, Field(description="file format")] = "mp4",
+        quality: Annotated[ExportQuality, Field(description="render quality")] = "high",
         wait_seconds: WaitSeconds = None,
         download: Annotated[bool, Field(description="save the file in the output folder")] = True,
     ) -> ExportResult:
-        with tool_errors("export_video", retry_after_default=retry_after):
+        with guard("export_video"):
             view = await workspace_of(ctx).export(
                 session_id=session_id,
                 format=format,
@@ -190,7 +191,7 @@ def register_tools(srv: MCPServer[AppState], settings: Settings) -> None:
             bool | None, Field(description="true: save the finished file if it is not saved yet")
         ] = None,
     ) -> ExportResult:
-        with tool_errors("get_export_status", retry_after_default=retry_after):
+        with guard("get_export_status"):
             view = await workspace_of(ctx).export_status(
                 render_id, download=download, wait_seconds=wait_seconds, progress=ctx.report_progress
             )
@@ -202,5 +203,5 @@ def register_tools(srv: MCPServer[AppState], settings: Settings) -> None:
         annotations=_annotations("Credits", read_only=True, idempotent=True),
     )
     async def check_credits(ctx: Context[AppState, Any]) -> CreditsResult:
-        with tool_errors("check_credits", retry_after_default=retry_after):
+        with guard("check_credits"):
             return CreditsResult.model_validate(await workspace_of(ctx).credits())
