@@ -145,9 +145,7 @@ class Settings(BaseModel):
                 continue
             raw = raw.strip()
             if field == "media_roots":
-                values[field] = tuple(
-                    Path(p).expanduser() for p in raw.split(os.pathsep) if p.strip()
-                )
+                values[field] = tuple(Path(p).expanduser() for p in raw.split(os.pathsep) if p.strip())
             elif field == "recovery_poll_seconds":
                 values[field] = tuple(x.strip() for x in raw.split(",") if x.strip())
             elif field in ("output_dir", "state_dir"):
