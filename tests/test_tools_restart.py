@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from nemo_video_mcp.emulator import Emulator
+from nemo_video_mcp.emulator import Emulator, Fault
 from tools_support import MODES, connect, file_bytes, make_media, text_of, tool_settings, until
 
 pytestmark = [pytest.mark.anyio, pytest.mark.parametrize("mode", MODES)]
@@ -99,3 +99,30 @@ async def test_current_session_survives_a_restart(emulator: Emulator, tmp_path: 
     assert state["session_id"] == sid
     assert state["export_ready"] is True
     assert len(emulator.sessions) == 1
+
+
+async def test_other_status_words_for_done_are_understood(
+    emulator: Emulator, tmp_path: Path, mode: str
+) -> None:
+    emulator.config.render_seconds = 30.0  # it would not finish during the test by itself
+    settings = tool_settings(emulator, tmp_path)
+    async with connect(settings, mode) as first:
+        await first.call_tool("upload_media", {"paths": [str(make_media(tmp_path / "media"))]})
+        render_id = (await first.call_tool("export_video", {"wait_seconds": 0.05})).structured_content[
+            "render_id"
+        ]
+    done = {"status": "done", "progress": 100, "outputUrl": f"{emulator.url}/files/{render_id}.mp4"}
+    emulator.inject(
+        Fault(
+            "http",
+            path=f"{RENDER}/{render_id}",
+            method="GET",
+            status=200,
+            body={"success": True, "data": done},
+        )
+    )
+    async with connect(settings, mode) as second:
+        result = await second.call_tool("get_export_status", {"render_id": render_id, "wait_seconds": 5})
+    assert not result.is_error, text_of(result)
+    assert result.structured_content["status"] == "completed"
+    assert file_bytes(result.structured_content["path"]) == emulator.render_content()

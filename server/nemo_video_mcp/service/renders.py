@@ -129,11 +129,10 @@ class Renders:
                     f"No render {render_id!r} is known (it may have expired). Call export_video to start one."
                 )
             want = record.download if download is None else download
-            if record.status == "failed":
-                raise RenderFailed(record.error or "the render failed without a reason", render_id=render_id)
-            if record.status in _FINAL and not (
-                record.status == "completed" and want and not _on_disk(record)
-            ):
+            phase = _phase(record.status)
+            if phase == "failed":
+                raise _failure(record)
+            if phase in _FINAL and not (phase == "completed" and want and not _on_disk(record)):
                 return self._view(record, None)
             job = self._start(record, want)  # resume polling (or the download): never resubmit
         elif download and not job.download:
@@ -171,14 +170,13 @@ class Renders:
     async def _run(self, job: _Job) -> None:
         record = job.record
         try:
-            if record.status not in _FINAL:
+            if _phase(record.status) not in _FINAL:
                 await self._poll(job)
             record = job.record
-            if record.status == "failed":
-                raise RenderFailed(
-                    record.error or "the render failed without a reason", render_id=record.render_id
-                )
-            if record.status == "completed" and job.download and not _on_disk(record):
+            phase = _phase(record.status)
+            if phase == "failed":
+                raise _failure(record)
+            if phase == "completed" and job.download and not _on_disk(record):
                 await self._download(job)
         except BackendError as exc:
             job.error = exc
@@ -261,6 +259,10 @@ class Renders:
             message = f"Rendering{pct} ({record.status}); renders take 30-90 s: {later}."
         progress = 100.0 if phase == "completed" else record.progress
         return RenderView(rid, record.session_id, status, progress, record.url, path, message)
+
+
+def _failure(record: RenderRecord) -> RenderFailed:
+    return RenderFailed(record.error or "the render failed without a reason", render_id=record.render_id)
 
 
 def _on_disk(record: RenderRecord) -> bool:
