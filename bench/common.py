@@ -38,20 +38,23 @@ def quartiles(values: Sequence[float]) -> tuple[float, float]:
     return q[0], q[2]
 
 
+def rotate(reps: int, runs: dict[str, Callable[[], float]]) -> dict[str, list[float]]:
+    """Run each of `runs` `reps` times, interleaved, rotating which goes first."""
+    names = list(runs)
+    out: dict[str, list[float]] = {n: [] for n in names}
+    for i in range(reps):
+        k = i % len(names)
+        for name in names[k:] + names[:k]:
+            out[name].append(runs[name]())
+    return out
+
+
 def alternate(
     reps: int, baseline: Callable[[], float], subject: Callable[[], float]
 ) -> tuple[list[float], list[float]]:
     """Run baseline and subject `reps` times each, alternating which goes first."""
-    base: list[float] = []
-    subj: list[float] = []
-    for i in range(reps):
-        if i % 2 == 0:
-            base.append(baseline())
-            subj.append(subject())
-        else:
-            subj.append(subject())
-            base.append(baseline())
-    return base, subj
+    got = rotate(reps, {"baseline": baseline, "subject": subject})
+    return got["baseline"], got["subject"]
 
 
 @dataclass
@@ -138,6 +141,7 @@ def base_env(work: Path, url: str) -> dict[str, str]:
         NEMO_LANGUAGE="en",
         NEMO_SKILL=SKILL,
         NEMO_LOG_LEVEL="WARNING",
+        NEMO_POLL_SECONDS="0.05",  # render polls: the export bench measures the download, not the wait
         HOME=str(work / "home"),
         PYTHONDONTWRITEBYTECODE="1",
     )

@@ -1,7 +1,8 @@
-"""50 concurrent MCP sessions over the server's Streamable HTTP transport, each an edit
-(`send_edit`, waited to completion) and a state read (`get_state`) on its own NemoVideo session.
-Baseline: one session alone, the same calls. Latency = send_edit sent to get_state answered.
-Also the emulator's own ceiling: the same edits and state reads sent to it directly (no server)."""
+"""50 concurrent MCP sessions over the server's Streamable HTTP transport. Every session is opened
+first (initialize); then, all at once, each runs an edit (`send_edit`, waited to completion) and a
+state read (`get_state`) on its own NemoVideo session. Latency = send_edit sent to get_state
+answered. Baseline: one session alone, the same calls. Also reported: the server's CPU per session,
+and the emulator's own ceiling (the same edits and state reads sent to it directly)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
+import psutil
+
 from .common import STATIC_TOKEN, Figure, Results, base_env, median, now, quartiles
 from .mcp_http import HttpMCP, RawConnection
 from .procs import EmulatorProcess
@@ -22,7 +25,8 @@ from .server_proc import SERVER
 N = 50
 TARGET = 1.5
 INSTRUCTION = 'add a title "Bench"'
-Job = Callable[[str], Awaitable[float]]
+Ready = Callable[[], Awaitable[None]]
+Job = Callable[[str, Ready], Awaitable[float]]  # job(session, ready): set up, await ready(), timed part
 
 
 def free_port() -> int:
@@ -32,16 +36,12 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def http_server(env: dict[str, str], log: Path) -> Iterator[str]:
+def http_server(env: dict[str, str], log: Path) -> Iterator[tuple[str, int]]:
+    """`nemo-video-mcp --transport http` on a free loopback port: (MCP URL, pid)."""
     port = free_port()
     with log.open("ab") as err:
-        proc = subprocess.Popen(
-            [SERVER, "--transport", "http", "--port", str(port)],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=err,
-            stderr=err,
-        )
+        args = [SERVER, "--transport", "http", "--port", str(port)]
+        proc = subprocess.Popen(args, env=env, stdin=subprocess.DEVNULL, stdout=err, stderr=err)
     try:
         deadline = now() + 30
         while now() < deadline:
@@ -50,7 +50,7 @@ def http_server(env: dict[str, str], log: Path) -> Iterator[str]:
             if proc.poll() is not None:
                 raise RuntimeError(f"the HTTP server exited ({proc.returncode}); see {log}")
             time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}/mcp"
+        yield f"http://127.0.0.1:{port}/mcp", proc.pid
     finally:
         proc.terminate()
         try:
@@ -61,10 +61,11 @@ def http_server(env: dict[str, str], log: Path) -> Iterator[str]:
 
 
 def through_server(url: str) -> Job:
-    async def job(sid: str) -> float:
+    async def job(sid: str, ready: Ready) -> float:
         mcp = HttpMCP(url)
-        await mcp.initialize()
         try:
+            await mcp.initialize()
+            await ready()
             t0 = now()
             edit = await mcp.call("send_edit", {"instruction": INSTRUCTION, "session_id": sid})
             status = (edit.get("structuredContent") or {}).get("status")
@@ -79,23 +80,15 @@ def through_server(url: str) -> Job:
 
 
 def direct(emulator_url: str) -> Job:
-    headers = {
-        "Authorization": f"Bearer {STATIC_TOKEN}",
-        "X-Skill-Source": "video-json-ai",
-        "X-Skill-Version": "1",
-        "X-Skill-Platform": "unknown",
-        "Content-Type": "application/json",
-    }
+    headers = {"Authorization": f"Bearer {STATIC_TOKEN}", "Content-Type": "application/json"}
+    headers.update({"X-Skill-Source": "video-json-ai", "X-Skill-Version": "1", "X-Skill-Platform": "unknown"})
 
-    async def job(sid: str) -> float:
-        body = {
-            "app_name": "nemo_agent",
-            "user_id": "me",
-            "session_id": sid,
-            "new_message": {"role": "user", "parts": [{"text": INSTRUCTION}]},
-        }
+    async def job(sid: str, ready: Ready) -> float:
+        message = {"role": "user", "parts": [{"text": INSTRUCTION}]}
+        body = {"app_name": "nemo_agent", "user_id": "me", "session_id": sid, "new_message": message}
         conn = RawConnection(emulator_url)
         try:
+            await ready()
             t0 = now()
             edit = await conn.request("POST", "/run_sse", headers, json.dumps(body).encode())
             state = await conn.request("GET", f"/api/state/nemo_agent/me/{sid}/latest", headers)
@@ -109,41 +102,66 @@ def direct(emulator_url: str) -> Job:
 
 
 async def _batch(job: Job, sids: list[str]) -> tuple[list[float], list[str], float]:
-    t0 = now()
+    """Run `job` for every session; the timed parts start together once all are set up."""
+    arrived = 0
+    go = asyncio.Event()
+    started: list[float] = []
+
+    def arrive() -> None:
+        nonlocal arrived
+        arrived += 1
+        if arrived == len(sids):
+            started.append(now())
+            go.set()
 
     async def one(sid: str) -> float | str:
+        waited = False
+
+        async def ready() -> None:
+            nonlocal waited
+            waited = True
+            arrive()
+            await go.wait()
+
         try:
-            return await asyncio.wait_for(job(sid), 120)
+            return await asyncio.wait_for(job(sid, ready), 120)
         except Exception as exc:
+            if not waited:
+                arrive()
             return f"{type(exc).__name__}: {exc}"[:300]
 
     outcomes = await asyncio.gather(*(one(s) for s in sids))
-    wall = now() - t0
+    wall = now() - (started[0] if started else now())
     return [o for o in outcomes if isinstance(o, float)], [o for o in outcomes if isinstance(o, str)], wall
 
 
-def measure(
-    job: Job, sids: list[str], rounds: int
-) -> tuple[list[float], list[float], list[str], list[float]]:
-    """(alone latencies, concurrent latencies, errors, concurrent batch wall times)."""
+@contextlib.contextmanager
+def cpu_of(pid: int | None, into: list[float]) -> Iterator[None]:
+    proc = psutil.Process(pid) if pid else None
+    before = sum(proc.cpu_times()[:2]) if proc else 0.0
+    yield
+    if proc:
+        into.append(sum(proc.cpu_times()[:2]) - before)
+
+
+def measure(job: Job, sids: list[str], rounds: int, pid: int | None = None) -> dict[str, list]:
+    """Alone and together latencies, errors, wall times of the concurrent batches, server CPU."""
     asyncio.run(_batch(job, sids[:2]))  # warm up
-    alone: list[float] = []
-    together: list[float] = []
-    errors: list[str] = []
-    walls: list[float] = []
+    got: dict[str, list] = {"alone": [], "together": [], "errors": [], "walls": [], "cpu": []}
     for i in range(rounds):
         for turn in (0, 1) if i % 2 == 0 else (1, 0):
             if turn == 0:
                 for sid in sids[:5]:
                     lat, err, _ = asyncio.run(_batch(job, [sid]))
-                    alone += lat
-                    errors += err
+                    got["alone"] += lat
+                    got["errors"] += err
             else:
-                lat, err, wall = asyncio.run(_batch(job, sids))
-                together += lat
-                errors += err
-                walls.append(wall)
-    return alone, together, errors, walls
+                with cpu_of(pid, got["cpu"]):
+                    lat, err, wall = asyncio.run(_batch(job, sids))
+                got["together"] += lat
+                got["errors"] += err
+                got["walls"].append(wall)
+    return got
 
 
 def _ms(values: list[float]) -> str:
@@ -151,38 +169,42 @@ def _ms(values: list[float]) -> str:
     return f"p50 {median(values) * 1000:.0f} ms (IQR {lo * 1000:.0f}-{hi * 1000:.0f})"
 
 
-def run(results: Results, work: Path, rounds: int = 5) -> None:
-    with EmulatorProcess() as emu:
+def one_setting(results: Results, work: Path, rounds: int, edit_seconds: float, *, headline: bool) -> None:
+    with EmulatorProcess(edit_seconds=edit_seconds) as emu:
         sids = [emu.new_session() for _ in range(N)]
-        seconds = 0.2  # EmulatorConfig.edit_seconds default: the simulated agent's time per edit
-        alone, together, errors, walls = measure(direct(emu.url), sids, rounds)
-        rate = N / median(walls)
-        ratio = median(together) / median(alone)
+        d = measure(direct(emu.url), sids, rounds)
+        ratio = median(d["together"]) / median(d["alone"])
         results.add(
             Figure(
-                f"emulator ceiling: {N} concurrent edits + state reads, direct",
-                _ms(alone),
-                _ms(together),
-                f"{ratio:.2f}x; {rate:.0f} edits/s",
+                f"emulator ceiling: {N} concurrent edits + state reads, direct, edits of {edit_seconds:g} s",
+                _ms(d["alone"]),
+                _ms(d["together"]),
+                f"{ratio:.2f}x; {N / median(d['walls']):.0f} edits/s",
                 "(informative)",
                 None,
-                f"edit_seconds={seconds}, {len(errors)} errors",
+                f"{len(d['errors'])} errors",
             )
         )
-        with http_server(base_env(work, emu.url), work / "http-server.log") as url:
-            alone, together, errors, walls = measure(through_server(url), sids, rounds)
-    for e in sorted(set(errors))[:5]:
+        with http_server(base_env(work, emu.url), work / "http-server.log") as (url, pid):
+            s = measure(through_server(url), sids, rounds, pid)
+    for e in sorted(set(s["errors"]))[:5]:
         print(f"  error: {e}")
-    ratio = median(together) / median(alone)
-    ok = ratio <= TARGET and not errors
+    ratio = median(s["together"]) / median(s["alone"])
+    cpu_ms = median(s["cpu"]) / N * 1000
     results.add(
         Figure(
-            f"{N} concurrent sessions over Streamable HTTP, edit + state read",
-            _ms(alone),
-            _ms(together),
-            f"{ratio:.2f}x; {N / median(walls):.0f} sessions/s, {len(errors)} errors",
-            f"<= {TARGET}x, no errors",
-            ok,
-            f"edit_seconds={seconds}",
+            f"{N} concurrent sessions over Streamable HTTP, edit + state read, edits of {edit_seconds:g} s",
+            _ms(s["alone"]),
+            _ms(s["together"]),
+            f"{ratio:.2f}x; {len(s['errors'])} errors; server CPU {cpu_ms:.0f} ms/session",
+            f"<= {TARGET}x, no errors" if headline else f"(informative; <= {TARGET}x)",
+            (ratio <= TARGET and not s["errors"]) if headline else None,
         )
     )
+
+
+def run(results: Results, work: Path, rounds: int = 5) -> None:
+    # 0.2 s is the emulator's default edit (a stress test: real edits take 10-30 s); 2 s is still
+    # 5-15 times shorter than a real one.
+    one_setting(results, work, rounds, 0.2, headline=True)
+    one_setting(results, work, max(2, rounds // 2), 2.0, headline=False)

@@ -164,8 +164,9 @@ def client_worker(env: dict[str, str]) -> LineProcess:
     return LineProcess([PY, str(ROOT / "bench" / "client_worker.py")], env)
 
 
-def raw_http() -> tuple[LineProcess, str]:
-    proc = LineProcess([PY, str(ROOT / "bench" / "rawhttp.py")])
+def raw_http(source: Path | None = None) -> tuple[LineProcess, str]:
+    """bench/rawhttp.py (a bare sink, and with `source` a sendfile source at /file) and its URL."""
+    proc = LineProcess([PY, str(ROOT / "bench" / "rawhttp.py"), *([str(source)] if source else [])])
     return proc, proc.readline()
 
 

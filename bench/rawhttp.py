@@ -1,10 +1,11 @@
 """A bare HTTP/1.1 sink and source on raw sockets: the ceiling the emulator is compared against.
 
-    python bench/rawhttp.py          # prints its URL, serves until stdin closes
+    python bench/rawhttp.py [FILE]   # prints its URL, serves until stdin closes
 
 - any POST: the body (Content-Length) is read into one reused buffer and dropped; the answer is a
   NemoVideo envelope with one uploaded file, so the backend client accepts it too;
 - GET /bytes/<n>: n bytes sent from one prebuilt 1 MiB block;
+- GET /file: FILE, sent with sendfile(2) (zero-copy: the fastest a source can be);
 - anything else: 404. One thread per connection, keep-alive.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import socket
 import sys
 import threading
@@ -74,6 +76,12 @@ def serve(conn: socket.socket) -> None:
                 _drain(conn, buf, int(headers.get("content-length", "0")))
                 head = f"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {len(ANSWER)}"
                 conn.sendall(head.encode() + b"\r\n\r\n" + ANSWER)
+            elif method == "GET" and path == "/file" and len(sys.argv) > 1:
+                with open(sys.argv[1], "rb") as f:
+                    size = os.fstat(f.fileno()).st_size
+                    head = f"HTTP/1.1 200 OK\r\ncontent-type: video/mp4\r\ncontent-length: {size}\r\n\r\n"
+                    conn.sendall(head.encode())
+                    conn.sendfile(f)
             elif method == "GET" and path.startswith("/bytes/"):
                 size = int(path.rsplit("/", 1)[1])
                 head = f"HTTP/1.1 200 OK\r\ncontent-type: video/mp4\r\ncontent-length: {size}\r\n\r\n"

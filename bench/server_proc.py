@@ -46,18 +46,21 @@ class Uploader(Protocol):
 class ToolUploader:
     """`upload_media` over stdio; the session is the one the server made for it."""
 
-    def __init__(self, server: StdioMCP) -> None:
+    def __init__(self, server: StdioMCP, session_id: str = "") -> None:
         self.server = server
-        self.session_id = ""
+        self.session_id = session_id  # given: used as is (no backend call to find or make one)
 
     def upload(self, path: Path) -> float:
+        args: dict[str, object] = {"paths": [str(path)]}
+        if self.session_id:
+            args["session_id"] = self.session_id
         t0 = now()
-        result = self.server.call("upload_media", {"paths": [str(path)]})
+        result = self.server.call("upload_media", args)
         seconds = now() - t0
         sid = _session_of(result)
         if sid is None:
             raise RuntimeError(f"upload_media named no session: {text_of(result)[:200]}")
-        self.session_id = sid
+        self.session_id = self.session_id or sid
         return seconds
 
 
@@ -79,6 +82,18 @@ class ClientUploader:
 
     def upload(self, path: Path) -> float:
         return float(self.worker.request(op="upload", sid=self.session_id, path=str(path))["seconds"])
+
+
+def export_download(server: StdioMCP) -> float:
+    """`export_video` (download=True) over stdio, to completion; the saved file is removed."""
+    t0 = now()
+    result = server.call("export_video", {"download": True})
+    seconds = now() - t0
+    out = result.get("structuredContent") or {}
+    if out.get("status") != "completed" or not out.get("path"):
+        raise RuntimeError(f"export_video ended {out.get('status')!r}: {text_of(result)[:200]}")
+    Path(out["path"]).unlink()
+    return seconds
 
 
 @contextlib.contextmanager

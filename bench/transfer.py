@@ -3,8 +3,9 @@ the server process's peak RSS growth, and the emulator's own ceiling (curl again
 sink/source, bench/rawhttp.py).
 
 Upload subject: the `upload_media` tool over stdio when the server has it (else NemoClient.upload_files
-in its own process). Download subject: NemoClient.download in its own process (the code the export
-tool runs in the background), to a file, like curl's.
+in its own process). Download subject: the `export_video` tool over stdio with an instant render
+(so the call is the download), and NemoClient.download alone in a process of its own; every
+download is written to a file, like curl's.
 """
 
 from __future__ import annotations
@@ -19,14 +20,16 @@ from .common import (
     Figure,
     Results,
     alternate,
+    base_env,
     make_video,
     mbps,
     median,
     now,
     quartiles,
+    rotate,
 )
 from .procs import EmulatorProcess, PeakRss, client_worker, curl, raw_http
-from .server_proc import upload_subject
+from .server_proc import ToolUploader, export_download, start_server, upload_subject
 
 SIZE = 400 * MB
 RSS_LIMIT_MB = 50
@@ -82,7 +85,7 @@ def ceiling(results: Results, emu: EmulatorProcess, sink: str, video: Path, *, w
     out = work / "curl.bin"
     base, subj = alternate(
         reps,
-        lambda: curl_download(f"{sink}/bytes/{SIZE}", out),
+        lambda: curl_download(f"{sink}/file", out),
         lambda: curl_download(f"{emu.url}/files/ceiling.mp4", out),
     )
     ratio = median(base) / median(subj)
@@ -144,24 +147,79 @@ def upload(results: Results, emu: EmulatorProcess, video: Path, work: Path, reps
     _transfer_figure(results, "upload 400 MB", base, subj, rss=rss, note=how)
 
 
+def upload_to_sink(results: Results, sink: str, video: Path, work: Path, reps: int) -> None:
+    """The same upload with the emulator out of the way: the server pointed at the bare sink (an
+    explicit session id, so the upload is the only request), against curl to the same sink."""
+    server = start_server(base_env(work, sink), work)
+    try:
+        subject = ToolUploader(server, session_id="1000000000000000001")
+        subject.upload(make_video(work / "warm.mp4", MB))
+        url = upload_url(sink, subject.session_id)
+        base, subj = alternate(reps, lambda: curl_upload(url, video), lambda: subject.upload(video))
+    finally:
+        server.close()
+    ratio = median(base) / median(subj)
+    results.add(
+        Figure(
+            "upload 400 MB to a bare sink (no emulator limit): throughput vs curl",
+            _rate(base),
+            _rate(subj),
+            f"{ratio:.2f}x",
+            ">= 0.8x",
+            ratio >= 0.8,
+            "upload_media tool over stdio",
+        )
+    )
+
+
 def download(results: Results, emu: EmulatorProcess, work: Path, env: dict[str, str], reps: int) -> None:
+    """export_video over stdio (the render is instant: this is its download), NemoClient.download in
+    a process of its own, and curl, on the same kind of URL."""
     url = f"{emu.url}/files/export.mp4"
     out = work / "curl.mp4"
     dest = work / "downloads"
     dest.mkdir(exist_ok=True)
-    rss: list[float] = []
-    with client_worker(env) as worker:
-        worker.request(op="download", url=f"{emu.url}/files/warm.mp4", dest=str(dest))
+    rss: dict[str, list[float]] = {"export": [], "client": []}
+    server = start_server(env, work)
+    try:
+        server.call("upload_media", {"paths": [str(make_video(work / "warm.mp4", MB))]})  # exportable
+        export_download(server)  # warm up
+        with client_worker(env) as worker:
+            worker.request(op="download", url=url, dest=str(dest))
 
-        def run_subject() -> float:
-            with PeakRss(worker.pid) as peak:
-                seconds = float(worker.request(op="download", url=url, dest=str(dest))["seconds"])
-            rss.append(peak.growth_mb)
-            return seconds
+            def run_export() -> float:
+                with PeakRss(server.pid) as peak:
+                    seconds = export_download(server)
+                rss["export"].append(peak.growth_mb)
+                return seconds
 
-        base, subj = alternate(reps, lambda: curl_download(url, out), run_subject)
+            def run_client() -> float:
+                with PeakRss(worker.pid) as peak:
+                    seconds = float(worker.request(op="download", url=url, dest=str(dest))["seconds"])
+                rss["client"].append(peak.growth_mb)
+                return seconds
+
+            got = rotate(
+                reps, {"curl": lambda: curl_download(url, out), "export": run_export, "client": run_client}
+            )
+    finally:
+        server.close()
+    name = "download 400 MB export"
     _transfer_figure(
-        results, "download 400 MB export", base, subj, rss=rss, note="NemoClient.download, own process"
+        results,
+        name,
+        got["curl"],
+        got["export"],
+        rss=rss["export"],
+        note="export_video over stdio, render instant",
+    )
+    _transfer_figure(
+        results,
+        f"{name} (client alone)",
+        got["curl"],
+        got["client"],
+        rss=rss["client"],
+        note="NemoClient.download, own process",
     )
 
 
@@ -169,8 +227,9 @@ def run(results: Results, work: Path, env_for: Callable[[str], dict[str, str]], 
     t0 = now()
     video = make_video(work / "clip.mp4", SIZE)
     print(f"  generated {SIZE // MB} MB in {now() - t0:.2f} s")
-    sink_proc, sink = raw_http()
-    with sink_proc, EmulatorProcess(render_bytes=SIZE, max_upload_bytes=500 * MB) as emu:
+    sink_proc, sink = raw_http(video)
+    with sink_proc, EmulatorProcess(render_bytes=SIZE, render_seconds=0.02) as emu:
         ceiling(results, emu, sink, video, work=work, reps=reps)
         upload(results, emu, video, work, reps)
+        upload_to_sink(results, sink, video, work, reps)
         download(results, emu, work, env_for(emu.url), reps)
