@@ -93,7 +93,7 @@ async def test_silent_edit_is_reported_from_the_diff(emulator: Emulator, tmp_pat
 async def test_edit_outlasting_the_budget_is_finished_by_get_edit_result(
     emulator: Emulator, tmp_path: Path, mode: str
 ) -> None:
-    emulator.config.edit_seconds = 2.0
+    emulator.config.edit_seconds = 1.0
     settings = tool_settings(emulator, tmp_path)
     async with connect(settings, mode) as c:
         await c.call_tool("upload_media", {"paths": [str(make_media(tmp_path / "media"))]})
@@ -119,7 +119,7 @@ async def test_edit_outlasting_the_budget_is_finished_by_get_edit_result(
 async def test_render_outlasting_the_budget_is_finished_by_get_export_status(
     emulator: Emulator, tmp_path: Path, mode: str
 ) -> None:
-    emulator.config.render_seconds = 1.5
+    emulator.config.render_seconds = 1.0
     settings = tool_settings(emulator, tmp_path)
     async with connect(settings, mode) as c:
         await c.call_tool("upload_media", {"paths": [str(make_media(tmp_path / "media"))]})
@@ -174,7 +174,7 @@ async def test_upload_progress_counts_bytes(emulator: Emulator, tmp_path: Path, 
 async def test_same_instruction_twice_while_running_is_sent_once(
     emulator: Emulator, tmp_path: Path, mode: str
 ) -> None:
-    emulator.config.edit_seconds = 1.5
+    emulator.config.edit_seconds = 1.0
     settings = tool_settings(emulator, tmp_path)
     async with connect(settings, mode) as c:
         await c.call_tool("upload_media", {"paths": [str(make_media(tmp_path / "media"))]})
