@@ -16,7 +16,6 @@ pytestmark = [pytest.mark.anyio, pytest.mark.parametrize("mode", MODES)]
 
 RUN = "/run_sse"
 RENDER = "/api/render/proxy/lambda"
-UPLOAD = "/api/upload-video/"
 
 
 async def test_whole_flow_lands_the_file_in_the_output_dir(
