@@ -103,14 +103,26 @@ class Http:
         self.skills = skills
         self.sleep = sleep
         self._rand = rand
-        self.client = httpx.AsyncClient(
-            base_url=settings.api_url,
-            transport=transport,
-            timeout=self.timeout(),
-            headers={"User-Agent": f"nemo-video-mcp/{__version__}"},
-            follow_redirects=False,
-        )
+        self._transport = transport
+        self._client: httpx.AsyncClient | None = None
+        self._closed = False
         self.auth = Authenticator(settings, self._fetch_anonymous, sleep=sleep)
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        """The shared httpx client, built on first use: building it imports httpcore and loads the
+        CA certificates (~130 ms), which must not delay the server's start-up."""
+        if self._client is None:
+            if self._closed:
+                raise RuntimeError("Cannot send a request, as the client has been closed.")
+            self._client = httpx.AsyncClient(
+                base_url=self.settings.api_url,
+                transport=self._transport,
+                timeout=self.timeout(),
+                headers={"User-Agent": f"nemo-video-mcp/{__version__}"},
+                follow_redirects=False,
+            )
+        return self._client
 
     def timeout(self, *, read: float | None = None) -> httpx.Timeout:
         s = self.settings
@@ -260,4 +272,6 @@ class Http:
         return token
 
     async def aclose(self) -> None:
-        await self.client.aclose()
+        self._closed = True
+        if self._client is not None:
+            await self._client.aclose()
