@@ -55,13 +55,14 @@ def filename_from_url(url: str) -> str:
 
 def unique_path(directory: Path, name: str) -> Path:
     """`directory/name`, or `name (1).ext`, `name (2).ext`... whichever does not exist yet
-    (neither as a file nor as the `.part` of a download in progress)."""
+    (neither as a file nor as the `.part` of a download in progress). A dangling symlink counts
+    as taken: `exists()` says no, but creating or linking that name fails, forever."""
     stem, ext = os.path.splitext(name)
     n = 0
     while True:
         candidate = directory / (name if n == 0 else f"{stem} ({n}){ext}")
         part = candidate.with_name(candidate.name + ".part")
-        if not candidate.exists() and not part.exists():
+        if not os.path.lexists(candidate) and not os.path.lexists(part):
             return candidate
         n += 1
 
