@@ -180,7 +180,9 @@ class Renders:
                 await self._download(job)
         except BackendError as exc:
             job.error = exc
-            if exc.code == 404:  # the backend has no such render: it never started, or it expired
+            # a 404 while polling: the backend has no such render (it never started, or it expired);
+            # a 404 of the download of a finished render is a failed download, not a failed render
+            if exc.code == 404 and _phase(job.record.status) != "completed":
                 reason = f"NemoVideo has no export {record.render_id} (it never started, or it expired)"
                 job.record = self._store.update_render(record.render_id, status="failed", error=reason)
                 job.error = RenderFailed(reason, render_id=record.render_id)
