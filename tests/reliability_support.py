@@ -93,3 +93,12 @@ def posts(emu: Emulator, prefix: str) -> int:
 def is_crash(text: str) -> bool:
     """What the SDK shows for an exception that is not a ToolError: the tool's name, no reason."""
     return re.fullmatch(r"Error executing tool [\w-]+:?", text.strip()) is not None
+
+
+def read(path: str | Path) -> bytes:
+    """A file's bytes (a plain function: async tests may call it without blocking lint)."""
+    return Path(path).read_bytes()
+
+
+def is_link(path: str | Path) -> bool:
+    return Path(path).is_symlink()
