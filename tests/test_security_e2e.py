@@ -123,8 +123,8 @@ async def test_every_hostile_path_is_refused_before_a_single_request(
 
 
 async def _started_render(c: Client, emu: Emulator, media: Path) -> tuple[str, str]:
-    """(session_id, render_id) of a render that is running (it takes 1 s)."""
-    emu.config.render_seconds = 1.0
+    """(session_id, render_id) of a render that is running (it takes 0.6 s)."""
+    emu.config.render_seconds = 0.6
     up = await c.call_tool("upload_media", {"paths": [str(make_media(media))]})
     started = await c.call_tool("export_video", {"wait_seconds": 0})
     assert not started.is_error, text_of(started)
