@@ -195,3 +195,39 @@ async def test_records_within_the_ttl_survive_a_restart(emulator: Emulator, tmp_
         again = await second.call_tool("get_edit_result", {"turn_id": edit["turn_id"]})
     assert not again.is_error, text_of(again)
     assert again.structured_content["changes"] == edit["changes"]
+
+
+async def test_a_long_running_server_expires_finished_work_without_a_restart(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    from nemo_video_mcp.service.store import Store
+
+    fast_emulator(emulator)
+    ttl = {"NEMO_RECORD_TTL_HOURS": str(0.4 / 3600)}  # 0.4 s: the sweep runs every 0.2 s
+    settings = fast_settings(emulator.url, tmp_path, ttl)
+    async with connect(settings) as client:
+        await client.call_tool("upload_media", {"paths": [str(make_media(tmp_path / "media"))]})
+        edit = (await client.call_tool("send_edit", {"instruction": "add music"})).structured_content
+        assert edit["status"] == "completed"
+        look = Store.in_dir(settings.state_dir)  # a second connection, as another process would
+        try:
+            assert look.get_turn(edit["turn_id"]) is not None
+            await until(lambda: look.get_turn(edit["turn_id"]) is None, within=5.0)
+        finally:
+            look.close()
+
+
+async def test_a_session_lost_right_after_an_upload_still_tells_its_timeline(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    fast_emulator(emulator)
+    settings = fast_settings(emulator.url, tmp_path)
+    async with connect(settings) as client:
+        up = await client.call_tool("upload_media", {"paths": [str(make_media(tmp_path / "media"))]})
+        assert not up.is_error, text_of(up)
+        emulator.inject(Fault("envelope", path="/api/state", code=1002))
+        lost = await client.call_tool("get_state", {})
+    assert lost.is_error
+    text = text_of(lost)
+    assert "Last known timeline of the lost session: Timeline (1 track)" in text, text
+    assert "never read" not in text

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import anyio
 from anyio.abc import TaskGroup
 
-from ..backend import MAX_UPLOAD_BYTES, SUPPORTED_FORMATS, NemoClient, UploadedFile
+from ..backend import MAX_UPLOAD_BYTES, SUPPORTED_FORMATS, Draft, NemoClient, NemoError, UploadedFile
 from ..logs import get_logger
 from ..settings import Settings
 from .media_policy import MediaFile, MediaPolicy, MediaRejected
@@ -78,9 +78,8 @@ class Workspace:
             self._renders = Renders(
                 self.settings, self._client, self._store, self.sessions, tg, progress_interval=self._interval
             )
-            expired = self._store.expire(self.settings.record_ttl_hours * 3600)
-            if any(expired):
-                log.info("expired old records", turns=expired.turns, renders=expired.renders)
+            self._expire()
+            tg.start_soon(self._expire_periodically)
             self._stack = stack.pop_all()
         return self
 
@@ -90,6 +89,18 @@ class Workspace:
         stack, self._stack = self._stack, None
         if stack is not None:
             await stack.__aexit__(exc_type, exc, tb)
+
+    def _expire(self) -> None:
+        expired = self._store.expire(self.settings.record_ttl_hours * 3600)
+        if any(expired):
+            log.info("expired old records", turns=expired.turns, renders=expired.renders)
+
+    async def _expire_periodically(self) -> None:
+        """A server left running for weeks drops finished records too, not only at start-up."""
+        period = min(3600.0, self.settings.record_ttl_hours * 3600 / 2)
+        while True:
+            await anyio.sleep(period)
+            self._expire()
 
     @property
     def turns(self) -> Turns:
@@ -149,10 +160,19 @@ class Workspace:
                 ref, lambda: self._client.upload_urls(ref.session_id, clean, skill=ref.skill)
             )
         log.info("uploaded", session_id=ref.session_id, files=len(uploaded))
+        await self._remember_timeline(ref)
         views = [
             FileView(f.filename, f.cdn_url, f.file_type, f.duration, f.width, f.height) for f in uploaded
         ]
         return UploadView(ref.session_id, views)
+
+    async def _remember_timeline(self, ref: SessionRef) -> None:
+        """Read the state once after an upload, so a session lost later still has a known timeline."""
+        try:  # not through sessions.guard: this call's upload succeeded, whatever the read says
+            state = await self._client.get_state(ref.session_id, skill=ref.skill)
+            self.sessions.remember(ref, Draft.parse(state.draft))
+        except NemoError as exc:  # best effort
+            log.info("state not read after upload", session_id=ref.session_id, error=type(exc).__name__)
 
     async def _upload_files(
         self, ref: SessionRef, files: list[MediaFile], progress: ProgressFn | None

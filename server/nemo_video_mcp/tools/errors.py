@@ -8,6 +8,7 @@ stack trace: every message is also passed through the log redaction of known sec
 
 from __future__ import annotations
 
+import math
 from types import TracebackType
 
 from mcp.server.mcpserver.exceptions import ToolError
@@ -75,7 +76,7 @@ def _describe(exc: BaseException, retry_after_default: float) -> str:  # noqa: P
             f"({REGISTER_URL}). This is not a credits problem, and the edits are kept."
         )
     if isinstance(exc, RateLimited):
-        wait = round(exc.retry_after if exc.retry_after is not None else retry_after_default)
+        wait = math.ceil(exc.retry_after if exc.retry_after is not None else retry_after_default)
         unit = "second" if wait == 1 else "seconds"
         return (
             f"NemoVideo is rate limiting requests (HTTP 429): wait {wait} {unit}, then try again "
@@ -138,4 +139,10 @@ class tool_errors:
             return
         if not isinstance(exc, NemoError | WorkspaceError | SkillError):
             log.error("tool crashed", tool=self.tool, exc_info=exc)
-        raise ToolError(describe(exc, retry_after_default=self.retry_after_default)) from None
+        text = describe(exc, retry_after_default=self.retry_after_default)
+        if self.tool == "upload_media" and isinstance(exc, TransportError):
+            text += (
+                " The upload may have reached NemoVideo before the connection failed: call get_state "
+                "to see whether the file is on the timeline before uploading it again."
+            )
+        raise ToolError(text) from None

@@ -35,7 +35,11 @@ SessionId = Annotated[
 SkillArg = Annotated[SkillSlug | None, Field(description="which NemoVideo skill; omit to follow the session")]
 WaitSeconds = Annotated[
     float | None,
-    Field(ge=0, description="how long to wait before returning (default and maximum: the server's budget)"),
+    Field(
+        ge=0,
+        allow_inf_nan=False,
+        description="how long to wait before returning (default and maximum: the server's budget)",
+    ),
 ]
 
 
