@@ -11,11 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import anyio
-from anyio.abc import TaskGroup
 
 from ..backend import (
     BackendError,
-    NemoClient,
     NemoError,
     RenderFailed,
     RenderStatus,
@@ -23,10 +21,10 @@ from ..backend import (
     new_render_id,
 )
 from ..logs import get_logger
-from ..settings import Settings
 from .paths import safe_filename
-from .sessions import SessionRef, Sessions
-from .store import RenderRecord, Store
+from .sessions import SessionRef
+from .store import RenderRecord
+from .work_context import WorkContext
 from .workspace_errors import ExportUnconfirmed, NotExportReady, UnknownHandle, WorkspaceError
 from .workspace_views import ProgressFn, RenderState, RenderView
 from .workspace_wait import Reporter, clamp_budget, megabytes, wait_with_progress
@@ -51,22 +49,13 @@ def _phase(status: str) -> RenderState:
 
 
 class Renders:
-    def __init__(
-        self,
-        settings: Settings,
-        client: NemoClient,
-        store: Store,
-        sessions: Sessions,
-        task_group: TaskGroup,
-        *,
-        progress_interval: float,
-    ) -> None:
-        self._settings = settings
-        self._client = client
-        self._store = store
-        self._sessions = sessions
-        self._tg = task_group
-        self._interval = progress_interval
+    def __init__(self, work: WorkContext) -> None:
+        self._settings = work.settings
+        self._client = work.client
+        self._store = work.store
+        self._sessions = work.sessions
+        self._tg = work.task_group
+        self._interval = work.progress_interval
         self._jobs: dict[str, _Job] = {}
 
     async def export(

@@ -13,15 +13,14 @@ import uuid
 from dataclasses import dataclass, field
 
 import anyio
-from anyio.abc import TaskGroup
 
-from ..backend import Draft, NemoClient, NemoError, SessionLost, StreamError, StreamFault, TextChunk, ToolCall
+from ..backend import Draft, NemoError, SessionLost, StreamError, StreamFault, TextChunk, ToolCall
 from ..logs import get_logger
-from ..settings import Settings
 from . import gui
-from .sessions import SessionRef, Sessions
-from .store import Store, TurnRecord
+from .sessions import SessionRef
+from .store import TurnRecord
 from .turn_reports import Outcome, after_restart, conclude
+from .work_context import WorkContext
 from .workspace_errors import BadRequest, TurnBusy, UnknownHandle
 from .workspace_views import ProgressFn, TurnStatus, TurnView
 from .workspace_wait import Reporter, clamp_budget, elapsed_text, wait_with_progress
@@ -55,22 +54,13 @@ def _same(a: str, b: str) -> bool:
 
 
 class Turns:
-    def __init__(
-        self,
-        settings: Settings,
-        client: NemoClient,
-        store: Store,
-        sessions: Sessions,
-        task_group: TaskGroup,
-        *,
-        progress_interval: float,
-    ) -> None:
-        self._settings = settings
-        self._client = client
-        self._store = store
-        self._sessions = sessions
-        self._tg = task_group
-        self._interval = progress_interval
+    def __init__(self, work: WorkContext) -> None:
+        self._settings = work.settings
+        self._client = work.client
+        self._store = work.store
+        self._sessions = work.sessions
+        self._tg = work.task_group
+        self._interval = work.progress_interval
         self._live: dict[str, _Turn] = {}
         self._locks: dict[str, anyio.Lock] = {}
 

@@ -28,6 +28,7 @@ from .renders import Renders
 from .sessions import SessionRef, Sessions
 from .store import Store
 from .turns import Turns
+from .work_context import WorkContext
 from .workspace_errors import BadRequest, MediaRefused
 from .workspace_views import (
     CreditsView,
@@ -72,12 +73,9 @@ class Workspace:
         async with AsyncExitStack() as stack:
             tg: TaskGroup = await stack.enter_async_context(anyio.create_task_group())
             stack.callback(tg.cancel_scope.cancel)  # on close, background waits stop (records stay)
-            self._turns = Turns(
-                self.settings, self._client, self._store, self.sessions, tg, progress_interval=self._interval
-            )
-            self._renders = Renders(
-                self.settings, self._client, self._store, self.sessions, tg, progress_interval=self._interval
-            )
+            work = WorkContext(self.settings, self._client, self._store, self.sessions, tg, self._interval)
+            self._turns = Turns(work)
+            self._renders = Renders(work)
             self._expire()
             tg.start_soon(self._expire_periodically)
             self._stack = stack.pop_all()
