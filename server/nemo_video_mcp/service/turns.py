@@ -10,6 +10,7 @@ it stopped is still reported after a restart, from the timeline as it is now.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import anyio
@@ -54,7 +55,9 @@ def _same(a: str, b: str) -> bool:
 
 
 class Turns:
-    def __init__(self, work: WorkContext) -> None:
+    def __init__(
+        self, work: WorkContext, *, before_start: Callable[[SessionRef], None] | None = None
+    ) -> None:
         self._settings = work.settings
         self._client = work.client
         self._store = work.store
@@ -63,6 +66,7 @@ class Turns:
         self._interval = work.progress_interval
         self._live: dict[str, _Turn] = {}
         self._locks: dict[str, anyio.Lock] = {}
+        self._before_start = before_start  # may refuse a new turn (an upload of the session is running)
 
     async def send(
         self,
@@ -86,6 +90,8 @@ class Turns:
                     settled = await self._report_orphan(record)
                     if _same(record.instruction, text):  # never send it twice, restart or not
                         return self._record_view(settled)
+                if self._before_start is not None:
+                    self._before_start(ref)
                 turn = await self._start(ref, text)
         return await self._wait(turn, wait_seconds, progress)
 

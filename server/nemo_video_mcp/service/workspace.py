@@ -3,9 +3,9 @@
     async with Workspace(settings, client, store) as ws:   # opens the task group for background work
         await ws.send_edit("remove the car", session_id=None, skill=None, wait_seconds=None, progress=cb)
 
-Background work (edits, render polling, downloads) runs in the workspace's task group, so a tool
-call only ever waits up to its budget (`wait_seconds`, never above `settings.wait_seconds`) and
-cancelling it stops the wait, not the work. Progress reaches the caller through a plain async
+Background work (uploads, edits, render polling, downloads) runs in the workspace's task group, so
+a tool call only ever waits up to its budget (`wait_seconds`, never above `settings.wait_seconds`)
+and cancelling it stops the wait, not the work. Progress reaches the caller through a plain async
 callback `(progress, total, message)`. Knows nothing of MCP or httpx.
 """
 
@@ -15,33 +15,32 @@ from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from types import TracebackType
 from typing import get_args
-from urllib.parse import urlsplit
 
 import anyio
 from anyio.abc import TaskGroup
 
-from ..backend import MAX_UPLOAD_BYTES, SUPPORTED_FORMATS, Draft, NemoClient, NemoError, UploadedFile
+from ..backend import NemoClient
 from ..logs import get_logger
 from ..settings import Settings
-from .media_policy import MediaFile, MediaPolicy, MediaRejected
+from .media_policy import MediaPolicy
 from .renders import Renders
-from .sessions import SessionRef, Sessions
+from .sessions import Sessions
 from .store import Store
 from .turns import Turns
+from .uploads import Uploads
 from .work_context import WorkContext
-from .workspace_errors import BadRequest, MediaRefused
+from .workspace_errors import BadRequest
 from .workspace_views import (
     CreditsView,
     ExportFormat,
     ExportQuality,
-    FileView,
     ProgressFn,
     RenderView,
     StateView,
     TurnView,
     UploadView,
 )
-from .workspace_wait import PROGRESS_INTERVAL_SECONDS, Reporter, megabytes, with_progress
+from .workspace_wait import PROGRESS_INTERVAL_SECONDS
 
 log = get_logger(__name__)
 
@@ -68,13 +67,15 @@ class Workspace:
         self._stack: AsyncExitStack | None = None
         self._turns: Turns | None = None
         self._renders: Renders | None = None
+        self._uploads: Uploads | None = None
 
     async def __aenter__(self) -> Workspace:
         async with AsyncExitStack() as stack:
             tg: TaskGroup = await stack.enter_async_context(anyio.create_task_group())
             stack.callback(tg.cancel_scope.cancel)  # on close, background waits stop (records stay)
             work = WorkContext(self.settings, self._client, self._store, self.sessions, tg, self._interval)
-            self._turns = Turns(work)
+            self._uploads = Uploads(work, self._policy)
+            self._turns = Turns(work, before_start=self._uploads.ensure_idle)  # no edit while uploading
             self._renders = Renders(work)
             self._expire()
             tg.start_soon(self._expire_periodically)
@@ -107,6 +108,12 @@ class Workspace:
         return self._turns
 
     @property
+    def uploads(self) -> Uploads:
+        if self._uploads is None:
+            raise RuntimeError("use `async with Workspace(...)` before calling it")
+        return self._uploads
+
+    @property
     def renders(self) -> Renders:
         if self._renders is None:
             raise RuntimeError("use `async with Workspace(...)` before calling it")
@@ -123,78 +130,9 @@ class Workspace:
         skill: str | None,
         progress: ProgressFn | None = None,
     ) -> UploadView:
-        """Every input is checked before any byte leaves; one refusal means nothing is uploaded."""
-        if not paths and not urls:
-            raise BadRequest(
-                "Nothing to upload: give local file paths in `paths` or http(s) links in `urls`."
-            )
-        files: list[MediaFile] = []
-        rejected: list[tuple[str, str]] = []
-        for raw in paths:
-            try:
-                files.append(self._policy.check(raw))
-            except MediaRejected as exc:
-                rejected.append((raw, str(exc)))
-        for url in urls:
-            parts = urlsplit(url.strip())
-            if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-                rejected.append((url, "Only http:// and https:// links can be imported."))
-        if rejected:
-            lines = "\n".join(f"- {item}: {reason}" for item, reason in rejected)
-            total = len(paths) + len(urls)
-            raise MediaRefused(
-                f"Nothing was uploaded: {len(rejected)} of {total} input(s) were refused.\n{lines}\n"
-                f"Supported formats: {', '.join(SUPPORTED_FORMATS)}; at most "
-                f"{MAX_UPLOAD_BYTES // (1024 * 1024)} MB per file.",
-                rejected=rejected,
-            )
-        ref = await self.sessions.resolve(session_id, skill)
-        uploaded: list[UploadedFile] = []
-        if files:
-            uploaded += await self._upload_files(ref, files, progress)
-        if urls:
-            clean = [u.strip() for u in urls]
-            uploaded += await self.sessions.guard(
-                ref, lambda: self._client.upload_urls(ref.session_id, clean, skill=ref.skill)
-            )
-        log.info("uploaded", session_id=ref.session_id, files=len(uploaded))
-        await self._remember_timeline(ref)
-        views = [
-            FileView(f.filename, f.cdn_url, f.file_type, f.duration, f.width, f.height) for f in uploaded
-        ]
-        return UploadView(ref.session_id, views)
-
-    async def _remember_timeline(self, ref: SessionRef) -> None:
-        """Read the state once after an upload, so a session lost later still has a known timeline."""
-        try:  # not through sessions.guard: this call's upload succeeded, whatever the read says
-            state = await self._client.get_state(ref.session_id, skill=ref.skill)
-            self.sessions.remember(ref, Draft.parse(state.draft))
-        except NemoError as exc:  # best effort
-            log.info("state not read after upload", session_id=ref.session_id, error=type(exc).__name__)
-
-    async def _upload_files(
-        self, ref: SessionRef, files: list[MediaFile], progress: ProgressFn | None
-    ) -> list[UploadedFile]:
-        """Upload in this call (it is not background work), telling the bytes sent meanwhile."""
-        sent = [0, sum(f.size for f in files)]
-        report = Reporter(progress)
-
-        def on_bytes(n: int, total: int) -> None:
-            sent[0], sent[1] = n, total or sent[1]
-
-        async def tick() -> None:
-            n, total = sent
-            await report(n, total or None, f"uploading {megabytes(n)}/{megabytes(total)} MB")
-
-        paths = [f.path for f in files]
-        return await with_progress(
-            lambda: self.sessions.guard(
-                ref,
-                lambda: self._client.upload_files(ref.session_id, paths, skill=ref.skill, progress=on_bytes),
-            ),
-            tick,
-            interval=self._interval,
-        )
+        """Every input is checked before any byte leaves; one refusal means nothing is uploaded. The
+        upload runs in the background: the view says `running` when the budget ran out first."""
+        return await self.uploads.upload(paths, urls, session_id, skill, progress)
 
     # edits ---------------------------------------------------------------------------------
 

@@ -35,6 +35,15 @@ class TurnBusy(WorkspaceError):
         self.session_id = session_id
 
 
+class UploadBusy(WorkspaceError):
+    """An edit arrived while an upload into the same session is still being sent."""
+
+    def __init__(self, message: str, *, upload_id: str, session_id: str) -> None:
+        super().__init__(message)
+        self.upload_id = upload_id
+        self.session_id = session_id
+
+
 class NotExportReady(WorkspaceError):
     """The draft has nothing to render yet."""
 

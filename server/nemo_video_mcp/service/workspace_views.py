@@ -10,6 +10,7 @@ from typing import Any, Literal
 ProgressFn = Callable[[float, float | None, str], Awaitable[None]]
 
 TurnStatus = Literal["running", "completed", "failed"]
+UploadStatus = Literal["running", "completed"]
 ExportFormat = Literal["mp4", "mov", "webm"]
 ExportQuality = Literal["low", "medium", "high"]
 RenderState = Literal["pending", "processing", "downloading", "completed", "failed", "cancelled", "unknown"]
@@ -28,7 +29,11 @@ class FileView:
 @dataclass(frozen=True)
 class UploadView:
     session_id: str
-    files: list[FileView]
+    files: list[FileView]  # [] while running
+    status: UploadStatus
+    upload_id: str
+    progress: float | None  # percent of the bytes sent; None for links only (no byte count)
+    message: str
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,14 @@ class UploadedFileOut(_Out):
 
 class UploadResult(_Out):
     session_id: str = Field(description="the session the files were added to")
-    files: list[UploadedFileOut]
+    files: list[UploadedFileOut] = Field(description="the uploaded files; empty while running")
+    status: Literal["running", "completed"] = Field(
+        description="running: still uploading in the background; call upload_media again with the same "
+        "arguments to keep waiting (nothing is sent twice)"
+    )
+    upload_id: str = Field(description="handle of this upload (its messages and errors name it)")
+    progress: float | None = Field(None, description="percent of the bytes sent, 0-100 (none for links)")
+    message: str = Field(description="what happened and what to do next")
 
 
 class EditResult(_Out):

@@ -16,15 +16,17 @@ HANDLES = (
 INSTRUCTIONS = f"""NemoVideo edits video in the cloud; these tools drive it end to end.
 
 Workflow:
-1. upload_media: local files (inside the folders the user allowed) or http(s) links.
+1. upload_media: local files (inside the folders the user allowed) or http(s) links. A large file
+   may still be uploading when the call returns (status "running"): call upload_media again with
+   the same arguments to keep waiting (nothing is sent twice), and edit once it is "completed".
 2. send_edit: the user's request in plain words. It returns a turn_id; if status is "running",
    call get_edit_result(turn_id) to keep waiting. Never send the same instruction again to retry:
    it would run (and be charged) twice.
 3. get_state: the timeline as it is now (what is on it, whether it can be exported).
 4. export_video: renders the timeline and saves the video into the user's output folder; if
    status is not "completed" yet, call get_export_status(render_id). Export costs no credits.
-check_credits shows the balance. Edits take 10-30 s, exports 30-90 s; no call blocks longer than
-its wait budget, and the work goes on in the background meanwhile.
+check_credits shows the balance. Edits take 10-30 s, exports 30-90 s, large uploads minutes; no
+call blocks longer than its wait budget, and the work goes on in the background meanwhile.
 
 {SKILL_GUIDE}
 {HANDLES}
@@ -36,6 +38,10 @@ UPLOAD = (
     "the folders the user allowed (every path is checked before anything is sent; if one is refused, "
     "nothing is uploaded and each refusal is explained). `urls`: http(s) links NemoVideo downloads "
     "itself. Supported: mp4 mov avi webm mkv jpg png gif webp mp3 wav m4a aac, 500 MB per file. "
+    "The upload runs in the background: if `status` is 'running' when the call returns (a large file "
+    "on a slow connection), call upload_media again with the same arguments to keep waiting; it joins "
+    "the running upload and never sends the files twice (the same call repeated within 10 minutes of "
+    "finishing returns that result). Send edits to the session only once the upload is 'completed'. "
     f"{SKILL_GUIDE} Pass `skill` on the first call of a new task; later calls follow the session. "
     f"{HANDLES}"
 )

@@ -1,0 +1,279 @@
+"""Uploads: local files and links added to a session, sent in the background, watched by the calls.
+
+Every input is checked before any byte leaves (one refusal means nothing is uploaded). The upload
+then runs in the workspace's task group: a tool call waits at most its budget and reports the bytes
+sent meanwhile; cancelling the call stops the wait, not the upload. The same inputs (session,
+resolved file paths with their size and modification time, links; any order) join the upload
+that is running, and for `REPEAT_WINDOW_SECONDS` after it finished get its result again without
+sending anything (a host retrying a call it cut must not upload twice). A failure is raised to the
+calls waiting for it (or, if none was, to the next call with the same inputs) and then forgotten:
+the next call uploads again. Uploads are kept in memory only: a restart ends them with the process.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import anyio
+
+from ..backend import MAX_UPLOAD_BYTES, SUPPORTED_FORMATS, Draft, NemoError, UploadedFile
+from ..logs import get_logger
+from .media_policy import MediaFile, MediaPolicy, MediaRejected
+from .sessions import SessionRef
+from .work_context import WorkContext
+from .workspace_errors import BadRequest, MediaRefused, UploadBusy, WorkspaceError
+from .workspace_views import FileView, ProgressFn, UploadView
+from .workspace_wait import Reporter, clamp_budget, elapsed_text, megabytes, wait_with_progress
+
+log = get_logger(__name__)
+
+REPEAT_WINDOW_SECONDS = 600.0  # the same inputs again within this time after success: not re-sent
+
+# (session id, sorted (real path, size, mtime_ns) of the files, sorted links)
+UploadKey = tuple[str, tuple[tuple[str, int, int], ...], tuple[str, ...]]
+
+
+@dataclass
+class _Upload:
+    upload_id: str
+    key: UploadKey
+    ref: SessionRef
+    files: list[MediaFile]
+    urls: list[str]
+    total: int  # file bytes to send
+    sent: int = 0
+    activity: str = "uploading"
+    started: float = field(default_factory=anyio.current_time)
+    finished: float | None = None
+    done: anyio.Event = field(default_factory=anyio.Event)
+    result: list[FileView] | None = None
+    error: Exception | None = None  # raised to the calls that wait for it, then forgotten
+
+    def names(self) -> str:
+        return ", ".join([f.path.name for f in self.files] + self.urls)
+
+    def percent(self) -> float | None:
+        if self.result is not None:
+            return 100.0
+        if not self.total:
+            return None
+        return round(min(99.9, 100 * self.sent / self.total), 1)
+
+    def bytes_text(self) -> str:
+        return f"{megabytes(self.sent)}/{megabytes(self.total)} MB"
+
+
+def _stamp(path: Path) -> int:
+    """The file's modification time (ns), so a file changed since is a new upload; 0 if unreadable."""
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return 0
+
+
+def _key(session_id: str, files: Sequence[MediaFile], urls: Sequence[str]) -> UploadKey:
+    stamped = sorted((str(f.path), f.size, _stamp(f.path)) for f in files)
+    return session_id, tuple(stamped), tuple(sorted(urls))
+
+
+def _importing(urls: Sequence[str]) -> str:
+    return f"importing {len(urls)} link(s)"
+
+
+class Uploads:
+    def __init__(self, work: WorkContext, policy: MediaPolicy, *, repeat_window: float | None = None) -> None:
+        self._settings = work.settings
+        self._client = work.client
+        self._sessions = work.sessions
+        self._tg = work.task_group
+        self._interval = work.progress_interval
+        self._policy = policy
+        self._window = REPEAT_WINDOW_SECONDS if repeat_window is None else repeat_window
+        self._jobs: dict[UploadKey, _Upload] = {}
+
+    async def upload(
+        self,
+        paths: Sequence[str],
+        urls: Sequence[str],
+        session_id: str | None,
+        skill: str | None,
+        progress: ProgressFn | None,
+    ) -> UploadView:
+        files, links = self._check(paths, urls)
+        ref = await self._sessions.resolve(session_id, skill)
+        key = _key(ref.session_id, files, links)
+        self._prune()
+        job = self._jobs.get(key)
+        if job is not None and job.done.is_set():
+            if job.error is not None:  # failed while no call was waiting: tell this one, then forget
+                self._forget(job)
+                raise job.error
+            return self._view(job, repeat=True)
+        if job is None:
+            job = self._start(ref, key, files, links)
+        return await self._wait(job, progress)
+
+    def ensure_idle(self, ref: SessionRef) -> None:
+        """Refuse to start an edit while media is still being uploaded into the session."""
+        job = next(
+            (j for j in self._jobs.values() if j.ref.session_id == ref.session_id and not j.done.is_set()),
+            None,
+        )
+        if job is None:
+            return
+        sent = f", {job.bytes_text()} sent" if job.total else ""
+        raise UploadBusy(
+            f"An upload is still running in session {ref.session_id} (upload_id {job.upload_id!r}: "
+            f"{job.names()}{sent}). An edit now would work on a timeline without that media: call "
+            "upload_media again with the same arguments to wait for it (nothing is sent twice), then "
+            "send the edit.",
+            upload_id=job.upload_id,
+            session_id=ref.session_id,
+        )
+
+    # checks, before anything is sent ------------------------------------------------------
+
+    def _check(self, paths: Sequence[str], urls: Sequence[str]) -> tuple[list[MediaFile], list[str]]:
+        if not paths and not urls:
+            raise BadRequest(
+                "Nothing to upload: give local file paths in `paths` or http(s) links in `urls`."
+            )
+        files: list[MediaFile] = []
+        rejected: list[tuple[str, str]] = []
+        for raw in paths:
+            try:
+                files.append(self._policy.check(raw))
+            except MediaRejected as exc:
+                rejected.append((raw, str(exc)))
+        for url in urls:
+            parts = urlsplit(url.strip())
+            if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+                rejected.append((url, "Only http:// and https:// links can be imported."))
+        if rejected:
+            lines = "\n".join(f"- {item}: {reason}" for item, reason in rejected)
+            total = len(paths) + len(urls)
+            raise MediaRefused(
+                f"Nothing was uploaded: {len(rejected)} of {total} input(s) were refused.\n{lines}\n"
+                f"Supported formats: {', '.join(SUPPORTED_FORMATS)}; at most "
+                f"{MAX_UPLOAD_BYTES // (1024 * 1024)} MB per file.",
+                rejected=rejected,
+            )
+        return files, [u.strip() for u in urls]
+
+    # jobs ----------------------------------------------------------------------------------
+
+    def _start(self, ref: SessionRef, key: UploadKey, files: list[MediaFile], urls: list[str]) -> _Upload:
+        upload_id = f"upload_{uuid.uuid4().hex[:16]}"
+        job = _Upload(upload_id, key, ref, files, urls, total=sum(f.size for f in files))
+        if not files:
+            job.activity = _importing(urls)
+        self._jobs[key] = job
+        self._tg.start_soon(self._run, job)
+        log.info("upload started", upload_id=upload_id, session_id=ref.session_id, files=len(files))
+        return job
+
+    def _forget(self, job: _Upload) -> None:
+        if self._jobs.get(job.key) is job:
+            del self._jobs[job.key]
+
+    def _prune(self) -> None:
+        horizon = anyio.current_time() - self._window
+        for job in list(self._jobs.values()):
+            if job.finished is not None and job.finished < horizon:
+                self._forget(job)
+
+    async def _wait(self, job: _Upload, progress: ProgressFn | None) -> UploadView:
+        report = Reporter(progress)
+
+        async def tick() -> None:
+            if job.activity == "uploading" and job.total:
+                await report(job.sent, job.total, f"uploading {job.bytes_text()}")
+            else:
+                elapsed = anyio.current_time() - job.started
+                await report(elapsed, None, f"{job.activity} ({elapsed_text(elapsed)})…")
+
+        budget = clamp_budget(None, self._settings.wait_seconds)
+        await wait_with_progress(job.done, budget, tick, interval=self._interval)
+        if job.done.is_set() and job.error is not None:
+            self._forget(job)  # the next call with the same inputs uploads again
+            raise job.error
+        return self._view(job)
+
+    def _view(self, job: _Upload, *, repeat: bool = False) -> UploadView:
+        sid, uid = job.ref.session_id, job.upload_id
+        if job.result is None:
+            elapsed = elapsed_text(anyio.current_time() - job.started)
+            done = job.activity
+            if job.activity == "uploading" and job.total:
+                done = f"{job.bytes_text()} sent"
+                if job.sent >= job.total:
+                    done += ", waiting for NemoVideo to confirm"
+            message = (
+                f"Still uploading ({done}, {elapsed} so far); the upload goes on in the background "
+                f"(upload_id {uid!r}). Call upload_media again with the same arguments to keep waiting (it "
+                "joins this upload: nothing is sent twice), or call get_state later to see the media in "
+                "the session. Do not send edits to this session until the upload is finished."
+            )
+            return UploadView(sid, [], "running", uid, job.percent(), message)
+        message = f"Uploaded {len(job.result)} file(s) to session {sid}."
+        if repeat and job.finished is not None:
+            ago = elapsed_text(anyio.current_time() - job.finished)
+            message = (
+                f"Uploaded {len(job.result)} file(s) to session {sid} (upload_id {uid!r}, finished {ago} "
+                f"ago); nothing was sent again by this call (the same files and links within "
+                f"{self._window / 60:.0f} minutes of an upload get its result)."
+            )
+        return UploadView(sid, job.result, "completed", uid, 100.0, message)
+
+    # the background upload -----------------------------------------------------------------
+
+    async def _run(self, job: _Upload) -> None:
+        ref = job.ref
+        try:
+            uploaded: list[UploadedFile] = []
+            if job.files:
+                uploaded += await self._send_files(job)
+            if job.urls:
+                job.activity = _importing(job.urls)
+                uploaded += await self._sessions.guard(
+                    ref, lambda: self._client.upload_urls(ref.session_id, job.urls, skill=ref.skill)
+                )
+            log.info("uploaded", upload_id=job.upload_id, session_id=ref.session_id, files=len(uploaded))
+            job.activity = "reading the timeline"
+            await self._remember_timeline(ref)
+            job.result = [
+                FileView(f.filename, f.cdn_url, f.file_type, f.duration, f.width, f.height) for f in uploaded
+            ]
+        except Exception as exc:
+            if not isinstance(exc, NemoError | WorkspaceError):
+                log.exception("upload crashed", upload_id=job.upload_id)
+            job.error = exc
+        finally:
+            if job.result is None and job.error is None:  # cancelled: the workspace is closing
+                job.error = WorkspaceError("The upload was stopped: the server is shutting down.")
+            job.finished = anyio.current_time()
+            job.done.set()
+
+    async def _send_files(self, job: _Upload) -> list[UploadedFile]:
+        ref, paths = job.ref, [f.path for f in job.files]
+
+        def on_bytes(n: int, total: int) -> None:
+            job.sent, job.total = n, total or job.total
+
+        return await self._sessions.guard(
+            ref,
+            lambda: self._client.upload_files(ref.session_id, paths, skill=ref.skill, progress=on_bytes),
+        )
+
+    async def _remember_timeline(self, ref: SessionRef) -> None:
+        """Read the state once after an upload, so a session lost later still has a known timeline."""
+        try:  # not through sessions.guard: the upload succeeded, whatever the read says
+            state = await self._client.get_state(ref.session_id, skill=ref.skill)
+            self._sessions.remember(ref, Draft.parse(state.draft))
+        except NemoError as exc:  # best effort
+            log.info("state not read after upload", session_id=ref.session_id, error=type(exc).__name__)
