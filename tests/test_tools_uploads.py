@@ -21,6 +21,7 @@ from tools_support import MODES, Progress, connect, make_media, text_of, tool_se
 pytestmark = pytest.mark.anyio
 
 UPLOAD = "/api/upload-video/"
+RENDER_PATH = "/api/render/proxy/lambda"
 RUN = "/run_sse"
 SHORT_BUDGET = {"NEMO_WAIT_SECONDS": "0.3"}
 
@@ -188,6 +189,26 @@ async def test_an_edit_is_refused_while_the_session_uploads(
         edit = await c.call_tool("send_edit", {"instruction": "add music"})
     assert not edit.is_error, text_of(edit)
     assert len(emulator.requests_to(RUN, "POST")) == 1
+
+
+async def test_an_export_is_refused_while_the_session_uploads(emulator: Emulator, tmp_path: Path) -> None:
+    settings = tool_settings(emulator, tmp_path, SHORT_BUDGET)
+    first = {"paths": [str(make_media(tmp_path / "media", "street.mp4"))]}
+    second = {"paths": [str(make_media(tmp_path / "media", "beach.mp4"))]}
+    async with connect(settings, "legacy") as c:
+        assert (await c.call_tool("upload_media", first)).structured_content["status"] == "completed"
+        slow_uploads(emulator, 1.0)
+        running = (await c.call_tool("upload_media", second)).structured_content
+        assert running["status"] == "running"
+        export = await c.call_tool("export_video", {})
+        assert export.is_error
+        assert running["upload_id"] in text_of(export)
+        assert "beach.mp4" in text_of(export)
+        assert emulator.requests_to(RENDER_PATH) == []  # nothing submitted meanwhile
+        await until_finished(c, second)
+        export = await c.call_tool("export_video", {})
+    assert not export.is_error, text_of(export)
+    assert len(emulator.requests_to(RENDER_PATH, "POST")) == 1
 
 
 @pytest.mark.parametrize("mode", MODES)

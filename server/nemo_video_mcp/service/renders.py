@@ -7,6 +7,7 @@ downloads the result into the output folder under a fresh name (never overwritin
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,7 +50,10 @@ def _phase(status: str) -> RenderState:
 
 
 class Renders:
-    def __init__(self, work: WorkContext) -> None:
+    def __init__(
+        self, work: WorkContext, *, before_start: Callable[[SessionRef], None] | None = None
+    ) -> None:
+        self._before_start = before_start  # may refuse a new export (an upload of the session is running)
         self._settings = work.settings
         self._client = work.client
         self._store = work.store
@@ -68,6 +72,8 @@ class Renders:
         wait_seconds: float | None,
         progress: ProgressFn | None,
     ) -> RenderView:
+        if self._before_start is not None:
+            self._before_start(ref)
         _, draft = await self._sessions.read(ref)
         if not draft.export_ready():
             raise NotExportReady(

@@ -119,7 +119,7 @@ class Uploads:
         return await self._wait(job, progress)
 
     def ensure_idle(self, ref: SessionRef) -> None:
-        """Refuse to start an edit while media is still being uploaded into the session."""
+        """Refuse to start an edit or an export while media is still being uploaded into the session."""
         job = next(
             (j for j in self._jobs.values() if j.ref.session_id == ref.session_id and not j.done.is_set()),
             None,
@@ -129,9 +129,9 @@ class Uploads:
         sent = f", {job.bytes_text()} sent" if job.total else ""
         raise UploadBusy(
             f"An upload is still running in session {ref.session_id} (upload_id {job.upload_id!r}: "
-            f"{job.names()}{sent}). An edit now would work on a timeline without that media: call "
-            "upload_media again with the same arguments to wait for it (nothing is sent twice), then "
-            "send the edit.",
+            f"{job.names()}{sent}). An edit or export now would work on a timeline without that media: "
+            "call upload_media again with the same arguments to wait for it (nothing is sent twice), "
+            "then try again.",
             upload_id=job.upload_id,
             session_id=ref.session_id,
         )

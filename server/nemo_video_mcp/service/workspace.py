@@ -75,8 +75,9 @@ class Workspace:
             stack.callback(tg.cancel_scope.cancel)  # on close, background waits stop (records stay)
             work = WorkContext(self.settings, self._client, self._store, self.sessions, tg, self._interval)
             self._uploads = Uploads(work, self._policy)
-            self._turns = Turns(work, before_start=self._uploads.ensure_idle)  # no edit while uploading
-            self._renders = Renders(work)
+            # no edit and no export while media is still uploading into the session
+            self._turns = Turns(work, before_start=self._uploads.ensure_idle)
+            self._renders = Renders(work, before_start=self._uploads.ensure_idle)
             self._expire()
             tg.start_soon(self._expire_periodically)
             self._stack = stack.pop_all()
