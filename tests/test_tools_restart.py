@@ -119,6 +119,7 @@ async def test_other_status_words_for_done_are_understood(
             method="GET",
             status=200,
             body={"success": True, "data": done},
+            times=1000,  # every poll says so: a late poll of the closed first server must not use it up
         )
     )
     async with connect(settings, mode) as second:
