@@ -243,25 +243,18 @@ async def test_failed_download_leaves_no_partial_file(
 async def test_cancelled_download_stops_and_leaves_no_partial_file(
     client: NemoClient, emulator: Any, tmp_path: Path
 ) -> None:
-    emulator.config.render_bytes = 64 * 1024 * 1024
+    emulator.config.render_bytes = 256 * 1024 * 1024  # ~0.3 s or more on loopback
     final = await finished_render(client, emulator)
     assert final.url
     out = tmp_path / "out"
     seen: list[int] = []
-    with anyio.move_on_after(5):  # cancel as soon as the first MiB has landed
-        with anyio.CancelScope() as scope:
-
-            def got(done: int, _total: int | None) -> None:
-                seen.append(done)
-                if done >= 1024 * 1024:
-                    scope.cancel()
-
-            await client.download(final.url, out, filename="video.mp4", progress=got)
-    assert scope.cancel_called
-    await anyio.sleep(0.3)  # the worker thread notices at its next read
-    stopped_at = seen[-1]
-    await anyio.sleep(0.3)
-    assert seen[-1] == stopped_at < emulator.config.render_bytes  # it stopped, not finished
+    with anyio.move_on_after(0.05) as scope:
+        await client.download(final.url, out, filename="video.mp4", progress=lambda d, _t: seen.append(d))
+    assert scope.cancelled_caught
+    # a download that went on would still report its last byte (always reported) meanwhile
+    await anyio.sleep(1.0)
+    assert seen
+    assert seen[-1] < emulator.config.render_bytes
     assert list(out.iterdir()) == []
 
 

@@ -16,6 +16,7 @@ import contextlib
 import os
 import re
 import threading
+import time
 import unicodedata
 from collections.abc import Callable
 from pathlib import Path
@@ -33,6 +34,7 @@ from .retry import is_retryable
 DownloadProgress = Callable[[int, int | None], None]
 DEFAULT_NAME = "nemovideo.mp4"
 MAX_NAME_LENGTH = 120
+PROGRESS_SECONDS = 0.1  # between download progress reports
 _UNSAFE = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]+')
 
 
@@ -218,13 +220,16 @@ def _receive(
         received = 0
         if progress is not None:
             progress(0, total)
+        told = time.monotonic()
         for chunk in response.iter_bytes():  # as read: up to SYNC_READ_BYTES, not re-chunked
             if stop.is_set():
                 return None  # the caller was cancelled and has already cleaned up
             file.write(chunk)
             received += len(chunk)
-            if progress is not None:
+            # each report is a round trip to the event loop: at most every PROGRESS_SECONDS
+            if progress is not None and (time.monotonic() - told >= PROGRESS_SECONDS or received == total):
                 progress(received, total)
+                told = time.monotonic()
         if total is not None and response.num_bytes_downloaded < total:
             raise TransportError(
                 f"the download stopped early ({response.num_bytes_downloaded} of {total} bytes)"
