@@ -49,7 +49,8 @@ def prompt_text(skill: Skill, request: str | None, file: str | None) -> str:
 {media}
 
 Steps:
-1. upload_media(paths=[...] or urls=[...], skill="{skill.slug}"). Note the session_id.
+1. upload_media(paths=[...] or urls=[...], skill="{skill.slug}"). Note the session_id. If status is
+   "running" (a big file), call upload_media again with the same arguments until "completed".
 2. send_edit(instruction=<the request in the user's words>, skill="{skill.slug}"). If status is
    "running", call get_edit_result(turn_id) until it is "completed" or "failed"; never send the
    same instruction again. Show the user the reply and the changes.
