@@ -12,18 +12,10 @@ import anyio
 
 from nemo_video_mcp.backend import NemoClient
 from nemo_video_mcp.settings import Settings
-from nemo_video_mcp.skills import SkillRegistry
+from support_common import skills
 
 SKILL = "video-json-ai"
 STATIC_TOKEN = "nmv_test_static"  # the emulator's registered user (EmulatorConfig.static_tokens)
-_SKILLS: SkillRegistry | None = None
-
-
-def skills() -> SkillRegistry:
-    global _SKILLS  # noqa: PLW0603 (loaded once for the whole run)
-    if _SKILLS is None:
-        _SKILLS = SkillRegistry.load(platform_override="cursor")
-    return _SKILLS
 
 
 def settings_for(url: str, state_dir: Path, env: Mapping[str, str] | None = None) -> Settings:

@@ -16,21 +16,13 @@ from mcp import Client
 from nemo_video_mcp.app import create_server
 from nemo_video_mcp.emulator import Emulator
 from nemo_video_mcp.settings import Settings
-from nemo_video_mcp.skills import SkillRegistry
+from support_common import skills
 
-MP4_HEAD = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"
 RUN = "/run_sse"
 RENDER = "/api/render/proxy/lambda"
 UPLOAD = "/api/upload-video/"
 STATE = "/api/state/"
 CREDITS = "/api/credits/"
-_SKILLS: list[SkillRegistry] = []
-
-
-def skills() -> SkillRegistry:
-    if not _SKILLS:
-        _SKILLS.append(SkillRegistry.load(platform_override="cursor"))
-    return _SKILLS[0]
 
 
 def fast_settings(url: str, tmp: Path, env: Mapping[str, str] | None = None) -> Settings:
@@ -65,21 +57,10 @@ def fast_emulator(emu: Emulator) -> Emulator:
     return emu
 
 
-def make_media(root: Path, name: str = "clip.mp4", size: int = 4096) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    path = root / name
-    path.write_bytes(MP4_HEAD + bytes(size - len(MP4_HEAD)))
-    return path
-
-
 @asynccontextmanager
 async def connect(settings: Settings, mode: str = "legacy") -> AsyncIterator[Client]:
     async with Client(create_server(settings, skills=skills()), mode=mode) as client:
         yield client
-
-
-def text_of(result: Any) -> str:
-    return "\n".join(getattr(block, "text", "") for block in result.content)
 
 
 def draft_of(emu: Emulator, sid: str) -> dict[str, Any]:

@@ -22,16 +22,8 @@ import pytest
 from mcp import Client, StdioServerParameters
 
 from nemo_video_mcp.emulator import Emulator, Fault
-from reliability_support import (
-    RENDER,
-    RUN,
-    connect,
-    fast_emulator,
-    fast_settings,
-    make_media,
-    read,
-    text_of,
-)
+from reliability_support import RENDER, RUN, connect, fast_emulator, fast_settings, read
+from support_common import make_media, text_of
 
 pytestmark = pytest.mark.anyio
 SKILLS = ("objectremover-video", "video-json-ai", "editor-remastered")

@@ -40,10 +40,9 @@ from reliability_support import (
     fast_emulator,
     fast_settings,
     is_crash,
-    make_media,
     posts,
-    text_of,
 )
+from support_common import make_media, text_of
 
 pytestmark = pytest.mark.anyio
 

@@ -37,7 +37,8 @@ from nemo_video_mcp.backend.upload import parse_files
 from nemo_video_mcp.emulator import Emulator
 from nemo_video_mcp.service.workspace_views import StateView
 from nemo_video_mcp.tools.results import StateResult
-from reliability_support import connect, fast_emulator, fast_settings, is_crash, make_media, text_of
+from reliability_support import connect, fast_emulator, fast_settings, is_crash
+from support_common import make_media, text_of
 
 EVENT_TYPES = (TextChunk, ToolCall, ToolResult, StateDelta, Heartbeat, StreamFault)
 FAST = settings(max_examples=60, deadline=None)

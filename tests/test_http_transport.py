@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import anyio
 import httpx
 import pytest
-import uvicorn
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.server.mcpserver import Context, MCPServer
@@ -24,9 +19,9 @@ from nemo_video_mcp.http_transport import (
     build_app,
     is_loopback,
     security_settings,
-    uvicorn_config,
 )
 from nemo_video_mcp.settings import Settings
+from support_common import serve_in_thread
 
 TOKEN = "s3cret-token-for-tests-0123456789"
 INIT = {
@@ -61,27 +56,7 @@ def _tiny_server() -> MCPServer[Any]:
     return server
 
 
-@contextmanager
-def serving(make_app: Callable[[int], Any]) -> Iterator[int]:
-    """uvicorn in a thread on a 127.0.0.1 port bound before the app is built; yields the port."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn_config(make_app(port), host="127.0.0.1", port=port))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        for _ in range(500):
-            if server.started:
-                break
-            threading.Event().wait(0.01)
-        assert server.started, "uvicorn did not start"
-        yield port
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
+serving = serve_in_thread
 
 
 def _post(port: int, headers: dict[str, str] | None = None, host: str | None = None) -> httpx.Response:

@@ -9,7 +9,6 @@ import asyncio
 import gc
 import os
 import random
-import socket
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -22,13 +21,13 @@ import anyio
 import httpx
 import psutil
 import pytest
-import uvicorn
 from mcp import Client
 
 from nemo_video_mcp.app import create_server
 from nemo_video_mcp.emulator import Emulator, Fault
-from nemo_video_mcp.http_transport import build_app, uvicorn_config
-from reliability_support import RUN, fast_emulator, fast_settings, is_crash, make_media, skills, text_of
+from nemo_video_mcp.http_transport import build_app
+from reliability_support import RUN, fast_emulator, fast_settings, is_crash
+from support_common import make_media, serve_in_thread, skills, text_of
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
@@ -77,31 +76,20 @@ class Served:
 @contextmanager
 def serving(settings: Any) -> Iterator[Served]:
     """The real server over Streamable HTTP, uvicorn in a thread, on a port bound beforehand."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    served = Served(sock.getsockname()[1])
-    inner = build_app(create_server(settings, skills=skills()), settings, host="127.0.0.1", port=served.port)
+    served = Served(0)
 
-    async def app(scope: Any, receive: Any, send: Any) -> None:
-        served.loop = asyncio.get_running_loop()
-        await inner(scope, receive, send)
+    def make_app(port: int) -> Any:
+        served.port = port
+        inner = build_app(create_server(settings, skills=skills()), settings, host="127.0.0.1", port=port)
 
-    server = uvicorn.Server(uvicorn_config(app, host="127.0.0.1", port=served.port))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        for _ in range(500):
-            if server.started:
-                break
-            threading.Event().wait(0.01)
-        assert server.started, "uvicorn did not start"
+        async def app(scope: Any, receive: Any, send: Any) -> None:
+            served.loop = asyncio.get_running_loop()
+            await inner(scope, receive, send)
+
+        return app
+
+    with serve_in_thread(make_app, stop_seconds=15):
         yield served
-    finally:
-        server.should_exit = True
-        thread.join(15)
-        sock.close()
-        assert not thread.is_alive(), "the HTTP server did not stop"
 
 
 def _fds() -> int:

@@ -20,17 +20,8 @@ import pytest
 from mcp import Client
 
 from nemo_video_mcp.emulator import Emulator, Fault
-from reliability_support import (
-    MP4_HEAD,
-    UPLOAD,
-    connect,
-    fast_emulator,
-    fast_settings,
-    is_link,
-    make_media,
-    read,
-    text_of,
-)
+from reliability_support import UPLOAD, connect, fast_emulator, fast_settings, is_link, read
+from support_common import MP4_HEAD, make_media, text_of
 
 pytestmark = pytest.mark.anyio
 MB = 1024 * 1024

@@ -10,7 +10,8 @@ import pytest
 from nemo_video_mcp.backend import RateLimited
 from nemo_video_mcp.emulator import Emulator, Fault
 from nemo_video_mcp.tools.errors import describe
-from reliability_support import connect, fast_emulator, fast_settings, make_media, text_of
+from reliability_support import connect, fast_emulator, fast_settings
+from support_common import make_media, text_of
 
 
 def test_a_sub_second_retry_after_never_reads_as_wait_zero() -> None:

@@ -12,7 +12,8 @@ import pytest
 from mcp import Client
 
 from nemo_video_mcp.emulator import Emulator, Fault
-from tools_support import MODES, connect, make_media, text_of, tool_settings
+from support_common import make_media, text_of
+from tools_support import MODES, connect, tool_settings
 
 pytestmark = [pytest.mark.anyio, pytest.mark.parametrize("mode", MODES)]
 

@@ -10,7 +10,8 @@ import anyio
 import pytest
 
 from nemo_video_mcp.emulator import Emulator
-from tools_support import MODES, Progress, connect, file_bytes, make_media, text_of, tool_settings
+from support_common import make_media, text_of
+from tools_support import MODES, Progress, connect, file_bytes, tool_settings
 
 pytestmark = [pytest.mark.anyio, pytest.mark.parametrize("mode", MODES)]
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from nemo_video_mcp.emulator import Emulator, Fault
-from tools_support import MODES, connect, file_bytes, make_media, text_of, tool_settings, until
+from support_common import make_media, text_of
+from tools_support import MODES, connect, file_bytes, tool_settings, until
 
 pytestmark = [pytest.mark.anyio, pytest.mark.parametrize("mode", MODES)]
 

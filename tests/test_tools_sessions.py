@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from nemo_video_mcp.emulator import Emulator
-from tools_support import MODES, Progress, connect, make_media, text_of, tool_settings
+from support_common import make_media, text_of
+from tools_support import MODES, Progress, connect, tool_settings
 
 pytestmark = [pytest.mark.anyio, pytest.mark.parametrize("mode", MODES)]
 

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from nemo_video_mcp.emulator import Emulator
-from tools_support import MODES, connect, make_media, skills, tool_settings
+from support_common import make_media, skills
+from tools_support import MODES, connect, tool_settings
 
 pytestmark = [pytest.mark.anyio, pytest.mark.parametrize("mode", MODES)]
 

@@ -16,7 +16,8 @@ from mcp import Client
 
 from nemo_video_mcp.emulator import Emulator, Fault
 from nemo_video_mcp.service import uploads
-from tools_support import MODES, Progress, connect, make_media, text_of, tool_settings, until
+from support_common import make_media, text_of
+from tools_support import MODES, Progress, connect, tool_settings, until
 
 pytestmark = pytest.mark.anyio
 

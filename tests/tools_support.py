@@ -17,26 +17,9 @@ from mcp.server.mcpserver import MCPServer
 from nemo_video_mcp.app import create_server
 from nemo_video_mcp.emulator import Emulator, EmulatorConfig
 from nemo_video_mcp.settings import Settings
-from nemo_video_mcp.skills import SkillRegistry
+from support_common import skills
 
 MODES = ("legacy", "auto")  # 2025-11-25 handshake, and 2026-07-28 direct dispatch
-# an ISO base media file header (what the media policy's magic-byte check looks for)
-MP4_HEAD = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"
-_SKILLS: SkillRegistry | None = None
-
-
-def skills() -> SkillRegistry:
-    global _SKILLS  # noqa: PLW0603 (loaded once for the whole run)
-    if _SKILLS is None:
-        _SKILLS = SkillRegistry.load(platform_override="cursor")
-    return _SKILLS
-
-
-def make_media(root: Path, name: str = "clip.mp4", size: int = 4096) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    path = root / name
-    path.write_bytes(MP4_HEAD + bytes(size - len(MP4_HEAD)))
-    return path
 
 
 def tool_settings(emulator: Emulator, tmp: Path, env: Mapping[str, str] | None = None) -> Settings:
@@ -102,7 +85,3 @@ def file_bytes(path: str | Path) -> bytes | None:
     """A file's content, or None when it does not exist (sync: tests call it outside the loop's hot path)."""
     p = Path(path)
     return p.read_bytes() if p.is_file() else None
-
-
-def text_of(result: Any) -> str:
-    return "\n".join(getattr(block, "text", "") for block in result.content)
