@@ -8,8 +8,13 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from nemo_video_mcp.emulator import Emulator
+
+# Hypothesis keeps no example database: nothing is written into the working directory.
+settings.register_profile("nemo", database=None)
+settings.load_profile("nemo")
 
 
 @pytest.fixture
