@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import functools
+import tempfile
 import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from hypothesis import settings
+from hypothesis.configuration import set_hypothesis_home_dir
 
 from nemo_video_mcp.emulator import Emulator
 
-# Hypothesis keeps no example database: nothing is written into the working directory.
+# Hypothesis keeps no example database, and its caches go to a temporary folder: nothing is
+# written into the working directory.
+set_hypothesis_home_dir(tempfile.mkdtemp(prefix="nemo-hypothesis-"))
 settings.register_profile("nemo", database=None)
 settings.load_profile("nemo")
 
