@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import functools
+import shutil
 import tempfile
 import weakref
 from collections.abc import Callable, Iterator
@@ -16,7 +18,9 @@ from nemo_video_mcp.emulator import Emulator
 
 # Hypothesis keeps no example database, and its caches go to a temporary folder: nothing is
 # written into the working directory.
-set_hypothesis_home_dir(tempfile.mkdtemp(prefix="nemo-hypothesis-"))
+_HYPOTHESIS_HOME = tempfile.mkdtemp(prefix="nemo-hypothesis-")
+atexit.register(shutil.rmtree, _HYPOTHESIS_HOME, ignore_errors=True)
+set_hypothesis_home_dir(_HYPOTHESIS_HOME)
 settings.register_profile("nemo", database=None)
 settings.load_profile("nemo")
 
