@@ -25,7 +25,7 @@ from ..logs import get_logger
 from .paths import safe_filename
 from .sessions import SessionRef
 from .store import RenderRecord
-from .work_context import WorkContext
+from .work_context import WorkContext, Worker
 from .workspace_errors import ExportUnconfirmed, NotExportReady, UnknownHandle, WorkspaceError
 from .workspace_views import ProgressFn, RenderState, RenderView
 from .workspace_wait import Reporter, clamp_budget, megabytes, wait_with_progress
@@ -49,17 +49,11 @@ def _phase(status: str) -> RenderState:
     return RenderStatus(render_id="-", status=status).phase
 
 
-class Renders:
+class Renders(Worker):
     def __init__(
         self, work: WorkContext, *, before_start: Callable[[SessionRef], None] | None = None
     ) -> None:
-        self._before_start = before_start  # may refuse a new export (an upload of the session is running)
-        self._settings = work.settings
-        self._client = work.client
-        self._store = work.store
-        self._sessions = work.sessions
-        self._tg = work.task_group
-        self._interval = work.progress_interval
+        super().__init__(work, before_start=before_start)  # may refuse an export while uploading
         self._jobs: dict[str, _Job] = {}
 
     async def export(
@@ -72,8 +66,7 @@ class Renders:
         wait_seconds: float | None,
         progress: ProgressFn | None,
     ) -> RenderView:
-        if self._before_start is not None:
-            self._before_start(ref)
+        self._may_start(ref)
         _, draft = await self._sessions.read(ref)
         if not draft.export_ready():
             raise NotExportReady(

@@ -21,7 +21,7 @@ from . import gui
 from .sessions import SessionRef
 from .store import TurnRecord
 from .turn_reports import Outcome, after_restart, conclude
-from .work_context import WorkContext
+from .work_context import WorkContext, Worker
 from .workspace_errors import BadRequest, TurnBusy, UnknownHandle
 from .workspace_views import ProgressFn, TurnStatus, TurnView
 from .workspace_wait import Reporter, clamp_budget, elapsed_text, wait_with_progress
@@ -54,19 +54,13 @@ def _same(a: str, b: str) -> bool:
     return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
 
 
-class Turns:
+class Turns(Worker):
     def __init__(
         self, work: WorkContext, *, before_start: Callable[[SessionRef], None] | None = None
     ) -> None:
-        self._settings = work.settings
-        self._client = work.client
-        self._store = work.store
-        self._sessions = work.sessions
-        self._tg = work.task_group
-        self._interval = work.progress_interval
+        super().__init__(work, before_start=before_start)  # may refuse a turn while uploading
         self._live: dict[str, _Turn] = {}
         self._locks: dict[str, anyio.Lock] = {}
-        self._before_start = before_start  # may refuse a new turn (an upload of the session is running)
 
     async def send(
         self,
@@ -90,8 +84,7 @@ class Turns:
                     settled = await self._report_orphan(record)
                     if _same(record.instruction, text):  # never send it twice, restart or not
                         return self._record_view(settled)
-                if self._before_start is not None:
-                    self._before_start(ref)
+                self._may_start(ref)
                 turn = await self._start(ref, text)
         return await self._wait(turn, wait_seconds, progress)
 

@@ -25,7 +25,7 @@ from ..backend import MAX_UPLOAD_BYTES, SUPPORTED_FORMATS, Draft, NemoError, Upl
 from ..logs import get_logger
 from .media_policy import MediaFile, MediaPolicy, MediaRejected
 from .sessions import SessionRef
-from .work_context import WorkContext
+from .work_context import WorkContext, Worker
 from .workspace_errors import BadRequest, MediaRefused, UploadBusy, WorkspaceError
 from .workspace_views import FileView, ProgressFn, UploadView
 from .workspace_wait import Reporter, clamp_budget, elapsed_text, megabytes, wait_with_progress
@@ -85,13 +85,9 @@ def _importing(urls: Sequence[str]) -> str:
     return f"importing {len(urls)} link(s)"
 
 
-class Uploads:
+class Uploads(Worker):
     def __init__(self, work: WorkContext, policy: MediaPolicy, *, repeat_window: float | None = None) -> None:
-        self._settings = work.settings
-        self._client = work.client
-        self._sessions = work.sessions
-        self._tg = work.task_group
-        self._interval = work.progress_interval
+        super().__init__(work)
         self._policy = policy
         self._window = REPEAT_WINDOW_SECONDS if repeat_window is None else repeat_window
         self._jobs: dict[UploadKey, _Upload] = {}
