@@ -191,17 +191,21 @@ _READ = {  # idempotent GETs: transient failures are retried
     "1001 once": OK,
     "1001 twice": _err(*AUTH),
 }
+# billed or non-idempotent POSTs (upload, render submit): never retried past a refusal
+_BILLED: dict[str, Expect] = {
+    "429 with Retry-After": OK,
+    "429 without Retry-After": OK,
+    "429 with a long Retry-After": _err(*RATE),
+    "5xx": _err(*SERVER),
+    "connection reset": _err(*RESET),
+    "stall": _err(*TIMEOUT),
+    "1001 once": OK,
+    "1001 twice": _err(*AUTH),
+    "1002": _err(*LOST, TIMELINE),
+}
 EXPECTED: dict[str, dict[str, Expect]] = {
     "upload_media": {
-        "429 with Retry-After": OK,
-        "429 without Retry-After": OK,
-        "429 with a long Retry-After": _err(*RATE),
-        "5xx": _err(*SERVER),
-        "connection reset": _err(*RESET),
-        "stall": _err(*TIMEOUT),
-        "1001 once": OK,
-        "1001 twice": _err(*AUTH),
-        "1002": _err(*LOST, TIMELINE),
+        **_BILLED,
         "4001": _err(*FORMATS),
         "4002": _err(*LARGE),
     },
@@ -209,15 +213,7 @@ EXPECTED: dict[str, dict[str, Expect]] = {
     "get_edit_result": _EDIT,
     "get_state": {**_READ, "1002": _err(*LOST, TIMELINE)},
     "export_video": {
-        "429 with Retry-After": OK,
-        "429 without Retry-After": OK,
-        "429 with a long Retry-After": _err(*RATE),
-        "5xx": _err(*SERVER),
-        "connection reset": _err(*RESET),
-        "stall": _err(*TIMEOUT),
-        "1001 once": OK,
-        "1001 twice": _err(*AUTH),
-        "1002": _err(*LOST, TIMELINE),
+        **_BILLED,
         "402": _err(*PLAN),
         "render failure": _err(*RENDER_FAILED),
     },
