@@ -12,7 +12,7 @@ import pytest
 
 from nemo_video_mcp import cli
 
-HEAVY = ("mcp", "httpx", "uvicorn", "starlette")
+HEAVY = ("mcp", "httpx2", "uvicorn", "starlette")
 
 
 def _modules_after(code: str) -> set[str]:
@@ -39,7 +39,7 @@ def _modules_after(code: str) -> set[str]:
         "cli.build_parser()",
     ],
 )
-def test_fast_paths_import_neither_mcp_nor_httpx(code: str) -> None:
+def test_fast_paths_import_neither_mcp_nor_httpx2(code: str) -> None:
     loaded = _modules_after(
         code.replace("cli.build_parser", "__import__('nemo_video_mcp.cli').cli.build_parser")
     )

@@ -50,7 +50,7 @@ def test_healthy_against_the_emulator(tmp_path: Path, emulator: Emulator) -> Non
         assert f"skill {slug} version" in text
     assert "platform:" in text
     assert "mcp " in text
-    assert "httpx " in text
+    assert "httpx2 " in text
     assert "FAIL" not in text
 
     # the credits call cached an anonymous token: doctor says until when, and never shows it

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 from nemo_video_mcp.emulator import Emulator, EmulatorConfig, Fault
@@ -40,23 +40,23 @@ EMULATOR_DIR = Path(__file__).parents[1] / "server" / "nemo_video_mcp" / "emulat
 
 
 @pytest.fixture
-def http(emulator: Emulator) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=emulator.url, timeout=10) as client:
+def http(emulator: Emulator) -> Iterator[httpx2.Client]:
+    with httpx2.Client(base_url=emulator.url, timeout=10) as client:
         yield client
 
 
-def login(http: httpx.Client, client_id: str = "client-1") -> dict[str, str]:
+def login(http: httpx2.Client, client_id: str = "client-1") -> dict[str, str]:
     token = http.post(ANON, headers={"X-Client-Id": client_id}).json()["data"]["token"]
     return {"Authorization": f"Bearer {token}", **ATTRIBUTION}
 
 
-def new_session(http: httpx.Client, headers: dict[str, str]) -> str:
+def new_session(http: httpx2.Client, headers: dict[str, str]) -> str:
     body = {"task_name": "project", "language": "en"}
     sid: str = http.post(SESSION, json=body, headers=headers).json()["data"]["session_id"]
     return sid
 
 
-def upload(http: httpx.Client, headers: dict[str, str], sid: str, *names: str) -> httpx.Response:
+def upload(http: httpx2.Client, headers: dict[str, str], sid: str, *names: str) -> httpx2.Response:
     files = [
         ("files", (name, b"\x00\x00\x00\x18ftypmp42" + b"x" * 100, "application/octet-stream"))
         for name in names
@@ -69,7 +69,7 @@ def run_body(sid: str, text: str) -> dict[str, Any]:
     return {"app_name": "nemo_agent", "user_id": "me", "session_id": sid, "new_message": message}
 
 
-def state(http: httpx.Client, headers: dict[str, str], sid: str) -> dict[str, Any]:
+def state(http: httpx2.Client, headers: dict[str, str], sid: str) -> dict[str, Any]:
     body = http.get(f"/api/state/nemo_agent/me/{sid}/latest", headers=headers).json()
     return body["data"]["state"]  # type: ignore[no-any-return]
 
@@ -77,7 +77,7 @@ def state(http: httpx.Client, headers: dict[str, str], sid: str) -> dict[str, An
 class Stream:
     """One /run_sse answer, read line by line with arrival times."""
 
-    def __init__(self, http: httpx.Client, headers: dict[str, str], sid: str, text: str) -> None:
+    def __init__(self, http: httpx2.Client, headers: dict[str, str], sid: str, text: str) -> None:
         self.lines: list[tuple[float, str]] = []
         self.error: Exception | None = None
         start = time.monotonic()
@@ -86,7 +86,7 @@ class Stream:
             try:
                 for line in response.iter_lines():
                     self.lines.append((time.monotonic() - start, line))
-            except httpx.RemoteProtocolError as exc:
+            except httpx2.RemoteProtocolError as exc:
                 self.error = exc
         self.elapsed = time.monotonic() - start
 
@@ -139,16 +139,16 @@ def test_start_is_fast_stop_joins_and_restart_keeps_port_and_state() -> None:
     assert time.monotonic() - started < 0.5
     url = emu.url
     assert url.startswith("http://127.0.0.1:")
-    with httpx.Client(base_url=url) as client:
+    with httpx2.Client(base_url=url) as client:
         headers = login(client)
     emu.stop()
     assert not emu.running
     assert not any(t.name == f"nemo-emulator-{url.rsplit(':', 1)[1]}" for t in threading.enumerate())
-    with pytest.raises(httpx.ConnectError):
-        httpx.get(url + CREDITS, headers=headers)
+    with pytest.raises(httpx2.ConnectError):
+        httpx2.get(url + CREDITS, headers=headers)
     with emu:
         assert emu.url == url
-        assert httpx.get(url + CREDITS, headers=headers).json()["code"] == 0
+        assert httpx2.get(url + CREDITS, headers=headers).json()["code"] == 0
 
 
 def test_emulator_imports_nothing_from_the_package() -> None:
@@ -175,7 +175,7 @@ def test_main_prints_the_url_first_and_serves(tmp_path: Path) -> None:
         assert proc.stdout is not None
         url = proc.stdout.readline().strip()
         assert url.startswith("http://127.0.0.1:")
-        assert len(httpx.get(url + "/files/x.mp4").content) == 1234
+        assert len(httpx2.get(url + "/files/x.mp4").content) == 1234
     finally:
         proc.terminate()
         assert proc.wait(10) == 0
@@ -185,7 +185,7 @@ def test_main_prints_the_url_first_and_serves(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- auth and sessions
 
 
-def test_anonymous_token(emulator: Emulator, http: httpx.Client) -> None:
+def test_anonymous_token(emulator: Emulator, http: httpx2.Client) -> None:
     data = http.post(ANON, headers={"X-Client-Id": "c1"}).json()["data"]
     assert data["token"].startswith("nmv_usr_")
     assert data["user_id"].startswith("anon_")
@@ -204,7 +204,7 @@ def test_anonymous_token(emulator: Emulator, http: httpx.Client) -> None:
     assert http.post(ANON, headers={"X-Client-Id": "c2"}).status_code == 200
 
 
-def test_bad_tokens_answer_1001_and_401_on_run_sse(emulator: Emulator, http: httpx.Client) -> None:
+def test_bad_tokens_answer_1001_and_401_on_run_sse(emulator: Emulator, http: httpx2.Client) -> None:
     for headers in ({}, {"Authorization": "Bearer nope"}, {"Authorization": "Basic nmv_test_static"}):
         assert http.get(CREDITS, headers=headers).json() == {"code": 1001, "message": "token expired"}
     response = http.post("/run_sse", json=run_body("1", "hi"), headers={"Authorization": "Bearer nope"})
@@ -217,14 +217,14 @@ def test_bad_tokens_answer_1001_and_401_on_run_sse(emulator: Emulator, http: htt
     assert http.get(CREDITS, headers=headers).json()["code"] == 1001
 
 
-def test_static_token_is_a_registered_user(emulator: Emulator, http: httpx.Client) -> None:
+def test_static_token_is_a_registered_user(emulator: Emulator, http: httpx2.Client) -> None:
     headers = {"Authorization": "Bearer nmv_test_static"}
     assert http.post(SESSION, json={}, headers=headers).json()["data"]["user_id"] == "usr_registered"
     assert emulator.requests_to(ANON) == []
     assert not emulator.users["usr_registered"].anonymous
 
 
-def test_sessions_claim_and_ownership(emulator: Emulator, http: httpx.Client) -> None:
+def test_sessions_claim_and_ownership(emulator: Emulator, http: httpx2.Client) -> None:
     headers = login(http)
     data = http.post(SESSION, json={"task_name": "project", "language": "es"}, headers=headers).json()["data"]
     sid = data["session_id"]
@@ -249,7 +249,7 @@ def test_sessions_claim_and_ownership(emulator: Emulator, http: httpx.Client) ->
 @pytest.mark.parametrize("envelope", ["envelope", "bare"])
 @pytest.mark.parametrize("state_shape", ["nested", "bare"])
 def test_state_and_envelope_shapes(
-    emulator: Emulator, http: httpx.Client, envelope: Any, state_shape: Any
+    emulator: Emulator, http: httpx2.Client, envelope: Any, state_shape: Any
 ) -> None:
     emulator.config = EmulatorConfig(envelope=envelope, state_shape=state_shape)
     headers = {"Authorization": "Bearer nmv_test_static"}
@@ -270,7 +270,7 @@ def test_state_and_envelope_shapes(
 # ---------------------------------------------------------------- uploads
 
 
-def test_upload_fields_and_draft_segments(emulator: Emulator, http: httpx.Client) -> None:
+def test_upload_fields_and_draft_segments(emulator: Emulator, http: httpx2.Client) -> None:
     headers = login(http)
     sid = new_session(http, headers)
     files = upload(http, headers, sid, "city timelapse.mp4", "logo.png", "beat.mp3").json()["data"]["files"]
@@ -296,7 +296,7 @@ def test_upload_fields_and_draft_segments(emulator: Emulator, http: httpx.Client
     assert state(http, headers, sid)["video_infos"][0]["filename"] == "city timelapse.mp4"
 
 
-def test_upload_errors_and_urls(emulator: Emulator, http: httpx.Client) -> None:
+def test_upload_errors_and_urls(emulator: Emulator, http: httpx2.Client) -> None:
     headers = login(http)
     sid = new_session(http, headers)
     bad = upload(http, headers, sid, "notes.txt").json()
@@ -315,7 +315,9 @@ def test_upload_errors_and_urls(emulator: Emulator, http: httpx.Client) -> None:
 
 
 @pytest.mark.slow
-def test_50mb_upload_streams_with_flat_memory(emulator: Emulator, http: httpx.Client, tmp_path: Path) -> None:
+def test_50mb_upload_streams_with_flat_memory(
+    emulator: Emulator, http: httpx2.Client, tmp_path: Path
+) -> None:
     headers = login(http)
     sid = new_session(http, headers)
     path = tmp_path / "big.mp4"
@@ -337,7 +339,9 @@ def test_50mb_upload_streams_with_flat_memory(emulator: Emulator, http: httpx.Cl
     assert peak < 8 << 20, f"peak traced memory {peak} bytes during a 50 MB upload"
 
 
-def test_upload_cut_short_by_the_client_is_quiet(emulator: Emulator, http: httpx.Client, caplog: Any) -> None:
+def test_upload_cut_short_by_the_client_is_quiet(
+    emulator: Emulator, http: httpx2.Client, caplog: Any
+) -> None:
     caplog.set_level(logging.WARNING)
     headers = login(http)
     sid = new_session(http, headers)
@@ -358,7 +362,7 @@ def test_upload_cut_short_by_the_client_is_quiet(emulator: Emulator, http: httpx
 
 
 def test_old_requests_are_dropped_past_the_cap(
-    emulator: Emulator, http: httpx.Client, monkeypatch: Any
+    emulator: Emulator, http: httpx2.Client, monkeypatch: Any
 ) -> None:
     monkeypatch.setattr("nemo_video_mcp.emulator.state.MAX_RECORDED", 10)
     for n in range(11):
@@ -369,7 +373,7 @@ def test_old_requests_are_dropped_past_the_cap(
 # ---------------------------------------------------------------- runs (SSE)
 
 
-def test_adk_partial_stream_applies_the_edit(emulator: Emulator, http: httpx.Client) -> None:
+def test_adk_partial_stream_applies_the_edit(emulator: Emulator, http: httpx2.Client) -> None:
     headers = login(http)
     sid = new_session(http, headers)
     upload(http, headers, sid, "clip.mp4")
@@ -407,7 +411,7 @@ def fixture_events() -> list[dict[str, Any]]:
     ]
 
 
-def test_adk_events_use_only_keys_seen_in_real_captures(emulator: Emulator, http: httpx.Client) -> None:
+def test_adk_events_use_only_keys_seen_in_real_captures(emulator: Emulator, http: httpx2.Client) -> None:
     real = fixture_events()
     top = {key for event in real for key in event}
     actions = {key for event in real for key in event.get("actions", {})}
@@ -429,7 +433,7 @@ def test_adk_events_use_only_keys_seen_in_real_captures(emulator: Emulator, http
         }
 
 
-def test_adk_and_legacy_shapes(emulator: Emulator, http: httpx.Client) -> None:
+def test_adk_and_legacy_shapes(emulator: Emulator, http: httpx2.Client) -> None:
     headers = login(http)
     sid = new_session(http, headers)
     emulator.config.sse_shape = "adk"
@@ -447,7 +451,7 @@ def test_adk_and_legacy_shapes(emulator: Emulator, http: httpx.Client) -> None:
     assert emulator.sessions[sid].draft["t"][0]["sg"][0]["m"]["volume"] == 0.5
 
 
-def test_silent_edits_and_gui_talk(emulator: Emulator, http: httpx.Client) -> None:
+def test_silent_edits_and_gui_talk(emulator: Emulator, http: httpx2.Client) -> None:
     headers = login(http)
     sid = new_session(http, headers)
     upload(http, headers, sid, "clip.mp4")
@@ -464,7 +468,7 @@ def test_silent_edits_and_gui_talk(emulator: Emulator, http: httpx.Client) -> No
     assert quiet.parts("text")[-1][1]["text"] == "Removed the car from the video."
 
 
-def test_run_sse_refusals(emulator: Emulator, http: httpx.Client) -> None:
+def test_run_sse_refusals(emulator: Emulator, http: httpx2.Client) -> None:
     headers = login(http)
     sid = new_session(http, headers)
     body = run_body(sid, "hi")
@@ -491,7 +495,7 @@ def test_run_sse_refusals(emulator: Emulator, http: httpx.Client) -> None:
     assert emulator.sessions[sid].messages == ["x"]
 
 
-def test_credits_frozen_while_running_then_spent_then_2001(emulator: Emulator, http: httpx.Client) -> None:
+def test_credits_frozen_while_running_then_spent_then_2001(emulator: Emulator, http: httpx2.Client) -> None:
     emulator.config = EmulatorConfig(credits=1.5, edit_cost=1.0, edit_seconds=1.0)
     headers = login(http)
     sid = new_session(http, headers)
@@ -552,14 +556,14 @@ def test_edit_rules() -> None:
 
 
 def submit(
-    http: httpx.Client, headers: dict[str, str], rid: str, draft: dict[str, Any] | None = None
-) -> httpx.Response:
+    http: httpx2.Client, headers: dict[str, str], rid: str, draft: dict[str, Any] | None = None
+) -> httpx2.Response:
     draft = draft if draft is not None else {"t": [{"tt": 0, "sg": [{"s": 0, "d": 1000}]}]}
     body = {"id": rid, "sessionId": "1", "draft": draft, "output": {"format": "mp4", "quality": "high"}}
     return http.post(RENDER, json=body, headers=headers)
 
 
-def test_render_lifecycle_and_download(emulator: Emulator, http: httpx.Client) -> None:
+def test_render_lifecycle_and_download(emulator: Emulator, http: httpx2.Client) -> None:
     emulator.config.render_seconds = 0.6
     headers = login(http)
     first = submit(http, headers, "render_a").json()
@@ -586,11 +590,11 @@ def test_render_lifecycle_and_download(emulator: Emulator, http: httpx.Client) -
 
 
 @pytest.mark.parametrize("shape", ["success", "bare", "envelope"])
-def test_render_shapes_errors_and_cancel(emulator: Emulator, http: httpx.Client, shape: Any) -> None:
+def test_render_shapes_errors_and_cancel(emulator: Emulator, http: httpx2.Client, shape: Any) -> None:
     emulator.config = EmulatorConfig(render_shape=shape, render_url_key="outputUrl", render_seconds=0.05)
     headers = login(http)
 
-    def data(response: httpx.Response) -> dict[str, Any]:
+    def data(response: httpx2.Response) -> dict[str, Any]:
         body = response.json()
         return body if shape == "bare" else body["data"]  # type: ignore[no-any-return]
 
@@ -635,7 +639,7 @@ def test_download_speed(emulator: Emulator) -> None:
 # ---------------------------------------------------------------- faults
 
 
-def test_http_fault_matching_and_times(emulator: Emulator, http: httpx.Client) -> None:
+def test_http_fault_matching_and_times(emulator: Emulator, http: httpx2.Client) -> None:
     headers = login(http)
     fault = emulator.inject(Fault("http", path=CREDITS, method="GET", status=503, retry_after=0.5, times=2))
     assert http.post(CREDITS, headers=headers).status_code == 405  # the method does not match
@@ -653,7 +657,7 @@ def test_http_fault_matching_and_times(emulator: Emulator, http: httpx.Client) -
     assert [r.status for r in emulator.requests_to(CREDITS, method="GET")] == [503, 503, 502, 500, 200]
 
 
-def test_envelope_delay_and_reset_faults(emulator: Emulator, http: httpx.Client, caplog: Any) -> None:
+def test_envelope_delay_and_reset_faults(emulator: Emulator, http: httpx2.Client, caplog: Any) -> None:
     headers = login(http)
     emulator.inject(Fault("envelope", path=CREDITS, code=2001))
     assert http.get(CREDITS, headers=headers).json() == {"code": 2001, "message": "insufficient credits"}
@@ -662,7 +666,7 @@ def test_envelope_delay_and_reset_faults(emulator: Emulator, http: httpx.Client,
     assert http.get(CREDITS, headers=headers).json()["code"] == 0
     assert time.monotonic() - started >= 0.2
     emulator.inject(Fault("reset", path=SESSION))
-    with caplog.at_level(logging.ERROR), pytest.raises(httpx.RemoteProtocolError):
+    with caplog.at_level(logging.ERROR), pytest.raises(httpx2.RemoteProtocolError):
         http.post(SESSION, json={"task_name": "p"}, headers=headers)
     assert not [r for r in caplog.records if r.name.startswith("uvicorn")]
     assert emulator.requests_to(SESSION)[0].json == {"task_name": "p"}
@@ -670,7 +674,7 @@ def test_envelope_delay_and_reset_faults(emulator: Emulator, http: httpx.Client,
     assert http.post(SESSION, json={}, headers=headers).json()["code"] == 0
 
 
-def test_expire_token_fault(emulator: Emulator, http: httpx.Client) -> None:
+def test_expire_token_fault(emulator: Emulator, http: httpx2.Client) -> None:
     headers = login(http)
     static = {"Authorization": "Bearer nmv_test_static"}
     emulator.inject(Fault("expire_token", path=CREDITS))
@@ -682,7 +686,7 @@ def test_expire_token_fault(emulator: Emulator, http: httpx.Client) -> None:
     assert http.get(CREDITS, headers=login(http)).json()["code"] == 0  # a new token works
 
 
-def test_sse_stall_drop_and_silent(emulator: Emulator, http: httpx.Client, caplog: Any) -> None:
+def test_sse_stall_drop_and_silent(emulator: Emulator, http: httpx2.Client, caplog: Any) -> None:
     headers = login(http)
     sid = new_session(http, headers)
     emulator.inject(Fault("sse_stall", after_events=2, seconds=0.4))
@@ -696,7 +700,7 @@ def test_sse_stall_drop_and_silent(emulator: Emulator, http: httpx.Client, caplo
     before = emulator.sessions[sid].draft
     with caplog.at_level(logging.ERROR):
         dropped = Stream(http, headers, sid, 'add the title "Late"')
-    assert isinstance(dropped.error, httpx.RemoteProtocolError)
+    assert isinstance(dropped.error, httpx2.RemoteProtocolError)
     assert len(dropped.events) == 1
     assert not [r for r in caplog.records if r.name.startswith("uvicorn")]
     wait_until(lambda: emulator.sessions[sid].draft is not before)  # the agent kept working
@@ -707,7 +711,7 @@ def test_sse_stall_drop_and_silent(emulator: Emulator, http: httpx.Client, caplo
     assert Stream(http, headers, sid, "more").parts("text") != []
 
 
-def test_sse_slow_heartbeats_then_the_reply(emulator: Emulator, http: httpx.Client) -> None:
+def test_sse_slow_heartbeats_then_the_reply(emulator: Emulator, http: httpx2.Client) -> None:
     headers = login(http)
     sid = new_session(http, headers)
     emulator.config.heartbeat_seconds = 0
@@ -721,7 +725,7 @@ def test_sse_slow_heartbeats_then_the_reply(emulator: Emulator, http: httpx.Clie
 
 
 @pytest.mark.parametrize("variant", ["json", "details", "badjson", "errorcode"])
-def test_sse_error_variants(emulator: Emulator, http: httpx.Client, variant: str) -> None:
+def test_sse_error_variants(emulator: Emulator, http: httpx2.Client, variant: str) -> None:
     headers = login(http)
     sid = new_session(http, headers)
     before = emulator.sessions[sid].draft
@@ -745,7 +749,7 @@ def test_sse_error_variants(emulator: Emulator, http: httpx.Client, variant: str
     assert http.get(CREDITS, headers=headers).json()["data"]["frozen"] == 0
 
 
-def test_sse_error_after_events_and_sse_404(emulator: Emulator, http: httpx.Client) -> None:
+def test_sse_error_after_events_and_sse_404(emulator: Emulator, http: httpx2.Client) -> None:
     headers = login(http)
     sid = new_session(http, headers)
     emulator.inject(Fault("sse_error", after_events=2))
@@ -759,7 +763,7 @@ def test_sse_error_after_events_and_sse_404(emulator: Emulator, http: httpx.Clie
     assert emulator.sessions[sid].messages == ["hi"]
 
 
-def test_render_fail_fault(emulator: Emulator, http: httpx.Client) -> None:
+def test_render_fail_fault(emulator: Emulator, http: httpx2.Client) -> None:
     emulator.config.render_seconds = 0.1
     headers = login(http)
     emulator.inject(Fault("render_fail", error="out of memory"))
@@ -790,7 +794,7 @@ def test_fault_validation() -> None:
 # ---------------------------------------------------------------- recording and reset
 
 
-def test_requests_are_recorded_and_reset_keeps_config(emulator: Emulator, http: httpx.Client) -> None:
+def test_requests_are_recorded_and_reset_keeps_config(emulator: Emulator, http: httpx2.Client) -> None:
     emulator.config.edit_cost = 3
     headers = login(http)
     http.post(SESSION + "?x=1", json={"task_name": "t"}, headers=headers)

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import httpx
+import httpx2
 import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
@@ -59,11 +59,11 @@ def _tiny_server() -> MCPServer[Any]:
 serving = serve_in_thread
 
 
-def _post(port: int, headers: dict[str, str] | None = None, host: str | None = None) -> httpx.Response:
+def _post(port: int, headers: dict[str, str] | None = None, host: str | None = None) -> httpx2.Response:
     hdrs = {**ACCEPT, **(headers or {})}
     if host is not None:
         hdrs["host"] = host
-    return httpx.post(f"http://127.0.0.1:{port}/mcp", json=INIT, headers=hdrs, timeout=10)
+    return httpx2.post(f"http://127.0.0.1:{port}/mcp", json=INIT, headers=hdrs, timeout=10)
 
 
 # ---- pure rules
@@ -148,7 +148,6 @@ def test_bearer_middleware_passes_lifespan() -> None:
 async def _list_and_call(
     url: str, tool: str, args: dict[str, Any], token: str | None
 ) -> tuple[list[str], Any, list[tuple[float, float | None, str | None]]]:
-    import httpx2
 
     progress: list[tuple[float, float | None, str | None]] = []
 

@@ -13,8 +13,8 @@ PKG = Path(__file__).resolve().parent.parent / "server" / "nemo_video_mcp"
 # package folder -> module name prefixes it must never import
 FORBIDDEN: dict[str, tuple[str, ...]] = {
     "backend": ("mcp", "nemo_video_mcp.service", "nemo_video_mcp.tools", "nemo_video_mcp.app"),
-    "service": ("mcp", "httpx", "httpx_sse", "nemo_video_mcp.tools", "nemo_video_mcp.app"),
-    "tools": ("httpx", "httpx_sse", "nemo_video_mcp.app"),
+    "service": ("mcp", "httpx", "httpx2", "nemo_video_mcp.tools", "nemo_video_mcp.app"),
+    "tools": ("httpx", "httpx2", "nemo_video_mcp.app"),
     "emulator": ("nemo_video_mcp",),
 }
 # the MCP layer may use the backend's public surface only, never its private modules

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import httpx
+import httpx2
 import psutil
 import pytest
 from mcp import Client
@@ -140,7 +140,7 @@ async def _one_session(url: str, sid: str, clip: Path, tally: Tally) -> None:
 
 def _backend_sessions(url: str, n: int) -> list[str]:
     """Sessions made on the backend by the same user elsewhere (this server adopts them by id)."""
-    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {STATIC_TOKEN}"}) as http:
+    with httpx2.Client(base_url=url, headers={"Authorization": f"Bearer {STATIC_TOKEN}"}) as http:
         return [
             http.post("/api/tasks/me/with-session/nemo_agent", json={"task_name": "load"}).json()["data"][
                 "session_id"

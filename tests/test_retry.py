@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import email.utils
 
-import httpx
+import httpx2
 import pytest
 
 from nemo_video_mcp.backend.envelope import (
@@ -31,7 +31,7 @@ from nemo_video_mcp.backend.errors import (
 )
 from nemo_video_mcp.backend.retry import backoff, is_retryable, never_sent, parse_retry_after, retry_delay
 
-REQ = httpx.Request("GET", "http://x/")
+REQ = httpx2.Request("GET", "http://x/")
 
 
 # --- is_retryable -------------------------------------------------------------------------------
@@ -39,7 +39,7 @@ REQ = httpx.Request("GET", "http://x/")
 
 @pytest.mark.parametrize(
     "exc",
-    [httpx.ConnectError("x", request=REQ), httpx.ConnectTimeout("x", request=REQ), httpx.PoolTimeout("x")],
+    [httpx2.ConnectError("x", request=REQ), httpx2.ConnectTimeout("x", request=REQ), httpx2.PoolTimeout("x")],
 )
 def test_never_sent_errors_retry_even_for_billed_calls(exc: Exception) -> None:
     assert never_sent(exc)
@@ -50,10 +50,10 @@ def test_never_sent_errors_retry_even_for_billed_calls(exc: Exception) -> None:
 @pytest.mark.parametrize(
     "exc",
     [
-        httpx.ReadError("reset", request=REQ),
-        httpx.RemoteProtocolError("peer closed", request=REQ),
-        httpx.ReadTimeout("slow", request=REQ),
-        httpx.WriteError("broken pipe", request=REQ),
+        httpx2.ReadError("reset", request=REQ),
+        httpx2.RemoteProtocolError("peer closed", request=REQ),
+        httpx2.ReadTimeout("slow", request=REQ),
+        httpx2.WriteError("broken pipe", request=REQ),
         ServerError("boom", status=503),
         TransportError("reset"),
         RequestTimeout("slow"),

@@ -16,7 +16,7 @@ import logging
 import sys
 
 import anyio
-import httpx
+import httpx2
 from mcp import Client
 from mcp.server.mcpserver import MCPServer
 
@@ -25,7 +25,7 @@ from nemo_video_mcp.emulator import Emulator
 
 
 def issue(emu):
-    answer = httpx.post(emu.url + "/api/auth/anonymous-token", headers={"X-Client-Id": "c-0123456789"})
+    answer = httpx2.post(emu.url + "/api/auth/anonymous-token", headers={"X-Client-Id": "c-0123456789"})
     return answer.json()["data"]["token"]
 
 

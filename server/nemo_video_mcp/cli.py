@@ -2,10 +2,10 @@
 
 Start-up must stay fast and stdout must carry nothing but the MCP protocol, so this module
 imports only the standard library at the top: parsing arguments, `--help` and `config` never
-import `mcp` or `httpx`. Settings are read once with `Settings.from_env`; logs go to stderr.
+import `mcp` or `httpx2`. Settings are read once with `Settings.from_env`; logs go to stderr.
 """
 
-# Imports inside functions are deliberate (start-up time: --help and config must not import mcp or httpx).
+# Imports inside functions are deliberate (start-up time: --help and config must not import mcp or httpx2).
 # ruff: noqa: PLC0415
 
 from __future__ import annotations

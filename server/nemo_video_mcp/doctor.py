@@ -6,7 +6,7 @@ detected platform, and whether the backend answers a credits call within a few s
 Exit code 0 when nothing is wrong (warnings allowed), 1 otherwise.
 """
 
-# Imports inside functions are deliberate (the backend client (httpx) is loaded only for the last check).
+# Imports inside functions are deliberate (the backend client (httpx2) is loaded only for the last check).
 # ruff: noqa: PLC0415
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from .skills import SkillRegistry
 
 Status = Literal["ok", "warn", "fail"]
-PACKAGES = ("nemo-video-mcp", "mcp", "httpx", "httpx-sse", "pydantic", "anyio", "starlette", "uvicorn")
+PACKAGES = ("nemo-video-mcp", "mcp", "httpx2", "pydantic", "anyio", "starlette", "uvicorn")
 BACKEND_TIMEOUT = 5.0
 
 

@@ -1,7 +1,7 @@
 """Structured logging to stderr, never stdout (stdout carries only the MCP protocol).
 
 `configure(level, secrets=...)` sets up structlog and routes the standard library's logging
-(the SDK's, uvicorn's, httpx's) through the same renderer on stderr. A redaction processor
+(the SDK's, uvicorn's, httpx2's) through the same renderer on stderr. A redaction processor
 replaces every registered secret (the bearer token, the HTTP transport token, the client id)
 with `[redacted]` wherever it appears in an event, so no log line can carry one.
 """
@@ -92,8 +92,8 @@ def configure(level: str = "INFO", *, stream: TextIO | None = None, json: bool =
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
-    # httpx logs every request URL at INFO; keep that at WARNING unless debugging.
-    for noisy in ("httpx", "httpcore", "uvicorn.access"):
+    # httpx2 logs every request URL at INFO; keep that at WARNING unless debugging.
+    for noisy in ("httpx2", "httpcore2", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if level == "DEBUG" else logging.WARNING)
 
 

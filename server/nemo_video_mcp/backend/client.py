@@ -1,6 +1,6 @@
 """`NemoClient`: the typed async client of the NemoVideo backend (knows nothing of MCP).
 
-One shared `httpx.AsyncClient`; every request carries the skill's attribution headers and the
+One shared `httpx2.AsyncClient`; every request carries the skill's attribution headers and the
 bearer token; every failure is one of `errors.py`. See `docs/ARCHITECTURE.md` for the contract
 and `backend-api.md` for the endpoints.
 """
@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 import anyio
-import httpx
+import httpx2
 from pydantic import ValidationError
 
 from ..settings import Settings
@@ -45,7 +45,7 @@ class NemoClient:
         settings: Settings,
         skills: SkillRegistry,
         *,
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: httpx2.AsyncBaseTransport | None = None,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
     ) -> None:
         self.settings = settings

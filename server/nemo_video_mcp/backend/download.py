@@ -5,7 +5,7 @@
   name meanwhile).
 - A failed download leaves nothing: the `.part` file is removed, the final name never existed.
 - Bearer token and attribution go only to the backend's own origin, never to a CDN.
-- The body is received by a synchronous httpx client in a worker thread, reading 1 MiB at a time
+- The body is received by a synchronous httpx2 client in a worker thread, reading 1 MiB at a time
   straight into the file: on the event loop, each 64 KiB chunk paid for a timeout scope, a task
   switch and a thread hop for the write, which held a 400 MB download to ~0.4x of curl's speed.
 """
@@ -24,7 +24,7 @@ from typing import BinaryIO
 from urllib.parse import unquote
 
 import anyio
-import httpx
+import httpx2
 
 from .envelope import ErrorContext
 from .errors import NemoError, ServerError, TransportError
@@ -55,7 +55,7 @@ def sanitise_filename(name: str, *, default: str = DEFAULT_NAME, limit: int = MA
 
 
 def filename_from_url(url: str) -> str:
-    path = httpx.URL(url).path if "://" in url else url.split("?", 1)[0]
+    path = httpx2.URL(url).path if "://" in url else url.split("?", 1)[0]
     return sanitise_filename(unquote(path.rstrip("/").rsplit("/", 1)[-1]))
 
 
@@ -120,7 +120,7 @@ async def download(
         raise NemoError(
             f"cannot create the folder {directory}: {exc.strerror or type(exc).__name__}"
         ) from None
-    target = httpx.URL(url) if "://" in url else http.client.base_url.join(url)
+    target = httpx2.URL(url) if "://" in url else http.client.base_url.join(url)
     same_origin = (target.scheme, target.host, target.port) == (
         http.client.base_url.scheme,
         http.client.base_url.host,
@@ -145,13 +145,13 @@ async def download(
         except BaseException as exc:
             with contextlib.suppress(OSError):
                 part.unlink()
-            transient = isinstance(exc, httpx.HTTPError | ServerError | TransportError)
+            transient = isinstance(exc, httpx2.HTTPError | ServerError | TransportError)
             if (
                 not transient
                 or retries >= http.settings.max_retries
                 or not is_retryable(exc, idempotent=True)
             ):
-                if isinstance(exc, httpx.HTTPError):
+                if isinstance(exc, httpx2.HTTPError):
                     raise map_transport(exc, ctx) from None
                 if isinstance(exc, OSError):
                     raise NemoError(
@@ -164,7 +164,7 @@ async def download(
 
 async def _fetch(
     http: Http,
-    url: httpx.URL,
+    url: httpx2.URL,
     *,
     headers: dict[str, str],
     fd: int,
@@ -181,7 +181,7 @@ async def _fetch(
         def report(done: int, total: int | None) -> None:
             anyio.from_thread.run_sync(on_loop, done, total)
 
-    def receive() -> tuple[httpx.Response, bytes] | None:
+    def receive() -> tuple[httpx2.Response, bytes] | None:
         with os.fdopen(fd, "wb") as file:
             client = http.sync_client
             return _receive(client, url, headers, http.timeout(), file, progress=report, stop=stop)
@@ -196,17 +196,17 @@ async def _fetch(
 
 
 def _receive(
-    client: httpx.Client,
-    url: httpx.URL,
+    client: httpx2.Client,
+    url: httpx2.URL,
     headers: dict[str, str],
-    timeout: httpx.Timeout,
+    timeout: httpx2.Timeout,
     file: BinaryIO,
     *,
     progress: DownloadProgress | None,
     stop: threading.Event,
-) -> tuple[httpx.Response, bytes] | None:
+) -> tuple[httpx2.Response, bytes] | None:
     """The body of `url` into `file`; a non-2xx answer is returned with its (bounded) body."""
-    # (httpx drops Authorization on a cross-origin redirect)
+    # (httpx2 drops Authorization on a cross-origin redirect)
     with client.stream("GET", url, headers=headers, timeout=timeout, follow_redirects=True) as response:
         if not response.is_success:
             body = bytearray()

@@ -22,7 +22,7 @@ from types import TracebackType
 from typing import Any
 
 import anyio
-import httpx
+import httpx2
 
 from .envelope import ErrorContext, decode
 from .errors import StreamError, StreamStalled
@@ -115,7 +115,7 @@ class EditRun:
         self.message = message
         self._skill = skill
         self._acc = RunAccumulator()
-        self._response: httpx.Response | None = None
+        self._response: httpx2.Response | None = None
         self._queued: list[RunEvent] | None = None
         self._iterator: AsyncGenerator[RunEvent, None] | None = None
         self._locked = False
@@ -150,7 +150,7 @@ class EditRun:
         except BaseException:
             self._release()
             raise
-        if isinstance(answer, httpx.Response):
+        if isinstance(answer, httpx2.Response):
             self._response = answer
         else:
             self._queued = answer
@@ -172,7 +172,7 @@ class EditRun:
             self._locked = False
             self._lock.release()
 
-    async def _post(self, token: str, ctx: ErrorContext) -> httpx.Response | list[RunEvent]:
+    async def _post(self, token: str, ctx: ErrorContext) -> httpx2.Response | list[RunEvent]:
         http = self._http
         body = {
             "app_name": "nemo_agent",
@@ -189,7 +189,7 @@ class EditRun:
         )
         try:
             response = await http.client.send(request, stream=True)
-        except httpx.ReadTimeout:
+        except httpx2.ReadTimeout:
             raise self._stalled() from None
         keep = False
         try:
@@ -242,9 +242,9 @@ class EditRun:
                     chunk = await chunks.__anext__()
                 except StopAsyncIteration:
                     chunk = b""
-                except httpx.ReadTimeout:
+                except httpx2.ReadTimeout:
                     raise self._stalled() from None
-                except httpx.HTTPError as exc:
+                except httpx2.HTTPError as exc:
                     raise StreamError(
                         "the connection to NemoVideo broke during the edit "
                         f"({type(exc).__name__}); the edit may still apply: read the state, do not resend",

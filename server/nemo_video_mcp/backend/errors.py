@@ -1,6 +1,6 @@
 """The one exception tree of the backend client.
 
-Every failure the client can report is a `NemoError`; nothing else escapes it (httpx errors are
+Every failure the client can report is a `NemoError`; nothing else escapes it (httpx2 errors are
 wrapped, never re-raised). Each class carries the fields a caller needs to act, and a message
 that is safe to show a person: it never contains the bearer token or raw response bodies.
 

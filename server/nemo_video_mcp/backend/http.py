@@ -1,9 +1,9 @@
-"""The one shared `httpx.AsyncClient`, the headers every request carries, and the retry loop.
+"""The one shared `httpx2.AsyncClient`, the headers every request carries, and the retry loop.
 
 `Http.run(attempt, ...)` calls `attempt(token)` until it returns, applying the whole policy in one
 place: code 1001 / HTTP 401 → renew the token once and retry; 429 → wait once (`Retry-After`,
 else NEMO_RETRY_AFTER_SECONDS); transport errors and 5xx → backoff and retry when `retry.py` says
-so (idempotent calls, or requests that never left this machine). httpx exceptions never escape:
+so (idempotent calls, or requests that never left this machine). httpx2 exceptions never escape:
 they become `TransportError`/`RequestTimeout` with messages that name no URL, body or token.
 """
 
@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 import anyio
-import httpx
+import httpx2
 from pydantic import ValidationError
 
 from .. import __version__, logs
@@ -42,9 +42,9 @@ ERROR_BODY_LIMIT = 256 * 1024  # bytes of a refusal's body read to find its enve
 log = logs.get_logger(__name__)
 
 
-def map_transport(exc: httpx.HTTPError, ctx: ErrorContext) -> TransportError:
-    """A safe `TransportError` for an httpx failure (no URL, no body, no token in the text)."""
-    if isinstance(exc, httpx.TimeoutException):
+def map_transport(exc: httpx2.HTTPError, ctx: ErrorContext) -> TransportError:
+    """A safe `TransportError` for an httpx2 failure (no URL, no body, no token in the text)."""
+    if isinstance(exc, httpx2.TimeoutException):
         return RequestTimeout(f"NemoVideo did not answer in time while trying to {ctx.what}")
     return TransportError(
         f"could not reach NemoVideo while trying to {ctx.what} (connection problem: {type(exc).__name__})"
@@ -60,13 +60,13 @@ def json_or_none(content: bytes) -> Any:
         return None
 
 
-def refusal(response: httpx.Response, content: bytes, ctx: ErrorContext) -> NemoError:
+def refusal(response: httpx2.Response, content: bytes, ctx: ErrorContext) -> NemoError:
     """The exception for a non-2xx answer whose (bounded) body is `content`."""
     retry_after = parse_retry_after(response.headers.get("retry-after"))
     return error_for_response(response.status_code, json_or_none(content), ctx, retry_after=retry_after)
 
 
-async def read_limited(response: httpx.Response, limit: int = ERROR_BODY_LIMIT) -> bytes:
+async def read_limited(response: httpx2.Response, limit: int = ERROR_BODY_LIMIT) -> bytes:
     """Up to `limit` bytes of a streamed response's body (for refusals: never a whole big body)."""
     chunks: list[bytes] = []
     size = 0
@@ -82,24 +82,24 @@ SYNC_READ_BYTES = 1024 * 1024
 
 
 def _widen_sync_reads() -> None:
-    """Raise httpcore's blocking HTTP/1.1 read size from 64 KiB to 1 MiB (a class constant there):
+    """Raise httpcore2's blocking HTTP/1.1 read size from 64 KiB to 1 MiB (a class constant there):
     with 64 KiB reads a 400 MB download spends most of its CPU on per-read overhead (measured:
     ~440 vs ~870 MB/s on loopback). In this process only the download client is synchronous (the
-    MCP SDK uses its own httpx2), and the async connection class is separate and left as it is."""
-    from httpcore._sync import http11  # noqa: PLC0415 - only when the first download starts
+    MCP SDK's server side is async), and the async connection class is separate and left as it is."""
+    from httpcore2._sync import http11  # noqa: PLC0415 - only when the first download starts
 
     http11.HTTP11Connection.READ_NUM_BYTES = max(http11.HTTP11Connection.READ_NUM_BYTES, SYNC_READ_BYTES)
 
 
 class Http:
-    """Shared by every part of the client: settings, skills, the httpx client, the token."""
+    """Shared by every part of the client: settings, skills, the httpx2 client, the token."""
 
     def __init__(
         self,
         settings: Settings,
         skills: SkillRegistry,
         *,
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: httpx2.AsyncBaseTransport | None = None,
         sleep: Sleep = anyio.sleep,
         rand: Callable[[], float] = random.random,
     ) -> None:
@@ -108,19 +108,19 @@ class Http:
         self.sleep = sleep
         self._rand = rand
         self._transport = transport
-        self._client: httpx.AsyncClient | None = None
-        self._sync_client: httpx.Client | None = None
+        self._client: httpx2.AsyncClient | None = None
+        self._sync_client: httpx2.Client | None = None
         self._closed = False
         self.auth = Authenticator(settings, self._fetch_anonymous, sleep=sleep)
 
     @property
-    def client(self) -> httpx.AsyncClient:
-        """The shared httpx client, built on first use: building it imports httpcore and loads the
-        CA certificates (~130 ms), which must not delay the server's start-up."""
+    def client(self) -> httpx2.AsyncClient:
+        """The shared httpx2 client, built on first use: building it loads the system's CA
+        certificates, which must not delay the server's start-up."""
         if self._client is None:
             if self._closed:
                 raise RuntimeError("Cannot send a request, as the client has been closed.")
-            self._client = httpx.AsyncClient(
+            self._client = httpx2.AsyncClient(
                 base_url=self.settings.api_url,
                 transport=self._transport,
                 timeout=self.timeout(),
@@ -130,24 +130,24 @@ class Http:
         return self._client
 
     @property
-    def sync_client(self) -> httpx.Client:
+    def sync_client(self) -> httpx2.Client:
         """A blocking client for big downloads, used from worker threads only (`download.py`).
-        It reads 1 MiB per socket read (httpcore's sync HTTP/1.1 default is 64 KiB); the async
+        It reads 1 MiB per socket read (httpcore2's sync HTTP/1.1 default is 64 KiB); the async
         connection class, which every other request uses, is a different class and unchanged."""
         if self._sync_client is None:
             if self._closed:
                 raise RuntimeError("Cannot send a request, as the client has been closed.")
             _widen_sync_reads()
-            self._sync_client = httpx.Client(
+            self._sync_client = httpx2.Client(
                 timeout=self.timeout(),
                 headers={"User-Agent": f"nemo-video-mcp/{__version__}"},
                 follow_redirects=False,
             )
         return self._sync_client
 
-    def timeout(self, *, read: float | None = None) -> httpx.Timeout:
+    def timeout(self, *, read: float | None = None) -> httpx2.Timeout:
         s = self.settings
-        return httpx.Timeout(
+        return httpx2.Timeout(
             connect=s.connect_timeout,
             read=s.read_timeout if read is None else read,
             write=s.read_timeout,
@@ -208,7 +208,7 @@ class Http:
                     raise
                 await self._backoff(retries, exc, ctx)
                 retries += 1
-            except httpx.HTTPError as exc:
+            except httpx2.HTTPError as exc:
                 if retries >= self.settings.max_retries or not is_retryable(exc, idempotent=idempotent):
                     raise map_transport(exc, ctx) from None
                 await self._backoff(retries, exc, ctx)
@@ -231,7 +231,7 @@ class Http:
         json_body: Any = None,
         content: Callable[[], Any] | None = None,
         headers: Mapping[str, str] | None = None,
-        timeouts: httpx.Timeout | None = None,
+        timeouts: httpx2.Timeout | None = None,
     ) -> Any:
         """One JSON call: the unwrapped `data` (or bare object), or the mapped exception.
 
@@ -273,7 +273,7 @@ class Http:
                     headers={**self.headers(skill, None), "X-Client-Id": client_id},
                 )
                 break
-            except httpx.HTTPError as exc:
+            except httpx2.HTTPError as exc:
                 if retries >= self.settings.max_retries or not is_retryable(exc, idempotent=False):
                     raise map_transport(exc, ctx) from None
                 await self._backoff(retries, exc, ctx)

@@ -18,7 +18,7 @@ import math
 import time
 from email.utils import parsedate_to_datetime
 
-import httpx
+import httpx2
 
 from .errors import RateLimited, ServerError, TransportError
 
@@ -26,8 +26,8 @@ INITIAL_RETRY_DELAY = 0.5  # seconds before the first retry of a transient failu
 MAX_RETRY_DELAY = 8.0  # backoff cap
 MAX_RETRY_AFTER = 120.0  # a longer `Retry-After` is not waited for inside one call: raise instead
 
-# httpx failures that prove the request never left this machine.
-_NEVER_SENT: tuple[type[Exception], ...] = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+# httpx2 failures that prove the request never left this machine.
+_NEVER_SENT: tuple[type[Exception], ...] = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout)
 
 
 def never_sent(exc: BaseException) -> bool:
@@ -38,7 +38,7 @@ def never_sent(exc: BaseException) -> bool:
 def is_retryable(exc: BaseException, *, idempotent: bool) -> bool:
     """May a call that failed with `exc` be sent again?
 
-    `exc` is either a raw `httpx` transport error (seen inside the client's retry loop, where
+    `exc` is either a raw `httpx2` transport error (seen inside the client's retry loop, where
     the difference between "never connected" and "broke after sending" is still known) or one
     of the client's own `NemoError`s.
     """
@@ -46,7 +46,7 @@ def is_retryable(exc: BaseException, *, idempotent: bool) -> bool:
         return True
     if isinstance(exc, RateLimited):
         return True  # refused before acting; the caller waits once
-    if isinstance(exc, httpx.TransportError):  # includes every httpx timeout
+    if isinstance(exc, httpx2.TransportError):  # includes every httpx2 timeout
         return idempotent
     if isinstance(exc, ServerError | TransportError):
         return idempotent

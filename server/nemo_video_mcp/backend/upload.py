@@ -2,7 +2,7 @@
 
 The multipart body is never held in memory: its length is computed up front from the part
 headers and the file sizes (so the request carries `Content-Length`, not chunked encoding), and
-the files are read in 1 MiB chunks while httpx writes them to the socket. `progress(sent, total)`
+the files are read in 1 MiB chunks while httpx2 writes them to the socket. `progress(sent, total)`
 counts file bytes handed to the socket.
 """
 

@@ -1,4 +1,4 @@
 """The service layer: sessions, turns, renders, the durable store and the local file policy.
 
-Knows nothing of MCP or httpx (see docs/ARCHITECTURE.md).
+Knows nothing of MCP or httpx2 (see docs/ARCHITECTURE.md).
 """

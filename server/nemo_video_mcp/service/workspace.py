@@ -6,7 +6,7 @@
 Background work (uploads, edits, render polling, downloads) runs in the workspace's task group, so
 a tool call only ever waits up to its budget (`wait_seconds`, never above `settings.wait_seconds`)
 and cancelling it stops the wait, not the work. Progress reaches the caller through a plain async
-callback `(progress, total, message)`. Knows nothing of MCP or httpx.
+callback `(progress, total, message)`. Knows nothing of MCP or httpx2.
 """
 
 from __future__ import annotations
