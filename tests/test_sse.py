@@ -12,10 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from nemo_video_mcp.backend.accumulator import RunAccumulator
 from nemo_video_mcp.backend.models import EditResult
 from nemo_video_mcp.backend.sse import (
     Heartbeat,
-    RunAccumulator,
     RunEvent,
     StateDelta,
     StreamFault,

@@ -1,9 +1,8 @@
-"""Parsing of `/run_sse` payloads into events, and folding a run's events into an `EditResult`.
+"""Parsing of `/run_sse` payloads into events (folding them into a result: `accumulator.py`).
 
 Pure: no I/O. `parse_data` takes one SSE `data:` payload (ADK event, older NemoVideo shape,
-heartbeat or error frame) and never raises. `RunAccumulator` applies the text rule: every piece
-of text reaches the user exactly once (partial chunks as they arrive, their repeating aggregate
-swallowed), thoughts never. The hot path is plain `json.loads` and dict access on purpose.
+heartbeat or error frame) and never raises. The hot path is plain `json.loads` and dict access on
+purpose.
 """
 
 from __future__ import annotations
@@ -13,8 +12,6 @@ import json
 import re
 from dataclasses import dataclass
 from typing import Any, TypeAlias
-
-from nemo_video_mcp.backend.models import EditResult
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +58,7 @@ _HEARTBEAT = Heartbeat()
 _HEARTBEAT_TYPES = frozenset({"heartbeat", "ping", "keepalive", "keep-alive"})
 _ERROR_FRAME = re.compile(r"""\A\s*\{\s*(["'])error\1\s*:\s*""")
 _JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
-_NO_MESSAGE = "the backend reported an error"
+NO_MESSAGE = "the backend reported an error"
 
 
 def parse_comment() -> Heartbeat:
@@ -112,7 +109,7 @@ def _events(obj: dict[str, Any]) -> list[RunEvent]:
     message = obj.get("errorMessage")
     if code or message:
         code_s = None if code in (None, "") else str(code)
-        out.append(StreamFault(str(message) if message else code_s or _NO_MESSAGE, code_s))
+        out.append(StreamFault(str(message) if message else code_s or NO_MESSAGE, code_s))
     return out
 
 
@@ -195,7 +192,7 @@ def _legacy(kind: str, obj: dict[str, Any]) -> list[RunEvent]:
         return [ToolResult(_name(name), response, cid)]
     if kind == "error":
         message = _first(obj, "message", "content", "detail")
-        return [_error_frame(message if message not in (None, "") else _NO_MESSAGE, obj.get("code"))]
+        return [_error_frame(message if message not in (None, "") else NO_MESSAGE, obj.get("code"))]
     return []
 
 
@@ -210,7 +207,7 @@ def _error_frame(err: Any, details: Any) -> StreamFault:
         code = code or err.get("code") or err.get("status")
         err = err.get("message") or err.get("error") or json.dumps(err, default=str)
     message = err if isinstance(err, str) else json.dumps(err, default=str)
-    return StreamFault(message.strip() or _NO_MESSAGE, None if code in (None, "") else str(code))
+    return StreamFault(message.strip() or NO_MESSAGE, None if code in (None, "") else str(code))
 
 
 def _salvage(data: str) -> list[RunEvent]:
@@ -223,7 +220,7 @@ def _salvage(data: str) -> list[RunEvent]:
         string = _JSON_STRING.match(rest)
         if string is not None and rest[string.end() :].lstrip()[:1] in (",", "}"):
             try:
-                return [StreamFault(str(json.loads(string.group(0))).strip() or _NO_MESSAGE)]
+                return [StreamFault(str(json.loads(string.group(0))).strip() or NO_MESSAGE)]
             except (ValueError, RecursionError):
                 pass
     quote = rest[:1] if rest[:1] in ('"', "'") else ""
@@ -234,124 +231,4 @@ def _salvage(data: str) -> list[RunEvent]:
     if quote and body.endswith(quote) and body.count(quote) % 2 == 1:
         body = body[:-1]
     body = body.replace("\\n", "\n").replace('\\"', '"').replace("\\\\", "\\").strip()
-    return [StreamFault(body or _NO_MESSAGE)]
-
-
-class RunAccumulator:
-    """Folds one run's events into an `EditResult`; `feed` returns the newly visible text."""
-
-    def __init__(self) -> None:
-        self._done: list[str] = []  # closed text segments, separators included
-        self._pending: list[str] = []  # partial chunks of the open segment
-        self._prefix = ""  # separator shown before the open segment
-        self._key: tuple[str | None, str | None] = (None, None)  # (invocation, author) of it
-        self._calls: list[dict[str, Any]] = []
-        self._results: list[dict[str, Any]] = []
-        self._seen_calls: set[str] = set()
-        self._seen_results: set[str] = set()
-        self._state: dict[str, Any] = {}
-        self._error: str | None = None
-        self._error_code: str | None = None
-        self.events = 0
-        self.heartbeats = 0
-
-    def feed(self, event: RunEvent) -> str | None:
-        self.events += 1
-        if isinstance(event, TextChunk):
-            return self._text(event)
-        if isinstance(event, Heartbeat):
-            self.heartbeats += 1
-        elif isinstance(event, ToolCall):
-            if _first_time(self._seen_calls, event.call_id):
-                self._calls.append({"name": event.name, "args": event.args, "id": event.call_id})
-        elif isinstance(event, ToolResult):
-            if _first_time(self._seen_results, event.call_id):
-                self._results.append({"name": event.name, "response": event.response, "id": event.call_id})
-        elif isinstance(event, StateDelta):
-            if isinstance(event.delta, dict):
-                self._state.update(event.delta)
-        elif isinstance(event, StreamFault) and self._error is None:
-            self._error = str(event.message) or _NO_MESSAGE
-            self._error_code = event.code
-        return None
-
-    def _text(self, ev: TextChunk) -> str | None:
-        text = ev.text
-        key = (ev.invocation_id, ev.author)
-        pending = self._pending
-        same = bool(pending) and _same(self._key, key)
-        if pending and not same:
-            self._close()  # partials never aggregated (a broken stream): kept as they were shown
-        if not isinstance(text, str) or not text:
-            if same and not ev.partial:
-                self._close()
-            return None
-        if ev.partial:
-            if same:
-                pending.append(text)
-                return text
-            self._prefix = self._separator(ev, text)
-            self._key = key
-            self._pending = [text]
-            return self._prefix + text
-        if not same:
-            sep = self._separator(ev, text)
-            self._done.append(sep + text)
-            return sep + text
-        return self._aggregate(text)
-
-    def _aggregate(self, text: str) -> str | None:
-        """The non-partial event closing the open segment: it repeats the whole text."""
-        seen = "".join(self._pending)
-        prefix = self._prefix
-        self._pending = []
-        if text.startswith(seen):  # the aggregate repeats (or extends) what was shown
-            self._done.append(prefix + text)
-            return text[len(seen) :] or None
-        if seen.endswith(text):  # earlier partials of a segment whose aggregate never came
-            self._done.append(prefix + seen)
-        else:  # it differs from what was shown: the aggregate is the truth
-            self._done.append(prefix + text)
-        return None
-
-    def _close(self) -> None:
-        if self._pending:
-            self._done.append(self._prefix + "".join(self._pending))
-            self._pending = []
-
-    def _separator(self, ev: TextChunk, text: str) -> str:
-        """Separate two ADK model replies (e.g. before and after a tool call) when nothing does."""
-        if ev.invocation_id is None and ev.author is None:
-            return ""  # older shape: pieces of one reply, joined as sent
-        if not self._done or self._done[-1][-1:].isspace() or text[:1].isspace():
-            return ""
-        return "\n\n"
-
-    def result(self) -> EditResult:
-        text = "".join(self._done)
-        if self._pending:
-            text += self._prefix + "".join(self._pending)
-        return EditResult(
-            text=text,
-            tool_calls=list(self._calls),
-            tool_results=list(self._results),
-            state_delta=dict(self._state),
-            error=self._error,
-            error_code=self._error_code,
-            events=self.events,
-            heartbeats=self.heartbeats,
-        )
-
-
-def _same(a: tuple[str | None, str | None], b: tuple[str | None, str | None]) -> bool:
-    return (a[0] is None or b[0] is None or a[0] == b[0]) and (a[1] is None or b[1] is None or a[1] == b[1])
-
-
-def _first_time(seen: set[str], call_id: str | None) -> bool:
-    """Tool events are recorded once per call id (ids missing: always recorded)."""
-    if call_id is None:
-        return True
-    if call_id in seen:
-        return False
-    seen.add(call_id)
-    return True
+    return [StreamFault(body or NO_MESSAGE)]
