@@ -4,7 +4,8 @@ or raises. Import from here; the submodules are private."""
 from __future__ import annotations
 
 from .client import NemoClient
-from .draft import Draft, Segment, Track, diff
+from .draft import Draft, Segment, Track
+from .draft_diff import diff
 from .edit import EditRun
 from .errors import (
     MAX_UPLOAD_BYTES,
