@@ -59,7 +59,7 @@ def test_configuration_table_lists_exactly_env_vars() -> None:
 def test_error_table_covers_every_case() -> None:
     first = {row[0] for row in _table("Errors and what to do")}
     expected = {"1001", "1002", "2001", "4001", "4002", "400", "402", "429"}
-    expected |= {"5xx, connection errors", "Render failure", "Stream errors"}
+    expected |= {"5xx, connection errors", "TLS certificate not trusted", "Render failure", "Stream errors"}
     assert expected <= first
 
 

@@ -33,7 +33,7 @@ from .errors import (
     TransportError,
 )
 from .models import AnonymousToken
-from .retry import MAX_RETRY_AFTER, is_retryable, parse_retry_after, retry_delay
+from .retry import MAX_RETRY_AFTER, certificate_rejected, is_retryable, parse_retry_after, retry_delay
 
 T = TypeVar("T")
 Sleep = Callable[[float], Awaitable[None]]
@@ -46,6 +46,13 @@ def map_transport(exc: httpx2.HTTPError, ctx: ErrorContext) -> TransportError:
     """A safe `TransportError` for an httpx2 failure (no URL, no body, no token in the text)."""
     if isinstance(exc, httpx2.TimeoutException):
         return RequestTimeout(f"NemoVideo did not answer in time while trying to {ctx.what}")
+    if certificate_rejected(exc):
+        return TransportError(
+            f"could not reach NemoVideo while trying to {ctx.what}: this machine does not trust the "
+            "server's TLS certificate (a proxy or antivirus that inspects HTTPS often causes this). "
+            "Add that proxy's certificate authority to the system's certificate store, or set "
+            "SSL_CERT_FILE to a PEM file of the certificates to trust, then restart the server."
+        )
     return TransportError(
         f"could not reach NemoVideo while trying to {ctx.what} (connection problem: {type(exc).__name__})"
     )

@@ -15,6 +15,7 @@ Two questions are answered here and nowhere else:
 from __future__ import annotations
 
 import math
+import ssl
 import time
 from email.utils import parsedate_to_datetime
 
@@ -35,6 +36,19 @@ def never_sent(exc: BaseException) -> bool:
     return isinstance(exc, _NEVER_SENT)
 
 
+def certificate_rejected(exc: BaseException) -> bool:
+    """True when the TLS handshake failed because this machine does not trust the server's
+    certificate (somewhere in the chain of causes): sending again cannot help."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, ssl.SSLCertVerificationError):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
+
+
 def is_retryable(exc: BaseException, *, idempotent: bool) -> bool:
     """May a call that failed with `exc` be sent again?
 
@@ -42,6 +56,8 @@ def is_retryable(exc: BaseException, *, idempotent: bool) -> bool:
     the difference between "never connected" and "broke after sending" is still known) or one
     of the client's own `NemoError`s.
     """
+    if certificate_rejected(exc):
+        return False
     if never_sent(exc):
         return True
     if isinstance(exc, RateLimited):

@@ -30,14 +30,21 @@ class Emulator:
     """A local stand-in for the NemoVideo backend (see docs/ARCHITECTURE.md, "The emulator").
 
     State (sessions, renders, tokens) survives stop()/start(); a restart listens on the same port.
+    `tls=(certfile, keyfile)` serves HTTPS with that certificate (PEM files), as the real backend does.
     """
 
     def __init__(
-        self, config: EmulatorConfig | None = None, *, host: str = "127.0.0.1", port: int = 0
+        self,
+        config: EmulatorConfig | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        tls: tuple[str, str] | None = None,
     ) -> None:
         self._state = State(config if config is not None else EmulatorConfig())
         self._app = EmulatorApp(self._state)
         self._host, self._port = host, port
+        self._tls = tls
         self._url: str | None = None
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -138,6 +145,8 @@ class Emulator:
             http="h11",
             ws="none",
             loop="asyncio",
+            ssl_certfile=self._tls[0] if self._tls else None,
+            ssl_keyfile=self._tls[1] if self._tls else None,
         )
         server = uvicorn.Server(config)
         ready = threading.Event()
@@ -154,7 +163,7 @@ class Emulator:
             sock.close()
             raise RuntimeError(f"the emulator did not start: {failure[0] if failure else 'timeout'}")
         self._thread = thread
-        self._url = f"http://{self._host}:{self._port}"
+        self._url = f"{'https' if self._tls else 'http'}://{self._host}:{self._port}"
         return self
 
     def stop(self) -> None:
