@@ -223,6 +223,24 @@ async def test_ceiling_raises_stream_stalled(emulator: Any, tmp_path: Path) -> N
     assert len(emulator.requests_to(RUN)) == 1
 
 
+async def test_ceiling_longer_than_the_stall_timeout_still_ends_on_time(
+    emulator: Any, tmp_path: Path
+) -> None:
+    """Heartbeats keep the stream alive past the ceiling: reading starts without a timer (the stall
+    timeout bounds each read) and the ceiling still ends the run on time."""
+    env = {"NEMO_STREAM_MAX_SECONDS": "0.8", "NEMO_STREAM_STALL_SECONDS": "0.3"}
+    async with make_client(emulator.url, tmp_path / "s", **env) as c:
+        info = await c.create_session(skill=SKILL)
+        emulator.inject(Fault("sse_slow_heartbeats", interval=0.05, total=3.0))
+        started = anyio.current_time()
+        with anyio.fail_after(5):
+            with pytest.raises(StreamStalled) as exc:
+                await run_edit(c, info.session_id)
+    assert exc.value.code == "ceiling"
+    assert anyio.current_time() - started >= 0.8  # not early; not late: the stream lasts 3 s
+    assert len(emulator.requests_to(RUN)) == 1
+
+
 async def test_drop_raises_stream_error_is_never_resent_and_recovery_sees_the_change(
     client: NemoClient, emulator: Any
 ) -> None:
