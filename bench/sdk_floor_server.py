@@ -14,27 +14,30 @@ import anyio
 import uvicorn
 from mcp.server.mcpserver import MCPServer
 
-server = MCPServer("sdk-floor")
-EDIT_SECONDS = [0.2]
 
+def build(edit_seconds: float) -> MCPServer:
+    server = MCPServer("sdk-floor")
 
-@server.tool()
-async def send_edit(instruction: str, session_id: str) -> dict[str, object]:
-    """Wait as long as an emulator edit, then answer like a completed turn."""
-    await anyio.sleep(EDIT_SECONDS[0])
-    return {"status": "completed", "session_id": session_id, "reply": f"done: {instruction}"}
+    @server.tool()
+    async def send_edit(instruction: str, session_id: str) -> dict[str, object]:
+        """Wait as long as an emulator edit, then answer like a completed turn."""
+        await anyio.sleep(edit_seconds)
+        return {"status": "completed", "session_id": session_id, "reply": f"done: {instruction}"}
 
+    @server.tool()
+    def get_state(session_id: str) -> dict[str, object]:
+        """Answer a fixed small state."""
+        return {"session_id": session_id, "timeline": 'Timeline (1 track): 1. Title: "Bench" (0-3s)'}
 
-@server.tool()
-def get_state(session_id: str) -> dict[str, object]:
-    """Answer a fixed small state."""
-    return {"session_id": session_id, "timeline": 'Timeline (1 track): 1. Title: "Bench" (0-3s)'}
+    return server
 
 
 def main() -> None:
-    port, EDIT_SECONDS[0] = int(sys.argv[1]), float(sys.argv[2])
+    port, edit_seconds = int(sys.argv[1]), float(sys.argv[2])
     logging.basicConfig(level=logging.WARNING)  # as the bench runs nemo-video-mcp (NEMO_LOG_LEVEL=WARNING)
-    app = server.streamable_http_app(streamable_http_path="/mcp", json_response=False, host="127.0.0.1")
+    app = build(edit_seconds).streamable_http_app(
+        streamable_http_path="/mcp", json_response=False, host="127.0.0.1"
+    )
     uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)).run()
 
 
