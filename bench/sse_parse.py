@@ -33,8 +33,8 @@ def count_events(stream: bytes) -> int:
 
 
 def parse_all(streams: list[bytes], rounds: int) -> tuple[int, int]:
-    from nemo_video_mcp.backend.accumulator import RunAccumulator
-    from nemo_video_mcp.backend.edit import SSEDecoder
+    from nemo_video_mcp.backend._accumulator import RunAccumulator
+    from nemo_video_mcp.backend._edit import SSEDecoder
 
     run_events = 0
     shown = 0

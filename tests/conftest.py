@@ -114,8 +114,8 @@ def _secret_hooks() -> Iterator[None]:
     from mcp.server.mcpserver.exceptions import ToolError
 
     from nemo_video_mcp.backend import NemoError
-    from nemo_video_mcp.service.media_policy import MediaRejected
-    from nemo_video_mcp.service.workspace_errors import WorkspaceError
+    from nemo_video_mcp.service._media_policy import MediaRejected
+    from nemo_video_mcp.service._workspace_errors import WorkspaceError
     from nemo_video_mcp.settings import Settings
 
     start = Emulator.start

@@ -13,15 +13,15 @@ from pathlib import Path
 import anyio
 import pytest
 
-from nemo_video_mcp.backend.auth import (
+from nemo_video_mcp.backend._auth import (
     Authenticator,
     CachedToken,
     ClientIdRejected,
     StateFiles,
     parse_expiry,
 )
-from nemo_video_mcp.backend.errors import AuthError, RateLimited
-from nemo_video_mcp.backend.models import AnonymousToken
+from nemo_video_mcp.backend._errors import AuthError, RateLimited
+from nemo_video_mcp.backend._models import AnonymousToken
 from nemo_video_mcp.settings import Settings
 
 pytestmark = pytest.mark.anyio

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nemo_video_mcp.backend.draft import Draft
-from nemo_video_mcp.backend.draft_diff import diff
+from nemo_video_mcp.backend._draft import Draft
+from nemo_video_mcp.backend._draft_diff import diff
 
 CONTRACT: dict[str, Any] = {
     "t": [

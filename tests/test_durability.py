@@ -192,7 +192,7 @@ async def test_records_within_the_ttl_survive_a_restart(emulator: Emulator, tmp_
 async def test_a_long_running_server_expires_finished_work_without_a_restart(
     emulator: Emulator, tmp_path: Path
 ) -> None:
-    from nemo_video_mcp.service.store import Store
+    from nemo_video_mcp.service._store import Store
 
     fast_emulator(emulator)
     ttl = {"NEMO_RECORD_TTL_HOURS": str(0.4 / 3600)}  # 0.4 s: the sweep runs every 0.2 s

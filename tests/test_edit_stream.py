@@ -28,7 +28,7 @@ from nemo_video_mcp.backend import (
     TransportError,
     diff,
 )
-from nemo_video_mcp.backend.edit import SSEDecoder
+from nemo_video_mcp.backend._edit import SSEDecoder
 from nemo_video_mcp.emulator import Fault
 
 pytestmark = pytest.mark.anyio

@@ -28,15 +28,15 @@ from mcp import Client
 from mcp.shared.exceptions import MCPError
 
 from nemo_video_mcp.backend import Draft, NemoError, RenderStatus, UploadedFile
-from nemo_video_mcp.backend.edit import SSEDecoder
-from nemo_video_mcp.backend.envelope import ErrorContext, decode, error_for_response, unwrap
-from nemo_video_mcp.backend.renders import parse_render
-from nemo_video_mcp.backend.retry import parse_retry_after
-from nemo_video_mcp.backend.sse import Heartbeat, StateDelta, StreamFault, TextChunk, ToolCall, ToolResult
-from nemo_video_mcp.backend.upload import parse_files
+from nemo_video_mcp.backend._edit import SSEDecoder
+from nemo_video_mcp.backend._envelope import ErrorContext, decode, error_for_response, unwrap
+from nemo_video_mcp.backend._renders import parse_render
+from nemo_video_mcp.backend._retry import parse_retry_after
+from nemo_video_mcp.backend._sse import Heartbeat, StateDelta, StreamFault, TextChunk, ToolCall, ToolResult
+from nemo_video_mcp.backend._upload import parse_files
 from nemo_video_mcp.emulator import Emulator
-from nemo_video_mcp.service.workspace_views import StateView
-from nemo_video_mcp.tools.results import StateResult
+from nemo_video_mcp.service._workspace_views import StateView
+from nemo_video_mcp.tools._results import StateResult
 from reliability_support import connect, fast_emulator, fast_settings, is_crash
 from support_common import make_media, text_of
 

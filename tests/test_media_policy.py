@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from nemo_video_mcp.backend.errors import MAX_UPLOAD_BYTES, SUPPORTED_FORMATS
-from nemo_video_mcp.service.formats import FORMATS, sniff
-from nemo_video_mcp.service.media_policy import MediaPolicy, MediaRejected
+from nemo_video_mcp.backend._errors import MAX_UPLOAD_BYTES, SUPPORTED_FORMATS
+from nemo_video_mcp.service._formats import FORMATS, sniff
+from nemo_video_mcp.service._media_policy import MediaPolicy, MediaRejected
 
 HEADERS: dict[str, bytes] = {
     "mp4": b"\x00\x00\x00\x20ftypisom\x00\x00\x02\x00isomiso2",

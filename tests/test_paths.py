@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from nemo_video_mcp.service.paths import safe_filename, unique_path
+from nemo_video_mcp.service._paths import safe_filename, unique_path
 
 
 @pytest.mark.parametrize(

@@ -21,8 +21,8 @@ from nemo_video_mcp.backend import (
     TransportError,
     new_render_id,
 )
-from nemo_video_mcp.backend.download import filename_from_url, sanitise_filename, unique_path
-from nemo_video_mcp.backend.renders import parse_render
+from nemo_video_mcp.backend._download import filename_from_url, sanitise_filename, unique_path
+from nemo_video_mcp.backend._renders import parse_render
 from nemo_video_mcp.emulator import Fault
 
 pytestmark = pytest.mark.anyio

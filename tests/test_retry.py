@@ -7,7 +7,7 @@ import email.utils
 import httpx2
 import pytest
 
-from nemo_video_mcp.backend.envelope import (
+from nemo_video_mcp.backend._envelope import (
     ErrorContext,
     TokenRefused,
     decode,
@@ -16,7 +16,7 @@ from nemo_video_mcp.backend.envelope import (
     safe_text,
     unwrap,
 )
-from nemo_video_mcp.backend.errors import (
+from nemo_video_mcp.backend._errors import (
     AuthError,
     BackendError,
     FileTooLarge,
@@ -29,7 +29,7 @@ from nemo_video_mcp.backend.errors import (
     TransportError,
     UnsupportedFile,
 )
-from nemo_video_mcp.backend.retry import backoff, is_retryable, never_sent, parse_retry_after, retry_delay
+from nemo_video_mcp.backend._retry import backoff, is_retryable, never_sent, parse_retry_after, retry_delay
 
 REQ = httpx2.Request("GET", "http://x/")
 

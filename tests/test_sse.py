@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nemo_video_mcp.backend.accumulator import RunAccumulator
-from nemo_video_mcp.backend.models import EditResult
-from nemo_video_mcp.backend.sse import (
+from nemo_video_mcp.backend._accumulator import RunAccumulator
+from nemo_video_mcp.backend._models import EditResult
+from nemo_video_mcp.backend._sse import (
     Heartbeat,
     RunEvent,
     StateDelta,

@@ -9,7 +9,7 @@ import pytest
 
 from nemo_video_mcp.backend import RateLimited
 from nemo_video_mcp.emulator import Emulator, Fault
-from nemo_video_mcp.tools.errors import describe
+from nemo_video_mcp.tools._errors import describe
 from reliability_support import connect, fast_emulator, fast_settings
 from support_common import make_media, text_of
 

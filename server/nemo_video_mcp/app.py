@@ -14,11 +14,10 @@ from mcp.server.mcpserver import MCPServer
 
 from .backend import NemoClient
 from .logs import get_logger
-from .service.store import Store
-from .service.workspace import Workspace
+from .service import Store, Workspace
 from .settings import Settings
 from .skills import SkillRegistry
-from .tools.server import AppState, build_server
+from .tools import AppState, build_server
 
 log = get_logger(__name__)
 

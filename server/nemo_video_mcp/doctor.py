@@ -61,7 +61,7 @@ def check_token(settings: Settings) -> list[Check]:
     """Where the token comes from. Never prints the token."""
     if settings.token is not None:
         return [Check("ok", "token: NEMO_TOKEN is set")]
-    from .backend.auth import StateFiles  # the cache the client itself reads
+    from .backend import StateFiles  # the cache the client itself reads
 
     cached = StateFiles(settings.state_dir).load_token(settings.api_url)
     if cached is None:
@@ -202,7 +202,7 @@ def _leaf(exc: BaseException) -> BaseException:
 
 
 def _backend_failure(exc: BaseException, settings: Settings, waited: float) -> Check:  # noqa: PLR0911 - one return per kind of failure reads best
-    from .backend import errors
+    from . import backend as errors
 
     url = settings.api_url
     network_fix = (

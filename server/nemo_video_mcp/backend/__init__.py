@@ -3,11 +3,13 @@ or raises. Import from here; the submodules are private."""
 
 from __future__ import annotations
 
-from .client import NemoClient
-from .draft import Draft, Segment, Track
-from .draft_diff import diff
-from .edit import EditRun
-from .errors import (
+from ._auth import StateFiles
+from ._client import NemoClient
+from ._download import DEFAULT_NAME, MAX_NAME_LENGTH, sanitise_filename, unique_path
+from ._draft import Draft, Segment, Track
+from ._draft_diff import diff
+from ._edit import EditRun
+from ._errors import (
     MAX_UPLOAD_BYTES,
     SUPPORTED_FORMATS,
     AuthError,
@@ -27,7 +29,7 @@ from .errors import (
     UnsupportedFile,
     bind_url,
 )
-from .models import (
+from ._models import (
     AnonymousToken,
     Credits,
     EditResult,
@@ -37,11 +39,13 @@ from .models import (
     SessionState,
     UploadedFile,
 )
-from .renders import new_render_id
-from .retry import is_retryable
-from .sse import Heartbeat, RunEvent, StateDelta, StreamFault, TextChunk, ToolCall, ToolResult
+from ._renders import new_render_id
+from ._retry import is_retryable
+from ._sse import Heartbeat, RunEvent, StateDelta, StreamFault, TextChunk, ToolCall, ToolResult
 
 __all__ = [
+    "DEFAULT_NAME",
+    "MAX_NAME_LENGTH",
     "MAX_UPLOAD_BYTES",
     "SUPPORTED_FORMATS",
     "AnonymousToken",
@@ -69,6 +73,7 @@ __all__ = [
     "SessionLost",
     "SessionState",
     "StateDelta",
+    "StateFiles",
     "StreamError",
     "StreamFault",
     "StreamStalled",
@@ -83,4 +88,6 @@ __all__ = [
     "diff",
     "is_retryable",
     "new_render_id",
+    "sanitise_filename",
+    "unique_path",
 ]

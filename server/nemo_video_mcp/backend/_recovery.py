@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 
-from .draft import Draft
-from .errors import ServerError, TransportError
-from .models import SessionState
+from ._draft import Draft
+from ._errors import ServerError, TransportError
+from ._models import SessionState
 
 GetState = Callable[[], Awaitable[SessionState]]
 

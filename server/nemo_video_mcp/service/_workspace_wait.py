@@ -12,7 +12,7 @@ from typing import TypeVar
 import anyio
 
 from ..logs import get_logger
-from .workspace_views import ProgressFn
+from ._workspace_views import ProgressFn
 
 log = get_logger(__name__)
 T = TypeVar("T")

@@ -9,9 +9,9 @@ from typing import Any
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError
 
-from ..service.workspace import Workspace
+from ..service import Workspace
 from ..skills import Skill, SkillRegistry
-from .errors import describe
+from ._errors import describe
 
 TIMELINE_URI = "nemo://sessions/{session_id}/timeline"
 STATE_URI = "nemo://sessions/{session_id}/state"

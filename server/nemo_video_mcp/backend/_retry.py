@@ -21,7 +21,7 @@ from email.utils import parsedate_to_datetime
 
 import httpx2
 
-from .errors import RateLimited, ServerError, TransportError
+from ._errors import RateLimited, ServerError, TransportError
 
 INITIAL_RETRY_DELAY = 0.5  # seconds before the first retry of a transient failure
 MAX_RETRY_DELAY = 8.0  # backoff cap

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .models import EditResult
-from .sse import NO_MESSAGE, Heartbeat, RunEvent, StateDelta, StreamFault, TextChunk, ToolCall, ToolResult
+from ._models import EditResult
+from ._sse import NO_MESSAGE, Heartbeat, RunEvent, StateDelta, StreamFault, TextChunk, ToolCall, ToolResult
 
 
 class RunAccumulator:

@@ -31,9 +31,9 @@ import anyio
 
 from .. import logs
 from ..settings import Settings
-from .errors import AuthError, RateLimited
-from .models import AnonymousToken
-from .retry import MAX_RETRY_AFTER
+from ._errors import AuthError, RateLimited
+from ._models import AnonymousToken
+from ._retry import MAX_RETRY_AFTER
 
 CLIENT_ID_FILE = "client_id"
 TOKEN_FILE = "token.json"  # noqa: S105 (a file name)

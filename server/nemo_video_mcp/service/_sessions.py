@@ -21,8 +21,8 @@ import anyio
 from ..backend import Draft, NemoClient, NemoError, SessionLost, SessionState
 from ..logs import get_logger
 from ..settings import SKILLS, Settings
-from .store import Store
-from .workspace_errors import BadRequest, SessionReplaced, WorkspaceError
+from ._store import Store
+from ._workspace_errors import BadRequest, SessionReplaced, WorkspaceError
 
 log = get_logger(__name__)
 T = TypeVar("T")

@@ -17,8 +17,8 @@ from typing import Any
 
 import anyio
 
-from .errors import MAX_UPLOAD_BYTES, SUPPORTED_FORMATS, FileTooLarge, NemoError, UnsupportedFile
-from .models import UploadedFile
+from ._errors import MAX_UPLOAD_BYTES, SUPPORTED_FORMATS, FileTooLarge, NemoError, UnsupportedFile
+from ._models import UploadedFile
 
 CHUNK_BYTES = 1024 * 1024
 Progress = Callable[[int, int], None]

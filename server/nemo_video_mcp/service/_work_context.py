@@ -10,8 +10,8 @@ from anyio.abc import TaskGroup
 
 from ..backend import NemoClient
 from ..settings import Settings
-from .sessions import SessionRef, Sessions
-from .store import Store
+from ._sessions import SessionRef, Sessions
+from ._store import Store
 
 
 @dataclass(frozen=True)

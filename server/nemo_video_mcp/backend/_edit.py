@@ -24,12 +24,12 @@ from typing import Any
 import anyio
 import httpx2
 
-from .accumulator import RunAccumulator
-from .envelope import ErrorContext, decode
-from .errors import StreamError, StreamStalled
-from .http import Http, json_or_none, read_limited, refusal
-from .models import EditResult
-from .sse import RunEvent, parse_comment, parse_data
+from ._accumulator import RunAccumulator
+from ._envelope import ErrorContext, decode
+from ._errors import StreamError, StreamStalled
+from ._http import Http, json_or_none, read_limited, refusal
+from ._models import EditResult
+from ._sse import RunEvent, parse_comment, parse_data
 
 RUN_PATH = "/run_sse"
 MAX_LINE_BYTES = 32 * 1024 * 1024  # one SSE line larger than this is not a stream we understand

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from ..backend.errors import MAX_UPLOAD_BYTES
-from .formats import ALIASES, CONTAINERS, FORMATS, SUPPORTED_FORMATS, MediaKind, sniff
+from ..backend import MAX_UPLOAD_BYTES
+from ._formats import ALIASES, CONTAINERS, FORMATS, SUPPORTED_FORMATS, MediaKind, sniff
 
 _HEAD_BYTES = 16
 _MAX_SUGGESTIONS = 5

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from .draft_values import as_dict, first, ms, number, pct, quote, span, text_of, volume
+from ._draft_values import as_dict, first, ms, number, pct, quote, span, text_of, volume
 
 KIND_NAMES: dict[int | None, str] = {0: "Video", 1: "BGM", 7: "Title"}
 _TRACK_NOUN: dict[int | None, str] = {0: "video track", 1: "BGM track", 7: "text track"}

@@ -12,8 +12,8 @@ from __future__ import annotations
 import unicodedata
 from pathlib import Path
 
-from ..backend.download import DEFAULT_NAME, MAX_NAME_LENGTH, sanitise_filename
-from ..backend.download import unique_path as _free_path
+from ..backend import DEFAULT_NAME, MAX_NAME_LENGTH, sanitise_filename
+from ..backend import unique_path as _free_path
 
 __all__ = ["MAX_NAME_LENGTH", "safe_filename", "unique_path"]
 

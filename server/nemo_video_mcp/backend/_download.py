@@ -26,10 +26,10 @@ from urllib.parse import unquote
 import anyio
 import httpx2
 
-from .envelope import ErrorContext
-from .errors import NemoError, ServerError, TransportError
-from .http import ERROR_BODY_LIMIT, Http, map_transport, refusal
-from .retry import is_retryable
+from ._envelope import ErrorContext
+from ._errors import NemoError, ServerError, TransportError
+from ._http import ERROR_BODY_LIMIT, Http, map_transport, refusal
+from ._retry import is_retryable
 
 DownloadProgress = Callable[[int, int | None], None]
 DEFAULT_NAME = "nemovideo.mp4"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from ..backend.errors import SUPPORTED_FORMATS
+from ..backend import SUPPORTED_FORMATS
 
 __all__ = ["ALIASES", "CONTAINERS", "FORMATS", "SUPPORTED_FORMATS", "MediaKind", "sniff"]
 

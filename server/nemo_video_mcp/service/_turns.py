@@ -17,14 +17,14 @@ import anyio
 
 from ..backend import Draft, NemoError, SessionLost, StreamError, StreamFault, TextChunk, ToolCall
 from ..logs import get_logger
-from . import gui
-from .sessions import SessionRef
-from .store import TurnRecord
-from .turn_reports import Outcome, after_restart, conclude
-from .work_context import WorkContext, Worker
-from .workspace_errors import BadRequest, TurnBusy, UnknownHandle
-from .workspace_views import ProgressFn, TurnStatus, TurnView
-from .workspace_wait import Reporter, clamp_budget, elapsed_text, wait_with_progress
+from . import _gui as gui
+from ._sessions import SessionRef
+from ._store import TurnRecord
+from ._turn_reports import Outcome, after_restart, conclude
+from ._work_context import WorkContext, Worker
+from ._workspace_errors import BadRequest, TurnBusy, UnknownHandle
+from ._workspace_views import ProgressFn, TurnStatus, TurnView
+from ._workspace_wait import Reporter, clamp_budget, elapsed_text, wait_with_progress
 
 log = get_logger(__name__)
 

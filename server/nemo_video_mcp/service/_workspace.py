@@ -22,15 +22,15 @@ from anyio.abc import TaskGroup
 from ..backend import NemoClient
 from ..logs import get_logger
 from ..settings import Settings
-from .media_policy import MediaPolicy
-from .renders import Renders
-from .sessions import Sessions
-from .store import Store
-from .turns import Turns
-from .uploads import Uploads
-from .work_context import WorkContext
-from .workspace_errors import BadRequest
-from .workspace_views import (
+from ._media_policy import MediaPolicy
+from ._renders import Renders
+from ._sessions import Sessions
+from ._store import Store
+from ._turns import Turns
+from ._uploads import Uploads
+from ._work_context import WorkContext
+from ._workspace_errors import BadRequest
+from ._workspace_views import (
     CreditsView,
     ExportFormat,
     ExportQuality,
@@ -40,7 +40,7 @@ from .workspace_views import (
     TurnView,
     UploadView,
 )
-from .workspace_wait import PROGRESS_INTERVAL_SECONDS
+from ._workspace_wait import PROGRESS_INTERVAL_SECONDS
 
 log = get_logger(__name__)
 

@@ -10,8 +10,8 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from .draft import Draft, Segment, Track
-from .draft_values import as_dict, first, pct, quote, secs, span, text_of
+from ._draft import Draft, Segment, Track
+from ._draft_values import as_dict, first, pct, quote, secs, span, text_of
 
 T = TypeVar("T")
 

@@ -17,15 +17,14 @@ from mcp.types import ToolAnnotations
 from pydantic import Field
 
 from .. import __version__
-from ..service.workspace import Workspace
-from ..service.workspace_views import ExportFormat, ExportQuality
+from ..service import ExportFormat, ExportQuality, Workspace
 from ..settings import Settings, SkillSlug
 from ..skills import SkillRegistry
-from . import texts
-from .errors import tool_errors
-from .prompts import register_prompts
-from .resources import register_resources
-from .results import CreditsResult, EditResult, ExportResult, StateResult, UploadResult
+from . import _texts as texts
+from ._errors import tool_errors
+from ._prompts import register_prompts
+from ._resources import register_resources
+from ._results import CreditsResult, EditResult, ExportResult, StateResult, UploadResult
 
 SERVER_NAME = "nemo-video"
 

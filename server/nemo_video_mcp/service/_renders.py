@@ -22,13 +22,13 @@ from ..backend import (
     new_render_id,
 )
 from ..logs import get_logger
-from .paths import safe_filename
-from .sessions import SessionRef
-from .store import RenderRecord
-from .work_context import WorkContext, Worker
-from .workspace_errors import ExportUnconfirmed, NotExportReady, UnknownHandle, WorkspaceError
-from .workspace_views import ProgressFn, RenderState, RenderView
-from .workspace_wait import Reporter, clamp_budget, megabytes, wait_with_progress
+from ._paths import safe_filename
+from ._sessions import SessionRef
+from ._store import RenderRecord
+from ._work_context import WorkContext, Worker
+from ._workspace_errors import ExportUnconfirmed, NotExportReady, UnknownHandle, WorkspaceError
+from ._workspace_views import ProgressFn, RenderState, RenderView
+from ._workspace_wait import Reporter, clamp_budget, megabytes, wait_with_progress
 
 log = get_logger(__name__)
 

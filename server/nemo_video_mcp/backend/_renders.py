@@ -15,10 +15,10 @@ from urllib.parse import quote
 
 import anyio
 
-from .envelope import safe_text
-from .errors import RateLimited, RenderFailed, ServerError, TransportError
-from .http import Http
-from .models import RenderStatus
+from ._envelope import safe_text
+from ._errors import RateLimited, RenderFailed, ServerError, TransportError
+from ._http import Http
+from ._models import RenderStatus
 
 RENDER_PATH = "/api/render/proxy/lambda"
 OnStatus = Callable[[RenderStatus], None]

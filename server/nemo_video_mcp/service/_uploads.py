@@ -23,12 +23,12 @@ import anyio
 
 from ..backend import MAX_UPLOAD_BYTES, SUPPORTED_FORMATS, Draft, NemoError, UploadedFile
 from ..logs import get_logger
-from .media_policy import MediaFile, MediaPolicy, MediaRejected
-from .sessions import SessionRef
-from .work_context import WorkContext, Worker
-from .workspace_errors import BadRequest, MediaRefused, UploadBusy, WorkspaceError
-from .workspace_views import FileView, ProgressFn, UploadView
-from .workspace_wait import Reporter, clamp_budget, elapsed_text, megabytes, wait_with_progress
+from ._media_policy import MediaFile, MediaPolicy, MediaRejected
+from ._sessions import SessionRef
+from ._work_context import WorkContext, Worker
+from ._workspace_errors import BadRequest, MediaRefused, UploadBusy, WorkspaceError
+from ._workspace_views import FileView, ProgressFn, UploadView
+from ._workspace_wait import Reporter, clamp_budget, elapsed_text, megabytes, wait_with_progress
 
 log = get_logger(__name__)
 

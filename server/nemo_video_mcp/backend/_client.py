@@ -19,15 +19,15 @@ from pydantic import ValidationError
 
 from ..settings import Settings
 from ..skills import SkillRegistry
-from .download import DownloadProgress, download
-from .draft import Draft
-from .edit import EditRun
-from .errors import BackendError
-from .http import Http
-from .models import Credits, RenderStatus, SessionInfo, SessionState, UploadedFile
-from .recovery import recover_state
-from .renders import OnStatus, Renders
-from .upload import MultipartFiles, Progress, parse_files
+from ._download import DownloadProgress, download
+from ._draft import Draft
+from ._edit import EditRun
+from ._errors import BackendError
+from ._http import Http
+from ._models import Credits, RenderStatus, SessionInfo, SessionState, UploadedFile
+from ._recovery import recover_state
+from ._renders import OnStatus, Renders
+from ._upload import MultipartFiles, Progress, parse_files
 
 APP = "nemo_agent"
 CLAIM_URL = "https://nemovideo.com/workspace/claim"

@@ -19,8 +19,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from . import records
-from .records import Expired, RenderRecord, SessionRecord, TurnRecord, TurnStatus
+from . import _records as records
+from ._records import Expired, RenderRecord, SessionRecord, TurnRecord, TurnStatus
 
 __all__ = ["Expired", "RenderRecord", "SessionRecord", "Store", "StoreError", "TurnRecord", "TurnStatus"]
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..logs import redact
-from .errors import (
+from ._errors import (
     SUPPORTED_FORMATS,
     AuthError,
     BackendError,

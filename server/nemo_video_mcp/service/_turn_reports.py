@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..backend import Draft, diff
-from .workspace_views import TurnStatus
+from ._workspace_views import TurnStatus
 
 DROPPED = "The connection to NemoVideo dropped before the edit finished (it was not sent again)"
 RESTARTED = "The server restarted while this edit was running, so its reply was not received."

@@ -21,9 +21,9 @@ from pydantic import ValidationError
 from .. import __version__, logs
 from ..settings import Settings
 from ..skills import SkillRegistry
-from .auth import Authenticator, ClientIdRejected
-from .envelope import ErrorContext, TokenRefused, decode, error_for_response
-from .errors import (
+from ._auth import Authenticator, ClientIdRejected
+from ._envelope import ErrorContext, TokenRefused, decode, error_for_response
+from ._errors import (
     AuthError,
     BackendError,
     NemoError,
@@ -32,8 +32,8 @@ from .errors import (
     ServerError,
     TransportError,
 )
-from .models import AnonymousToken
-from .retry import MAX_RETRY_AFTER, certificate_rejected, is_retryable, parse_retry_after, retry_delay
+from ._models import AnonymousToken
+from ._retry import MAX_RETRY_AFTER, certificate_rejected, is_retryable, parse_retry_after, retry_delay
 
 T = TypeVar("T")
 Sleep = Callable[[float], Awaitable[None]]

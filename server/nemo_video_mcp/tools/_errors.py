@@ -29,7 +29,7 @@ from ..backend import (
     UnsupportedFile,
 )
 from ..logs import get_logger, redact
-from ..service.workspace_errors import ExportUnconfirmed, WorkspaceError
+from ..service import ExportUnconfirmed, WorkspaceError
 from ..skills import SkillError
 
 log = get_logger(__name__)
