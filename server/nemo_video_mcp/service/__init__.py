@@ -6,6 +6,7 @@ Import from here; the submodules (`_name.py`) are private to the package.
 
 from __future__ import annotations
 
+from ._saved_files import SavedFile, SavedFileRefused, read_saved_file, saved_file
 from ._store import Store
 from ._workspace import Workspace
 from ._workspace_errors import (
@@ -25,6 +26,7 @@ from ._workspace_views import (
     ExportQuality,
     FileView,
     ProgressFn,
+    RenderFacts,
     RenderState,
     RenderView,
     StateView,
@@ -44,8 +46,11 @@ __all__ = [
     "MediaRefused",
     "NotExportReady",
     "ProgressFn",
+    "RenderFacts",
     "RenderState",
     "RenderView",
+    "SavedFile",
+    "SavedFileRefused",
     "SessionReplaced",
     "StateView",
     "Store",
@@ -58,4 +63,6 @@ __all__ = [
     "UploadView",
     "Workspace",
     "WorkspaceError",
+    "read_saved_file",
+    "saved_file",
 ]

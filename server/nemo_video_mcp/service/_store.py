@@ -208,6 +208,12 @@ class Store:
         row = self._one(sql, (session_id,))
         return records.turn_record(row) if row else None
 
+    def last_turn(self, session_id: str) -> TurnRecord | None:
+        """The session's newest completed turn, or None (for the player: what the last edit did)."""
+        sql = "SELECT * FROM turns WHERE session_id = ? AND status = 'completed' ORDER BY created_at DESC"
+        row = self._one(sql, (session_id,))
+        return records.turn_record(row) if row else None
+
     def unfinished_turns(self) -> list[TurnRecord]:
         rows = self._all("SELECT * FROM turns WHERE status = 'running' ORDER BY created_at")
         return [records.turn_record(r) for r in rows]

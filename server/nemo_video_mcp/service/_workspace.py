@@ -24,6 +24,7 @@ from ..logs import get_logger
 from ..settings import Settings
 from ._media_policy import MediaPolicy
 from ._renders import Renders
+from ._saved_files import saved_file
 from ._sessions import Sessions
 from ._store import Store
 from ._turns import Turns
@@ -35,6 +36,7 @@ from ._workspace_views import (
     ExportFormat,
     ExportQuality,
     ProgressFn,
+    RenderFacts,
     RenderView,
     StateView,
     TurnView,
@@ -209,4 +211,30 @@ class Workspace:
     ) -> RenderView:
         return await self.renders.status(
             render_id.strip(), download=download, wait_seconds=wait_seconds, progress=progress
+        )
+
+    # the player (MCP Apps) -------------------------------------------------------------------
+
+    def render_facts(self, render_id: str) -> RenderFacts | None:
+        """What a player shows beside render `render_id`, read from the store only (None when the
+        render is unknown): the session's last read timeline and last completed edit, and the file
+        this server saved for it when that is still a regular video file in the output folder."""
+        record = self._store.get_render(render_id.strip())
+        if record is None:
+            return None
+        draft = self.sessions.last_draft(record.session_id)
+        turn = self._store.last_turn(record.session_id)
+        saved = saved_file(record.path, self.settings.output_dir)
+        return RenderFacts(
+            render_id=record.render_id,
+            session_id=record.session_id,
+            format=record.format,
+            url=record.url,
+            timeline=draft.summary() if draft else None,
+            tracks=draft.tracks_view() if draft else [],
+            duration_ms=draft.duration_ms if draft else None,
+            last_instruction=turn.instruction if turn else None,
+            last_changes=list(turn.changes or []) if turn else [],
+            file=saved.path if saved else None,
+            file_bytes=saved.size if saved else None,
         )

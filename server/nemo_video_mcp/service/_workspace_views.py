@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 # (progress, total or None, a sentence a person can read)
@@ -67,6 +68,24 @@ class RenderView:
     url: str | None
     path: str | None
     message: str
+
+
+@dataclass(frozen=True)
+class RenderFacts:
+    """What a player shows beside an export, from the store alone (no backend call): the timeline
+    last read for its session, the session's last finished edit, and the file this server saved."""
+
+    render_id: str
+    session_id: str
+    format: str
+    url: str | None
+    timeline: str | None  # one-line summary; None when no draft of the session was ever read
+    tracks: list[dict[str, Any]]  # Draft.tracks_view()
+    duration_ms: int | None
+    last_instruction: str | None  # the session's last completed edit, in the user's words
+    last_changes: list[str]
+    file: Path | None  # a regular video file inside the output folder (see saved_files.py)
+    file_bytes: int | None
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from ..settings import Settings, SkillSlug
 from ..skills import SkillRegistry
 from . import _texts as texts
 from ._errors import tool_errors
+from ._player import PLAYER_TOOL_META, Player, register_player
 from ._prompts import register_prompts
 from ._resources import register_resources
 from ._results import CreditsResult, EditResult, ExportResult, StateResult, UploadResult
@@ -78,12 +79,18 @@ def build_server(
         async with workspace_factory() as workspace:
             yield AppState(workspace)
 
+    player = Player(settings, workspace_from=lambda state: state.workspace)  # MCP Apps (tools/_player.py)
     srv: MCPServer[AppState] = MCPServer(
-        SERVER_NAME, version=__version__, instructions=texts.INSTRUCTIONS, lifespan=lifespan
+        SERVER_NAME,
+        version=__version__,
+        instructions=texts.INSTRUCTIONS,
+        lifespan=lifespan,
+        extensions=[player],
     )
     register_tools(srv, settings)
     register_resources(srv, skills, workspace_of)
     register_prompts(srv, skills)
+    register_player(srv, player, workspace_of)
     return srv
 
 
@@ -161,6 +168,7 @@ def register_tools(srv: MCPServer[AppState], settings: Settings) -> None:
         name="export_video",
         description=texts.EXPORT_VIDEO,
         annotations=_annotations("Export the video", read_only=False, idempotent=False),
+        meta=PLAYER_TOOL_META,  # the player (MCP Apps) shows the result
     )
     async def export_video(  # noqa: PLR0917 - mirrors the public arguments
         ctx: Context[AppState, Any],
@@ -185,6 +193,7 @@ def register_tools(srv: MCPServer[AppState], settings: Settings) -> None:
         name="get_export_status",
         description=texts.GET_EXPORT_STATUS,
         annotations=_annotations("Export status", read_only=True, idempotent=True),
+        meta=PLAYER_TOOL_META,  # the player (MCP Apps) shows the result
     )
     async def get_export_status(
         render_id: Annotated[str, Field(description="the render_id export_video returned")],
