@@ -88,9 +88,14 @@ async def test_instructions_summarise_the_workflow(emulator: Emulator, tmp_path:
 async def test_resources_timeline_state_and_skills(emulator: Emulator, tmp_path: Path, mode: str) -> None:
     async with connect(tool_settings(emulator, tmp_path), mode) as c:
         templates = {t.uri_template for t in (await c.list_resource_templates()).resource_templates}
-        assert templates == {"nemo://sessions/{session_id}/timeline", "nemo://sessions/{session_id}/state"}
+        assert templates == {
+            "nemo://sessions/{session_id}/timeline",
+            "nemo://sessions/{session_id}/state",
+        } | {
+            f"nemo://renders/{{render_id}}/video.{ext}" for ext in ("mp4", "webm", "mov")
+        }  # the player's videos (tests/test_player.py)
         listed = {str(r.uri) for r in (await c.list_resources()).resources}
-        assert listed == {f"nemo://skills/{slug}" for slug in SKILLS}
+        assert listed == {f"nemo://skills/{slug}" for slug in SKILLS} | {"ui://nemo-video/player"}
 
         up = await c.call_tool("upload_media", {"paths": [str(make_media(tmp_path / "media"))]})
         sid = up.structured_content["session_id"]

@@ -93,9 +93,12 @@ def security_settings(host: str, port: int, extra_hosts: Sequence[str] = ()) -> 
 class BearerAuth:
     """ASGI middleware: every HTTP request must carry `Authorization: Bearer <token>`."""
 
-    def __init__(self, app: ASGIApp, token: str) -> None:
+    def __init__(self, app: ASGIApp, token: str, *, open_prefixes: Sequence[str] = ()) -> None:
         self.app = app
         self._token = token.encode()
+        # GET/HEAD under these paths need no bearer: the player's media route, whose unguessable
+        # per-file token in the path is the credential (a <video> element cannot send headers)
+        self._open = tuple(open_prefixes)
 
     def _authorized(self, scope: Scope) -> bool:
         header = b""
@@ -108,8 +111,12 @@ class BearerAuth:
         match = hmac.compare_digest(credentials.strip(), self._token)
         return scheme.lower() == b"bearer" and match
 
+    def _is_open(self, scope: Scope) -> bool:
+        path = str(scope.get("path", ""))
+        return bool(self._open) and scope.get("method") in ("GET", "HEAD") and path.startswith(self._open)
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or self._authorized(scope):
+        if scope["type"] != "http" or self._authorized(scope) or self._is_open(scope):
             await self.app(scope, receive, send)
             return
         body = json.dumps({"error": "unauthorized", "message": "send Authorization: Bearer <token>"})
@@ -138,7 +145,11 @@ def build_app(
         host=host,
     )
     token = settings.http_token.get_secret_value() if settings.http_token else ""
-    return BearerAuth(app, token) if token else app
+    if not token:
+        return app
+    from .tools import MEDIA_PREFIX  # the player's media route (tools/_player.py)
+
+    return BearerAuth(app, token, open_prefixes=(MEDIA_PREFIX,))
 
 
 def uvicorn_config(app: ASGIApp, *, host: str, port: int, debug: bool = False) -> Any:

@@ -5,6 +5,7 @@ Import from here; the submodules (`_name.py`) are private to the package.
 
 from __future__ import annotations
 
+from ._player import MEDIA_PREFIX, PLAYER_URI
 from ._server import AppState, build_server
 
-__all__ = ["AppState", "build_server"]
+__all__ = ["MEDIA_PREFIX", "PLAYER_URI", "AppState", "build_server"]
