@@ -271,7 +271,8 @@ def test_saved_video_is_served_on_the_http_route(
         whole = httpx2.get(http_source["src"], timeout=10)  # no bearer: the path's token is the credential
         part = httpx2.get(http_source["src"], headers={"range": "bytes=0-99"}, timeout=10)
         token = http_source["src"].rsplit("/", 1)[1]
-        wrong = httpx2.get(http_source["src"].replace(token, "x" + token[1:]), timeout=10)
+        other = ("A" if token[0] != "A" else "B") + token[1:]  # one character off
+        wrong = httpx2.get(http_source["src"].replace(token, other), timeout=10)
         mcp_without_bearer = httpx2.post(f"http://127.0.0.1:{port}/mcp", json={}, timeout=10)
         saved.unlink()
         gone = httpx2.get(http_source["src"], timeout=10)
