@@ -1,8 +1,9 @@
 """Every failure a tool can meet, as the text of a `ToolError` the assistant can act on.
 
-This is the one place errors are worded: the backend's exceptions and the service's errors carry
-data (codes, ids, counts, the backend's own words) and a short technical `str()` for logs; the
-sentence the assistant reads, with what to do next, is written here from those fields.
+This is the one place errors are worded: the service's errors carry data (ids, counts, the
+backend's own words) and a technical `str()` for logs only; the backend's carry codes and fields
+and a short, safe message some sentences start with. The sentence the assistant reads, with what
+to do next, is written here (the service's errors in `_workspace_error_words.py`).
 
 Only `ToolError` text reaches the model (anything else becomes a bare "Error executing tool"), so
 each tool runs inside `tool_errors()`. The text never carries a token, raw backend JSON or a stack
