@@ -161,7 +161,7 @@ class Workspace:
         return StateView(
             session_id=ref.session_id,
             skill=ref.skill,
-            timeline=draft.summary(),
+            timeline=draft,
             tracks=draft.tracks_view(),
             export_ready=draft.export_ready(),
             video_infos=state.video_infos,
@@ -186,9 +186,9 @@ class Workspace:
         progress: ProgressFn | None = None,
     ) -> RenderView:
         if format not in EXPORT_FORMATS:
-            raise BadRequest(f"Unknown export format {format!r}; choose one of: {', '.join(EXPORT_FORMATS)}.")
+            raise BadRequest("unknown_format", value=format, choices=EXPORT_FORMATS)
         if quality not in EXPORT_QUALITIES:
-            raise BadRequest(f"Unknown quality {quality!r}; choose one of: {', '.join(EXPORT_QUALITIES)}.")
+            raise BadRequest("unknown_quality", value=quality, choices=EXPORT_QUALITIES)
         ref = await self.sessions.resolve(session_id, None)
         return await self.renders.export(
             ref,
