@@ -15,7 +15,7 @@ import math
 from array import array
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -116,7 +116,7 @@ def probe(path: Path, kind: str) -> Facts:
 
 def _duration(container: Any, stream: Any) -> float | None:
     if container.duration is not None and container.duration > 0:
-        return round(container.duration / 1_000_000, 3)
+        return round(float(container.duration) / 1_000_000, 3)
     if stream is not None and stream.duration is not None and stream.time_base is not None:
         return round(float(stream.duration * stream.time_base), 3)
     return None
@@ -200,7 +200,8 @@ def _write(path: Path, label: str, *, video: bool) -> None:
         astream.codec_context.layout = "mono"
         if video:
             for index in range(round(GENERATED_SECONDS * GENERATED_FPS)):
-                frame = av.VideoFrame.from_image(pattern(width, height, index / GENERATED_FPS, label))
+                image = pattern(width, height, index / GENERATED_FPS, label)
+                frame = cast(Any, av.VideoFrame).from_image(image)  # PyAV leaves from_image untyped
                 frame.pts = index
                 out.mux(vstream.encode(frame))
             out.mux(vstream.encode(None))

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from . import sandbox_draw as draw
 from .sandbox_media import Facts, pattern
@@ -108,6 +108,8 @@ class _Renderer:
     samples: int = 0
     total_frames: int = 0
     _patches: dict[Any, list[draw.Patch]] = field(default_factory=dict)
+    video: Any = None  # the output's streams (PyAV's stream types are a union mypy cannot narrow)
+    audio: Any = None
 
     def run(self) -> None:
         import av
@@ -122,15 +124,16 @@ class _Renderer:
         options = {"movflags": "+faststart"} if container in ("mp4", "mov") else {}
         with av.open(str(self.path), "w", format=container, options=options) as self.out:
             opts = dict(_X264 if vcodec == "libx264" else _VP9)
-            self.video = self.out.add_stream(vcodec, rate=self.fps, options=opts)
-            self.video.width, self.video.height, self.video.pix_fmt = self.width, self.height, "yuv420p"
-            self.video.bit_rate = bit_rate
-            self.video.codec_context.gop_size = 2 * self.fps
-            self.audio: Any = None
+            video: Any = self.out.add_stream(vcodec, rate=self.fps, options=opts)
+            video.width, video.height, video.pix_fmt = self.width, self.height, "yuv420p"
+            video.bit_rate = bit_rate
+            video.codec_context.gop_size = 2 * self.fps
+            self.video, self.audio = video, None
             if self.has_audio:
-                self.audio = self.out.add_stream(acodec, rate=SAMPLE_RATE)
-                self.audio.codec_context.layout = "stereo"
-                self.audio.bit_rate = audio_rate
+                audio: Any = self.out.add_stream(acodec, rate=SAMPLE_RATE)
+                audio.codec_context.layout = "stereo"
+                audio.bit_rate = audio_rate
+                self.audio = audio
             start = 0.0
             for index, clip in enumerate(self.plan.clips):
                 end = start + clip.seconds
@@ -150,7 +153,8 @@ class _Renderer:
         emitter = _Ticks(self, index, frames)
         if clip.source is None:
             label = f"{clip.label} (not in the sandbox)"
-            still = av.VideoFrame.from_image(pattern(self.width, self.height, None, label))
+            image = pattern(self.width, self.height, None, label)
+            still = cast(Any, av.VideoFrame).from_image(image)  # PyAV leaves from_image untyped
             emitter.finish(still.reformat(format="yuv420p"), None)
         else:
             with av.open(str(clip.source)) as source:
