@@ -140,6 +140,10 @@ def test_upload_answer_carries_the_real_files_facts(
     served = backend.http.get(info["cdn_url"])
     assert served.content == clip.read_bytes()
 
+    again = backend.upload(sid, clip)["data"]["files"][0]  # the same name twice: two files, two URLs
+    assert again["cdn_url"] != info["cdn_url"]
+    assert backend.http.get(again["cdn_url"]).content == clip.read_bytes()
+
     portrait = make_clip(tmp_path / "phone.mp4", seconds=1.0, size=(320, 180), audio=False, rotation=90)
     info = backend.upload(sid, portrait)["data"]["files"][0]
     assert (info["duration"], info["width"], info["height"]) == (1.0, 180, 320)  # as displayed
