@@ -1,4 +1,5 @@
-"""backend/draft.py: the contract summary, tolerant parsing, diffs a user can read, properties."""
+"""backend/_draft.py and tools/_timeline_words.py: the contract summary, tolerant parsing, diffs
+a user can read, properties."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from nemo_video_mcp.backend._draft import Draft
-from nemo_video_mcp.backend._draft_diff import diff
+from nemo_video_mcp.tools._timeline_words import diff, summary
 
 CONTRACT: dict[str, Any] = {
     "t": [
@@ -48,7 +49,7 @@ def edited(changes: dict[str, Any] | None = None) -> dict[str, Any]:
 
 def test_contract_example_gives_the_contract_summary() -> None:
     draft = Draft.parse(CONTRACT)
-    assert draft.summary() == CONTRACT_SUMMARY
+    assert summary(draft) == CONTRACT_SUMMARY
     assert draft.export_ready()
     assert draft.duration_ms == 10000
     assert [t.kind for t in draft.tracks] == [0, 1, 7]
@@ -57,7 +58,7 @@ def test_contract_example_gives_the_contract_summary() -> None:
 def test_raw_is_the_callers_object_unchanged() -> None:
     raw = copy.deepcopy(CONTRACT)
     draft = Draft.parse(raw)
-    draft.summary()
+    summary(draft)
     draft.tracks_view()
     diff(draft, Draft.parse(edited({"t.0.sg.0.d": 5000})))
     assert draft.raw is raw
@@ -70,13 +71,13 @@ def test_raw_is_the_callers_object_unchanged() -> None:
 )
 def test_garbage_is_an_empty_draft(garbage: Any) -> None:
     draft = Draft.parse(garbage)
-    assert draft.summary() == EMPTY
+    assert summary(draft) == EMPTY
     assert not draft.export_ready()
     assert draft.tracks_view() == []
 
 
 def test_json_text_is_decoded() -> None:
-    assert Draft.parse(json.dumps(CONTRACT)).summary() == CONTRACT_SUMMARY
+    assert summary(Draft.parse(json.dumps(CONTRACT))) == CONTRACT_SUMMARY
 
 
 def test_tolerant_parsing() -> None:
@@ -99,7 +100,7 @@ def test_tolerant_parsing() -> None:
         "d": "soon",
     }
     draft = Draft.parse(raw)
-    assert draft.summary() == (
+    assert summary(draft) == (
         "Timeline (4 tracks): 1. Video: intro (0-2.5s), clip (2.5-5.5s), 7 (8-9.5s) "
         "2. BGM: Rain (0-5s, 80%) 3. Track (Stickers): segment (0-0s) 4. Track: (empty)"
     )
@@ -113,13 +114,13 @@ def test_one_track_is_singular_and_volume_of_video_shown_only_when_not_full() ->
             {"tt": 0, "sg": [{"d": 1000, "m": {"name": "a", "volume": 1}}, {"d": 1040, "m": {"volume": 0}}]}
         ]
     }
-    assert Draft.parse(raw).summary() == "Timeline (1 track): 1. Video: a (0-1s), clip (1-2s, 0%)"
+    assert summary(Draft.parse(raw)) == "Timeline (1 track): 1. Video: a (0-1s), clip (1-2s, 0%)"
 
 
 def test_tracks_without_segments_are_not_export_ready() -> None:
     draft = Draft.parse({"t": [{"tt": 0, "sg": []}, {"tt": 1}]})
     assert not draft.export_ready()
-    assert draft.summary() == "Timeline (2 tracks): 1. Video: (empty) 2. BGM: (empty)"
+    assert summary(draft) == "Timeline (2 tracks): 1. Video: (empty) 2. BGM: (empty)"
 
 
 def test_tracks_view_for_get_state() -> None:
@@ -264,7 +265,7 @@ KEYED = st.recursive(
 @given(JSON | KEYED, JSON | KEYED)
 def test_never_raises_on_any_json(x: Any, y: Any) -> None:
     a, b = Draft.parse(x), Draft.parse(y)
-    assert isinstance(a.summary(), str)
+    assert isinstance(summary(a), str)
     a.export_ready()
     a.tracks_view()
     assert isinstance(diff(a, b), list)
@@ -291,16 +292,16 @@ DRAFT = st.fixed_dictionaries(
 @given(DRAFT)
 def test_summary_names_every_track_in_order(raw: dict[str, Any]) -> None:
     draft = Draft.parse(raw)
-    summary = draft.summary()
+    text = summary(draft)
     n = len(raw["t"])
-    assert summary.startswith(f"Timeline ({n} track{'s' if n > 1 else ''}): 1. ")
+    assert text.startswith(f"Timeline ({n} track{'s' if n > 1 else ''}): 1. ")
     position = 0
     for i, track in enumerate(raw["t"], 1):
         kind = {0: "Video", 1: "BGM", 7: "Title"}.get(track["tt"], "Track")
-        position = summary.index(f"{i}. {kind}", position)
+        position = text.index(f"{i}. {kind}", position)
         for seg in track["sg"]:
             if "m" in seg:
-                position = summary.index(seg["m"]["name"], position)
+                position = text.index(seg["m"]["name"], position)
     assert draft.export_ready()
     assert diff(draft, draft) == []
     assert diff(draft, Draft.parse(copy.deepcopy(raw))) == []

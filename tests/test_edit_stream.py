@@ -26,7 +26,7 @@ from nemo_video_mcp.backend import (
     ToolCall,
     ToolResult,
     TransportError,
-    diff,
+    draft_changes,
 )
 from nemo_video_mcp.backend._edit import SSEDecoder
 from nemo_video_mcp.emulator import Fault
@@ -95,7 +95,7 @@ async def test_silent_edit_has_no_text_but_the_draft_changed(client: NemoClient,
     assert not any(isinstance(e, TextChunk) and e.text for e in events)
     assert run.result.tool_calls
     after = Draft.parse((await client.get_state(info.session_id, skill=SKILL)).draft)
-    assert diff(before, after)
+    assert draft_changes(before, after)
 
 
 async def test_sse_silent_fault_and_slow_heartbeats(client: NemoClient, emulator: Any) -> None:
@@ -260,7 +260,7 @@ async def test_drop_raises_stream_error_is_never_resent_and_recovery_sees_the_ch
         info.session_id, before, skill=SKILL, intervals=[0.2], max_unchanged=20
     )
     assert after.raw != before.raw
-    assert diff(before, after)
+    assert draft_changes(before, after)
     assert len(emulator.requests_to(RUN)) == 1
 
 

@@ -36,7 +36,7 @@ from nemo_video_mcp.backend._sse import Heartbeat, StateDelta, StreamFault, Text
 from nemo_video_mcp.backend._upload import parse_files
 from nemo_video_mcp.emulator import Emulator
 from nemo_video_mcp.service._workspace_views import StateView
-from nemo_video_mcp.tools._results import StateResult
+from nemo_video_mcp.tools._timeline_words import state_result
 from reliability_support import connect, fast_emulator, fast_settings, is_crash
 from support_common import make_media, text_of
 
@@ -165,14 +165,14 @@ def test_any_draft_makes_a_valid_get_state_result(raw: Any) -> None:
     view = StateView(
         "1",
         "video-json-ai",
-        draft.summary(),
+        draft,
         draft.tracks_view(),
         draft.export_ready(),
         None,
         None,
         draft.raw,
     )
-    result = StateResult.model_validate(view)
+    result = state_result(view)
     json.loads(result.model_dump_json())
     assert result.timeline
 

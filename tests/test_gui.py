@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nemo_video_mcp.service._gui import translate
+from nemo_video_mcp.tools._gui_talk import translate
 
 GUI_WORDS = ("click", "Click", "Export", "button", "drag", "drop", "open", "panel", "timeline",
              "preview", "点击", "导出", "打开", "拖拽", "面板", "时间线", "预览", "here", "the", "on",

@@ -21,14 +21,13 @@ from mcp.server.apps import APP_MIME_TYPE, EXTENSION_ID
 
 from nemo_video_mcp.emulator import Emulator
 from nemo_video_mcp.http_transport import build_app
-from nemo_video_mcp.service import read_saved_file, saved_file
+from nemo_video_mcp.service import SavedFileRefused, read_saved_file, saved_file
 from player_support import (
     INSTRUCTION,
     PLAYER_URI,
     apps_extension,
     connect_apps,
     edit_and_export,
-    make_video,
     player_data,
 )
 from support_common import serve_in_thread, text_of
@@ -38,13 +37,6 @@ from tools_support import MODES, file_bytes, server_for, tool_settings
 def modes(test: Any) -> Any:
     """An async test run in both protocol modes."""
     return pytest.mark.anyio(pytest.mark.parametrize("mode", MODES)(test))
-
-
-def put_real_video(path: str | Path) -> Path:
-    """Replace a saved export's bytes (the emulator's) with a real video of the same format."""
-    saved = Path(path)
-    make_video(saved.with_name("real" + saved.suffix)).replace(saved)
-    return saved
 
 
 def swap_for_symlink(path: str | Path, target: Path) -> None:
@@ -142,7 +134,7 @@ async def test_apps_client_gets_the_player_data_and_others_todays_result(
 async def test_saved_video_is_read_through_the_server(emulator: Emulator, tmp_path: Path, mode: str) -> None:
     async with connect_apps(tool_settings(emulator, tmp_path), mode) as c:
         _, export = await edit_and_export(c, tmp_path / "media")
-        saved = put_real_video(export.structured_content["path"])
+        saved = Path(export.structured_content["path"])
         uri = player_data(export)["sources"][1]["uri"]
         content = (await c.read_resource(uri)).contents[0]
         rid = export.structured_content["render_id"]
@@ -211,13 +203,19 @@ def test_saved_file_rules(tmp_path: Path) -> None:
         assert saved_file(refused, out) is None, refused
     assert saved_file(out / "inner" / ".." / ".." / "b.mp4", out) is None
     assert read_saved_file(found, 100) == b"x" * 100
-    with pytest.raises(Exception, match=r"is 0\.0 MB, over the 0 MB a player may read"):
+    with pytest.raises(SavedFileRefused) as too_large:
         read_saved_file(found, 99)
+    assert (too_large.value.problem, too_large.value.size, too_large.value.limit) == ("too_large", 100, 99)
     swapped = out / "swapped.mp4"
     swapped.write_bytes(b"new")
     swapped.replace(video)  # replaced after the check: another file (inode) under the same name
-    with pytest.raises(Exception, match="was replaced"):
+    with pytest.raises(SavedFileRefused) as replaced:
         read_saved_file(found, 100)
+    assert replaced.value.problem == "replaced"
+    video.unlink()
+    with pytest.raises(SavedFileRefused) as gone:
+        read_saved_file(found, 100)
+    assert gone.value.problem == "gone"
 
 
 @pytest.mark.anyio
@@ -266,7 +264,7 @@ def test_saved_video_is_served_on_the_http_route(
         )
         data = player_data(export)
         http_source = data["sources"][0]
-        saved = put_real_video(export.structured_content["path"])
+        saved = Path(export.structured_content["path"])
         video = saved.read_bytes()
         whole = httpx2.get(http_source["src"], timeout=10)  # no bearer: the path's token is the credential
         part = httpx2.get(http_source["src"], headers={"range": "bytes=0-99"}, timeout=10)

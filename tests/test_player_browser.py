@@ -1,38 +1,42 @@
 """The player in a real browser: Debian's Chromium (headless, started by the test through Playwright,
 never a downloaded browser) loads the app inside a minimal host page that speaks the MCP Apps bridge
 (postMessage JSON-RPC) and proxies `resources/read` and `tools/call` to the real server through
-`mcp.Client`. The host hands the app a real `get_export_status` result (an export made through the
-emulator, whose saved file is replaced by a real video made with PyAV). The test asserts the video
-plays (its time advances), the timeline and the last edit are shown, and a next step reaches the
-chat; it saves a screenshot under the test's tmp dir and prints its path.
+`mcp.Client`. The backend is the emulator in sandbox mode (what `--sandbox` runs): a real clip made
+with PyAV is uploaded, edited and exported, and the render is a real video of it. The host hands
+the app the real tool result; the test asserts the video plays (its time advances), the timeline
+and the last edit are shown, and a next step reaches the chat; it saves screenshots under the
+test's tmp dir and prints their paths.
 
 The app is served from another origin than the host page (as hosts do), with the Content Security
 Policy the spec tells a host to build from the resource's `_meta.ui.csp`: the restrictive default
-plus the declared resource domains. That policy has no `blob:` in media-src, so a video read
-through the host plays from a data: URL (the player's fallback), which is asserted too.
+plus the declared resource domains. So a video plays only from an origin the server declared; and
+that policy has no `blob:` for media, so a video read through the host plays from a data: URL
+(the player's fallback), which is asserted too.
 
-Codecs: Debian's Chromium decodes H.264 (and AAC) as well as VP9, so both an MP4 (H.264) and a
-WebM (VP9) export are played. Chromium missing: skipped with the reason, except in CI (CI=true),
-where it fails (.ci/run installs it).
+Codecs: Debian's Chromium decodes H.264 (and AAC) as well as VP9 and Opus, so an MP4 (H.264) and a
+WebM (VP9) export are both played. Chromium missing: skipped with the reason, except in CI
+(CI=true), where it fails (.ci/run installs it).
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from media_support import make_clip
 from nemo_video_mcp.emulator import Emulator, EmulatorConfig
-from player_support import INSTRUCTION, PLAYER_URI, connect_apps, edit_and_export, make_video, player_data
+from player_support import INSTRUCTION, PLAYER_URI, connect_apps, edit_and_export, player_data
 from support_common import serve_in_thread, text_of
 from tools_support import tool_settings
 
@@ -231,7 +235,7 @@ class Session:
 
 @asynccontextmanager
 async def browse(
-    client: Any, result: Any, *, chromium: str, tmp_path: Path, theme: str, on_tool_result: Any = None
+    client: Any, result: Any, *, chromium: str, tmp_path: Path, theme: str
 ) -> AsyncIterator[Session]:
     """Chromium showing the player for `result` (a tool result from `client`) in the test host."""
     from playwright.async_api import async_playwright
@@ -244,10 +248,7 @@ async def browse(
         forwarded.append(method)
         if method == "resources/read":
             return _wire(await client.read_resource(params["uri"]))
-        answer = await client.call_tool(params["name"], params.get("arguments") or {})
-        if on_tool_result is not None:
-            answer = await on_tool_result(answer)
-        return _wire(answer)
+        return _wire(await client.call_tool(params["name"], params.get("arguments") or {}))
 
     site = HostSite()
     site.theme = theme
@@ -283,30 +284,45 @@ async def browse(
                 await browser.close()
 
 
-def _is_emulator_bytes(path: str) -> bool:
-    return Path(path).stat().st_size == EmulatorConfig().render_bytes
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Iterator[Emulator]:
+    """The emulator as `--sandbox` runs it: uploads are kept and probed, renders are real videos."""
+    config = EmulatorConfig(
+        real_media=True, data_dir=tmp_path / "sandbox", edit_seconds=0.05, heartbeat_seconds=0.02
+    )
+    with Emulator(config) as emu:
+        yield emu
 
 
-def _replace_with_real_video(path: str) -> None:
-    saved = Path(path)
-    make_video(saved.with_name("real" + saved.suffix)).replace(saved)
+async def _saved(client: Any, result: Any) -> Any:
+    """Keep asking get_export_status until the render is done and saved; that result."""
+    with anyio.fail_after(120):
+        while result.structured_content["status"] != "completed" or not result.structured_content.get("path"):
+            assert not result.is_error, text_of(result)
+            rid = result.structured_content["render_id"]
+            result = await client.call_tool("get_export_status", {"render_id": rid, "wait_seconds": 20})
+    return result
 
 
-@pytest.mark.parametrize(("fmt", "theme"), [("mp4", "dark"), ("webm", "light")])
-async def test_player_plays_the_export_in_chromium(
-    emulator: Emulator, tmp_path: Path, chromium: str, fmt: str, theme: str
+@pytest.mark.parametrize(
+    ("fmt", "theme", "link"),
+    [("mp4", "dark", "alive"), ("webm", "light", "expired")],
+    ids=["mp4-h264-from-its-link", "webm-vp9-saved-file-after-the-link-died"],
+)
+async def test_player_plays_the_export_in_chromium(  # noqa: PLR0917 - fixtures and parameters
+    sandbox: Emulator, tmp_path: Path, chromium: str, fmt: str, theme: str, link: str
 ) -> None:
     artifacts = tmp_path / "player-artifacts"
     artifacts.mkdir()
-    async with connect_apps(tool_settings(emulator, tmp_path), "legacy") as client:
-        edit, export = await edit_and_export(client, tmp_path / "media", format=fmt)
-        rid = export.structured_content["render_id"]
-        _replace_with_real_video(export.structured_content["path"])  # the emulator's bytes are no video
-        status = await client.call_tool("get_export_status", {"render_id": rid})
-        assert not status.is_error, text_of(status)
-        data = player_data(status)
+    clip = make_clip(tmp_path / "media" / "street.mp4", seconds=3.0)
+    async with connect_apps(tool_settings(sandbox, tmp_path), "legacy") as client:
+        edit, export = await edit_and_export(client, tmp_path / "media", clip, format=fmt, quality="low")
+        result = await _saved(client, export)
+        data = player_data(result)
         assert data is not None
-        async with browse(client, status, chromium=chromium, tmp_path=tmp_path, theme=theme) as s:
+        if link == "expired":
+            sandbox.stop()  # the render's link no longer answers: only the saved file is left
+        async with browse(client, result, chromium=chromium, tmp_path=tmp_path, theme=theme) as s:
             video = await s.play_until(1.0)
             shown = {
                 name: await s.text(name) for name in ("summary", "lanes", "instruction", "changes", "status")
@@ -321,18 +337,21 @@ async def test_player_plays_the_export_in_chromium(
             shot = await s.screenshot(artifacts / f"player-{fmt}-{theme}.png")
             forwarded, console = s.forwarded, s.console
 
-    # the video plays: time advanced, frames decoded, from the saved file read through the host
+    # the video plays: time advanced, frames decoded (the sandbox's "low" quality is 360 lines)
     assert video["error"] is None, (video, console)
     assert video["time"] > 1.0
     assert (video["width"], video["height"]) == (640, 360)
-    # the render URL (the emulator's bytes, not a video) failed first; the file read through the
-    # host played, from a data: URL because the spec's CSP has no blob: for media
-    assert video["source"] == "resource", (video, console)
-    assert video["src"].startswith(f"data:video/{fmt};base64,")
-    assert forwarded == ["resources/read"]
+    if link == "alive":  # straight from the render's link, an origin the page's CSP declares
+        assert video["source"] == "url", (video, console)
+        assert video["src"].startswith(sandbox.url)
+        assert forwarded == []
+    else:  # the link failed; the saved file, read through the host, plays from a data: URL
+        assert video["source"] == "resource", (video, console)
+        assert video["src"].startswith(f"data:video/{fmt};base64,")
+        assert forwarded == ["resources/read"]
     # the summary, the timeline lanes, the last edit
     assert shown["summary"] == data["timeline"]
-    assert data["timeline"].startswith("Timeline (2 tracks)")
+    assert "Urban Dreams" in data["timeline"]
     for track in data["tracks"]:
         assert track["kind"] in shown["lanes"]
     assert shown["instruction"] == f"“{INSTRUCTION}”"
@@ -353,35 +372,18 @@ async def test_player_plays_the_export_in_chromium(
 
 
 async def test_player_follows_a_running_export_until_it_plays(
-    emulator: Emulator, tmp_path: Path, chromium: str
+    sandbox: Emulator, tmp_path: Path, chromium: str
 ) -> None:
     """export_video returned while rendering: the player shows the progress, asks the host to call
     get_export_status (a tools/call the host forwards to the server) until the render is done and
     saved, then plays it."""
-    emulator.config.render_seconds = 2.0
     artifacts = tmp_path / "player-artifacts"
     artifacts.mkdir()
-
-    async def real_video_once_saved(result: Any) -> Any:
-        path = (result.structured_content or {}).get("path")
-        if path and _is_emulator_bytes(path):
-            _replace_with_real_video(path)  # what the sandbox's real render would be
-            return await client.call_tool(
-                "get_export_status", {"render_id": result.structured_content["render_id"]}
-            )
-        return result
-
-    async with connect_apps(tool_settings(emulator, tmp_path), "legacy") as client:
-        _, export = await edit_and_export(client, tmp_path / "media", wait_seconds=0)
+    clip = make_clip(tmp_path / "media" / "street.mp4", seconds=3.0)
+    async with connect_apps(tool_settings(sandbox, tmp_path), "legacy") as client:
+        _, export = await edit_and_export(client, tmp_path / "media", clip, quality="low", wait_seconds=0)
         assert export.structured_content["status"] in ("pending", "processing"), export.structured_content
-        async with browse(
-            client,
-            export,
-            chromium=chromium,
-            tmp_path=tmp_path,
-            theme="dark",
-            on_tool_result=real_video_once_saved,
-        ) as s:
+        async with browse(client, export, chromium=chromium, tmp_path=tmp_path, theme="dark") as s:
             rendering = await s.text("overlay-title")
             status_then = await s.text("status")
             first = await s.screenshot(artifacts / "player-rendering.png")
@@ -391,9 +393,14 @@ async def test_player_follows_a_running_export_until_it_plays(
 
     assert rendering == "Rendering your video…"
     assert status_then.startswith("Rendering")
-    assert forwarded[0] == "tools/call"  # get_export_status through the host
+    # get_export_status through the host until the render was done and saved, then the file
+    assert forwarded[0] == "tools/call"
     assert forwarded[-1] == "resources/read"
+    assert set(forwarded) == {"tools/call", "resources/read"}
     assert video["error"] is None
     assert video["time"] > 0.5
+    # The page (and so its CSP) was read before the render had a link: its origin was not declared
+    # yet, so the link was refused and the saved file, read through the host, played instead.
+    assert video["source"] == "resource"
     assert status_now == "Ready"
     assert first.stat().st_size > 5_000

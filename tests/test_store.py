@@ -198,7 +198,7 @@ def test_wal_mode_schema_version_and_private_files(tmp_path: Path) -> None:
         path = folder / DB_FILENAME
         with sqlite3.connect(path) as other:
             assert other.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-            assert other.execute("PRAGMA user_version").fetchone()[0] == 1
+            assert other.execute("PRAGMA user_version").fetchone()[0] == 2
         assert mode(folder) == 0o700
         assert mode(path) == 0o600
         for suffix in ("-wal", "-shm"):

@@ -30,8 +30,9 @@ HOSTS = ("claude-desktop", "claude-code", "cursor", "vscode")
 _PLACEHOLDER = re.compile(r"^\$\{[^}]*\}$")
 SANDBOX_NOTICE = (
     "SANDBOX: NemoVideo is simulated by a local emulator at {url}. Edits, uploads and exports are "
-    "not real (the exported video is a placeholder file), nothing is sent to NemoVideo and no "
-    "credits are spent. Run without --sandbox to edit for real."
+    "not real (the exported video is made on this machine from the uploaded files, with the "
+    "simulated edits drawn on it), nothing is sent to NemoVideo and no credits are spent. Its "
+    "state is kept in {folder}. Run without --sandbox to edit for real."
 )
 
 
@@ -156,20 +157,34 @@ def sandboxed(settings: Settings, *, enabled: bool) -> Iterator[Settings]:
     """With `enabled`, run the embedded emulator (a thread) and point the settings at it.
 
     The sandbox keeps its own state folder (`<state_dir>/sandbox`) and never uses NEMO_TOKEN, so
-    emulator tokens and real ones never mix. The output folder stays the user's.
+    emulator tokens and real ones never mix. The emulator keeps its side (sessions, uploads, drafts,
+    renders, tokens) in `<state_dir>/sandbox/emulator`, and its renders are real videos of the
+    uploads, so a restart goes on where it stopped. The output folder stays the user's.
     """
     if not enabled:
         yield settings
         return
-    from .emulator import Emulator
+    import tempfile
+    from pathlib import Path
+
+    from .emulator import Emulator, EmulatorConfig
     from .logs import get_logger
 
     if not settings.state_dir.exists():  # created private here, or `sandbox/` below would leave it 0755
         with contextlib.suppress(OSError):  # the store reports an unusable state folder itself
             settings.state_dir.mkdir(mode=0o700, parents=True)
             settings.state_dir.chmod(0o700)
-    with Emulator() as emu:
-        get_logger("nemo_video_mcp.cli").warning(SANDBOX_NOTICE.format(url=emu.url))
+    log = get_logger("nemo_video_mcp.cli")
+    folder = settings.state_dir / "sandbox" / "emulator"
+    with contextlib.ExitStack() as stack:
+        try:
+            emu = Emulator(EmulatorConfig(real_media=True, data_dir=folder))
+        except OSError as exc:  # an unusable state folder: the sandbox still runs (doctor says why)
+            folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="nemo-sandbox-")))
+            log.warning("SANDBOX: the state folder cannot be used (%s); nothing survives a restart", exc)
+            emu = Emulator(EmulatorConfig(real_media=True, data_dir=folder))
+        stack.enter_context(emu)
+        log.warning(SANDBOX_NOTICE.format(url=emu.url, folder=folder))
         yield settings.with_overrides(api_url=emu.url, state_dir=settings.state_dir / "sandbox", token=None)
 
 

@@ -7,7 +7,7 @@ from ._auth import StateFiles
 from ._client import NemoClient
 from ._download import DEFAULT_NAME, MAX_NAME_LENGTH, sanitise_filename, unique_path
 from ._draft import Draft, Segment, Track
-from ._draft_diff import diff
+from ._draft_diff import Change, ChangeKind, draft_changes
 from ._edit import EditRun
 from ._errors import (
     MAX_UPLOAD_BYTES,
@@ -30,6 +30,7 @@ from ._errors import (
     bind_url,
 )
 from ._models import (
+    FINAL_PHASES,
     AnonymousToken,
     Credits,
     EditResult,
@@ -45,12 +46,15 @@ from ._sse import Heartbeat, RunEvent, StateDelta, StreamFault, TextChunk, ToolC
 
 __all__ = [
     "DEFAULT_NAME",
+    "FINAL_PHASES",
     "MAX_NAME_LENGTH",
     "MAX_UPLOAD_BYTES",
     "SUPPORTED_FORMATS",
     "AnonymousToken",
     "AuthError",
     "BackendError",
+    "Change",
+    "ChangeKind",
     "Credits",
     "Draft",
     "EditResult",
@@ -85,7 +89,7 @@ __all__ = [
     "UnsupportedFile",
     "UploadedFile",
     "bind_url",
-    "diff",
+    "draft_changes",
     "is_retryable",
     "new_render_id",
     "sanitise_filename",

@@ -1,4 +1,7 @@
-"""Drafts (the timeline): tolerant parsing and the user-facing summary (diffs: `draft_diff.py`). Pure.
+"""Drafts (the timeline): tolerant parsing into data (changes: `_draft_diff.py`). Pure.
+
+The words about a timeline (its one-line summary, the change sentences) are written by
+`tools/_timeline_words.py`; this module only reads.
 
 Short keys per docs/ARCHITECTURE.md: `t` tracks, `tt` type (0 video, 1 audio, 7 text), `sg`
 segments, `s`/`st`/`start` and `d` in ms, `m` metadata. Nothing here raises on a bad draft:
@@ -11,13 +14,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from ._draft_values import as_dict, first, ms, number, pct, quote, span, text_of, volume
+from ._draft_values import as_dict, first, ms, number, same, text_of, volume
 
 KIND_NAMES: dict[int | None, str] = {0: "Video", 1: "BGM", 7: "Title"}
-_TRACK_NOUN: dict[int | None, str] = {0: "video track", 1: "BGM track", 7: "text track"}
-_THING: dict[int | None, str] = {0: "video", 1: "BGM", 7: "title"}
-_ITEM: dict[int | None, str] = {0: "clip", 1: "audio", 7: "text"}
-_EMPTY = "Timeline is empty (no tracks yet)"
 
 
 @dataclass(frozen=True)
@@ -34,17 +33,16 @@ class Segment:
     def end_ms(self) -> int:
         return self.start_ms + self.duration_ms
 
-    def display(self, kind: int | None, *, quoted: bool = True) -> str:
-        """The label (quoted when it is on-screen text, or when `quoted`), else the item word."""
-        if not self.label:
-            return _ITEM.get(kind, "segment")
-        return quote(self.label) if quoted or self.label == self.text else self.label
+    @property
+    def meta(self) -> dict[str, Any]:
+        """The segment's metadata (`m`), {} when missing or not an object."""
+        return as_dict(self.raw.get("m"))
 
-    def describe(self, kind: int | None) -> str:
-        extra = ""
-        if self.volume is not None and (kind == 1 or round(self.volume * 100) != 100):
-            extra = ", " + pct(self.volume)
-        return f"{self.display(kind, quoted=False)} ({span(self.start_ms, self.end_ms)}{extra})"
+    @property
+    def source(self) -> str | None:
+        """Where its media comes from (`m.src`, else `m.url`)."""
+        found: str | None = first(self.meta, ("src", "url"), text_of)
+        return found
 
     @classmethod
     def parse(cls, raw: dict[str, Any], prev_end: int, track_volume: float | None) -> Segment:
@@ -82,36 +80,13 @@ class Track:
         return KIND_NAMES.get(self.kind, "Track")
 
     @property
-    def noun(self) -> str:
-        return _TRACK_NOUN.get(self.kind, "track")
-
-    @property
-    def thing(self) -> str:
-        return _THING.get(self.kind, "track")
-
-    @property
-    def item(self) -> str:
-        """What one of its segments is called: clip, audio, text."""
-        return _ITEM.get(self.kind, "segment")
-
-    @property
     def own_name(self) -> str | None:
         return self.label if self.label.lower() != self.kind_name.lower() else None
 
-    def span(self) -> str:
-        return span(min(s.start_ms for s in self.segments), max(s.end_ms for s in self.segments))
-
-    def headline(self) -> str:
-        if self.own_name:
-            return quote(self.own_name)
-        if not self.segments:
-            return ""
-        more = f" and {len(self.segments) - 1} more" if len(self.segments) > 1 else ""
-        return self.segments[0].display(self.kind) + more
-
-    def describe(self) -> str:
-        head = self.kind_name + (f" ({self.own_name})" if self.own_name else "")
-        return f"{head}: " + (", ".join(s.describe(self.kind) for s in self.segments) or "(empty)")
+    @property
+    def meta(self) -> dict[str, Any]:
+        """The track's metadata (`m`), {} when missing or not an object."""
+        return as_dict(self.raw.get("m"))
 
     @classmethod
     def parse(cls, raw: dict[str, Any]) -> Track:
@@ -151,12 +126,14 @@ class Draft:
             return cls([], None, {})
         return cls([Track.parse(t) for t in _items(raw.get("t"))], ms(raw.get("d")), raw)
 
-    def summary(self) -> str:
-        if not self.tracks:
-            return _EMPTY
-        n = len(self.tracks)
-        body = " ".join(f"{i}. {t.describe()}" for i, t in enumerate(self.tracks, 1))
-        return f"Timeline ({n} track{'' if n == 1 else 's'}): {body}"
+    @property
+    def meta(self) -> dict[str, Any]:
+        """The timeline's own metadata (`m`), {} when missing or not an object."""
+        return as_dict(self.raw.get("m"))
+
+    def same_as(self, other: Draft) -> bool:
+        """Whether the two drafts are equal (what `draft_changes` reports as no change)."""
+        return self.raw is other.raw or same(self.raw, other.raw)
 
     def export_ready(self) -> bool:
         return any(t.segments for t in self.tracks)

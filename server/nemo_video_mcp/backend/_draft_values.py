@@ -1,6 +1,6 @@
-"""Tolerant readers of draft values (wrong types read as missing) and the wording of times,
-spans, volumes and quoted labels; shared by `draft.py` (the model, the summary) and
-`draft_diff.py` (the changes). Pure."""
+"""Tolerant readers of draft values (wrong types read as missing), shared by `_draft.py` (the
+model) and `_draft_diff.py` (the changes). Pure; the wording of times, spans, volumes and quoted
+labels is in `tools/_timeline_words.py`."""
 
 from __future__ import annotations
 
@@ -55,18 +55,9 @@ def volume(v: Any) -> float | None:
     return float(min(n, 10_000) / 100 if n > 1 else n)
 
 
-def secs(ms: int) -> str:
-    tenths = (ms + 50) // 100
-    return str(tenths // 10) if tenths % 10 == 0 else f"{tenths // 10}.{tenths % 10}"
-
-
-def span(start: int, end: int) -> str:
-    return f"{secs(start)}-{secs(end)}s"
-
-
-def pct(volume: float) -> str:
-    return f"{round(volume * 100)}%"
-
-
-def quote(label: str, limit: int = 60) -> str:
-    return '"' + (label if len(label) <= limit else label[: limit - 1] + "…") + '"'
+def same(a: Any, b: Any) -> bool:
+    """`a == b`, False when the comparison cannot finish (a value nested too deep)."""
+    try:
+        return bool(a == b)
+    except RecursionError:
+        return False

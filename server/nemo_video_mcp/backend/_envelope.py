@@ -166,10 +166,8 @@ def error_for_response(  # noqa: PLR0911 (one return per row of the contract's t
     if not env.ok and env.code in KNOWN_CODES:
         return error_for_code(env.code, env.message, ctx)
     if status == 402:
-        return PlanBlocked(
-            "export is blocked on the free plan (HTTP 402): register or upgrade your NemoVideo plan "
-            "to unlock export"
-        )
+        # a short technical text for logs; the sentence the user reads is written by tools/
+        return PlanBlocked("HTTP 402: the plan blocks this (register or upgrade)")
     if status == 404 and ctx.session_id is not None:
         return error_for_code(CODE_SESSION, None, ctx)
     return BackendError(f"NemoVideo answered HTTP {status} while trying to {ctx.what}", code=status)

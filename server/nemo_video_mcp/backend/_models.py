@@ -51,6 +51,7 @@ class SessionState(_Tolerant):
 
 
 RenderPhase = Literal["pending", "processing", "completed", "failed", "cancelled", "unknown"]
+FINAL_PHASES: tuple[RenderPhase, ...] = ("completed", "failed", "cancelled")  # a render that is over
 
 
 class RenderStatus(_Tolerant):
@@ -79,7 +80,7 @@ class RenderStatus(_Tolerant):
 
     @property
     def finished(self) -> bool:
-        return self.phase in ("completed", "failed", "cancelled")
+        return self.phase in FINAL_PHASES
 
 
 class EditResult(BaseModel):

@@ -81,6 +81,8 @@ class EmulatorApp:
             if not self.state.stopping:
                 raise
             QUIET.set(True)  # the emulator is stopping: end quietly
+        if rec.method != "GET":
+            self.state.changed()  # the sandbox persists what the request changed
 
     async def _fault(self, scope: Scope, receive: Receive, send: Send, rec: Recorded) -> bool:
         """Apply the generic faults; True when one of them answered."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any, Literal, get_args
 
 Envelope = Literal["envelope", "bare"]
@@ -46,8 +47,16 @@ class EmulatorConfig:
     max_upload_bytes: int = 500 * 1024 * 1024
     require_attribution: bool = True  # render submit without all X-Skill-* headers -> HTTP 402
     static_tokens: dict[str, str] = field(default_factory=_default_static_tokens)  # token -> registered user
+    # The sandbox (sandbox.py): with `data_dir` the state is kept there and loaded at start; with
+    # `real_media` too, uploads are kept and read, and renders are real videos of them.
+    data_dir: Path | None = None
+    real_media: bool = False
 
     def __post_init__(self) -> None:
+        if isinstance(self.data_dir, str):  # `python -m nemo_video_mcp.emulator --set data_dir=...`
+            self.data_dir = Path(self.data_dir) if self.data_dir else None
+        if self.real_media and self.data_dir is None:
+            raise ValueError("EmulatorConfig.real_media needs a data_dir (to keep uploads and renders in)")
         for name, choices in _CHOICES.items():
             if getattr(self, name) not in choices:
                 raise ValueError(

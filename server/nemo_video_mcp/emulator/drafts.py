@@ -77,9 +77,9 @@ def add_media(draft: Draft, info: dict[str, Any]) -> Draft:
     meta = {"name": PurePosixPath(info["filename"]).stem, "src": info["cdn_url"], "kind": kind}
     if kind == "audio":
         meta["volume"] = 1.0
-    track["sg"].append(
-        {"id": f"seg_{len(track['sg']) + 1}", "s": _end(track), "d": _DURATION_MS[kind], "m": meta}
-    )
+    seconds = info.get("duration")  # the sandbox reads it from the file
+    length = round(seconds * 1000) if isinstance(seconds, int | float) and seconds > 0 else _DURATION_MS[kind]
+    track["sg"].append({"id": f"seg_{len(track['sg']) + 1}", "s": _end(track), "d": length, "m": meta})
     new["v"] = int(new.get("v", 0)) + 1
     _finish(new)
     return new

@@ -6,7 +6,8 @@ the `render_fail` fault makes it fail half-way with its `error`. Submitting an i
 the existing render (its `submits` counts the attempts); nothing is started twice.
 
 GET /files/<name> (and /cdn/<path>, the upload CDN URLs) serve `render_bytes` deterministic bytes
-for any name, with Content-Length and single-range support.
+for any name, with Content-Length and single-range support. In the sandbox (`real_media`) a
+render is a real video made in a worker thread, and these URLs serve real files (sandbox.py).
 """
 
 from __future__ import annotations
@@ -69,6 +70,8 @@ async def submit(request: Request, state: State, user: User) -> Response:
                 render.fail_error, render.fail_after = str(fault["error"]), 0.5 * seconds
             elif not _has_segments(body["draft"]):
                 render.fail_error = "draft has no segments"
+            if state.sandbox is not None:
+                state.sandbox.submit(render)  # a real render of the session's media, in a worker
             state.renders[render_id] = render
     return _answer(state, render)
 
@@ -97,6 +100,8 @@ async def cancel(request: Request, state: State, user: User) -> Response:
 
 
 async def download(request: Request) -> Response:
+    if state_of(request).sandbox is not None:
+        return state_of(request).sandbox.serve(request)  # type: ignore[no-any-return]
     total = int(state_of(request).config.render_bytes)
     window = parse_range(request.headers.get("range"), total)
     start, end = window or (0, total)

@@ -58,7 +58,12 @@ class Run:
                 self.user.spent += self.cost
                 self.outcome = outcome
                 self.timer.cancel()
-            return self.outcome
+                applied = True
+            else:
+                applied = False
+        if applied:
+            self.state.changed()  # the edit may apply after the request ended (the sandbox persists it)
+        return self.outcome
 
     def fail(self) -> None:
         with self.state.lock:

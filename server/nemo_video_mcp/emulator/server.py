@@ -15,6 +15,7 @@ import uvicorn
 from .app import EmulatorApp, QuietFilter
 from .config import EmulatorConfig, Fault
 from .responses import file_content
+from .sandbox import Sandbox
 from .state import Recorded, Render, Session, State, User
 
 _START_TIMEOUT = 10.0
@@ -42,6 +43,9 @@ class Emulator:
         tls: tuple[str, str] | None = None,
     ) -> None:
         self._state = State(config if config is not None else EmulatorConfig())
+        data_dir, real_media = self._state.config.data_dir, self._state.config.real_media
+        # The sandbox (data_dir): the state is loaded from the folder now and kept there.
+        self._sandbox = Sandbox(self._state, data_dir, real_media=real_media) if data_dir else None
         self._app = EmulatorApp(self._state)
         self._host, self._port = host, port
         self._tls = tls
@@ -110,6 +114,7 @@ class Emulator:
     def reset(self) -> None:
         """Forget requests, faults, users and tokens, sessions and renders; keep the config."""
         self._state.clear()
+        self._state.changed()
 
     def render_content(self, size: int | None = None) -> bytes:
         """The bytes a download of a render result returns (`render_bytes` long by default)."""
@@ -123,17 +128,13 @@ class Emulator:
         if self._thread is not None:
             return self
         _install_quiet_filter()
-        # proto IPPROTO_TCP: asyncio then sets TCP_NODELAY on accepted connections (with proto 0 it does
-        # not, and every keep-alive answer written in two parts waits ~40 ms for a delayed ACK).
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        port = self._port or (self._sandbox.preferred_port() if self._sandbox else 0)
         try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((self._host, self._port))
-            sock.listen(1024)
-            sock.setblocking(False)
+            sock = self._bind(port)
         except OSError:
-            sock.close()
-            raise
+            if port == self._port:
+                raise
+            sock = self._bind(self._port)  # the sandbox's previous port is taken: any port
         self._port = sock.getsockname()[1]  # a restart reuses the port
         config = uvicorn.Config(
             self._app,
@@ -164,7 +165,23 @@ class Emulator:
             raise RuntimeError(f"the emulator did not start: {failure[0] if failure else 'timeout'}")
         self._thread = thread
         self._url = f"{'https' if self._tls else 'http'}://{self._host}:{self._port}"
+        if self._sandbox is not None:
+            self._sandbox.start(self._url)
         return self
+
+    def _bind(self, port: int) -> socket.socket:
+        # proto IPPROTO_TCP: asyncio then sets TCP_NODELAY on accepted connections (with proto 0 it does
+        # not, and every keep-alive answer written in two parts waits ~40 ms for a delayed ACK).
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((self._host, port))
+            sock.listen(1024)
+            sock.setblocking(False)
+        except OSError:
+            sock.close()
+            raise
+        return sock
 
     def stop(self) -> None:
         thread, loop, stop = self._thread, self._loop, self._stop
@@ -174,6 +191,8 @@ class Emulator:
             loop.call_soon_threadsafe(stop.set)
         thread.join(_START_TIMEOUT)
         self._thread = self._loop = self._stop = None
+        if self._sandbox is not None:
+            self._sandbox.stop()  # a render in progress stops; it starts again at the next start
 
     def __enter__(self) -> Emulator:
         return self.start()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -113,6 +113,7 @@ class Render:
     created_at: str = field(default_factory=lambda: iso(time.time()))
     started: float = field(default_factory=time.monotonic)
     stopped_at: float | None = None  # elapsed time when cancelled
+    job: Any = None  # the sandbox's real render (`status`, `progress`, `cancel()`): it replaces the clock
 
     def _elapsed(self) -> float:
         now = time.monotonic() - self.started
@@ -120,6 +121,8 @@ class Render:
 
     @property
     def status(self) -> str:
+        if self.job is not None:
+            return str(self.job.status)
         t = self._elapsed()
         if self.fail_error is not None and t >= self.fail_after:
             return "failed"
@@ -131,6 +134,8 @@ class Render:
 
     @property
     def progress(self) -> int:
+        if self.job is not None:
+            return int(self.job.progress)
         status = self.status
         if status == "completed":
             return 100
@@ -140,7 +145,9 @@ class Render:
         return max(1, min(99, int(100 * t / self.seconds))) if self.seconds > 0 else 0
 
     def cancel(self) -> None:
-        if self.status in ("pending", "processing"):
+        if self.job is not None:
+            self.job.cancel()
+        elif self.status in ("pending", "processing"):
             self.stopped_at = time.monotonic() - self.started
 
     def snapshot(self, url_key: str) -> dict[str, Any]:
@@ -172,6 +179,13 @@ class State:
         self.revoked: set[str] = set()
         self.sessions: dict[str, Session] = {}
         self.renders: dict[str, Render] = {}
+        self.sandbox: Any = None  # the Sandbox (sandbox.py) when `config.data_dir` is set
+        self.on_change: Callable[[], None] | None = None  # persists the state (sandbox)
+
+    def changed(self) -> None:
+        """Something changed that a restart must not lose (a no-op unless the sandbox persists)."""
+        if self.on_change is not None:
+            self.on_change()
 
     def clear(self) -> None:
         with self.lock:

@@ -1,37 +1,51 @@
 """The service layer: sessions, turns, renders, uploads, the durable store and the local file
-policy. It speaks data, not MCP: it knows nothing of MCP or httpx2 (see docs/ARCHITECTURE.md).
+policy. It speaks data, not MCP: it knows nothing of MCP or httpx2, and it words nothing for the
+assistant (its results and errors carry what happened; `tools/` writes the sentences). See
+docs/ARCHITECTURE.md.
 
 Import from here; the submodules (`_name.py`) are private to the package.
 """
 
 from __future__ import annotations
 
-from ._saved_files import SavedFile, SavedFileRefused, read_saved_file, saved_file
+from ._saved_files import SavedFile, SavedFileProblem, SavedFileRefused, read_saved_file, saved_file
 from ._store import Store
 from ._workspace import Workspace
 from ._workspace_errors import (
     BadRequest,
     ExportUnconfirmed,
+    HandleKind,
     MediaRefused,
+    NoDownloadLink,
     NotExportReady,
+    Problem,
+    ReplacementFailed,
     SessionReplaced,
+    SessionUnusable,
+    ShuttingDown,
     TurnBusy,
     UnknownHandle,
     UploadBusy,
+    UploadUnconfirmed,
     WorkspaceError,
 )
 from ._workspace_views import (
     CreditsView,
+    EditActivity,
     ExportFormat,
     ExportQuality,
     FileView,
+    Progress,
     ProgressFn,
+    ProgressStage,
     RenderFacts,
     RenderState,
     RenderView,
     StateView,
+    TurnEnding,
     TurnStatus,
     TurnView,
+    UploadStage,
     UploadStatus,
     UploadView,
 )
@@ -39,27 +53,40 @@ from ._workspace_views import (
 __all__ = [
     "BadRequest",
     "CreditsView",
+    "EditActivity",
     "ExportFormat",
     "ExportQuality",
     "ExportUnconfirmed",
     "FileView",
+    "HandleKind",
     "MediaRefused",
+    "NoDownloadLink",
     "NotExportReady",
+    "Problem",
+    "Progress",
     "ProgressFn",
+    "ProgressStage",
     "RenderFacts",
     "RenderState",
     "RenderView",
+    "ReplacementFailed",
     "SavedFile",
+    "SavedFileProblem",
     "SavedFileRefused",
     "SessionReplaced",
+    "SessionUnusable",
+    "ShuttingDown",
     "StateView",
     "Store",
     "TurnBusy",
+    "TurnEnding",
     "TurnStatus",
     "TurnView",
     "UnknownHandle",
     "UploadBusy",
+    "UploadStage",
     "UploadStatus",
+    "UploadUnconfirmed",
     "UploadView",
     "Workspace",
     "WorkspaceError",

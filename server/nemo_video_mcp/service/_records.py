@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
-TURN_DONE = ("completed", "failed")
-RENDER_DONE = ("completed", "failed", "cancelled")
+from ..backend import FINAL_PHASES
 
 TurnStatus = Literal["running", "completed", "failed"]
+TURN_DONE: tuple[TurnStatus, ...] = ("completed", "failed")
+RENDER_DONE = FINAL_PHASES
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -36,6 +37,17 @@ MIGRATIONS: tuple[str, ...] = (
         url TEXT, path TEXT, error TEXT, download INTEGER NOT NULL DEFAULT 0,
         created_at REAL NOT NULL, finished_at REAL);
     CREATE INDEX renders_unfinished ON renders (finished_at);
+    """,
+    # 2: a turn keeps what happened as data (the wording is the MCP layer's): how it ended, the
+    # backend's error text, the reason it failed here, the draft after the run; `reply` is now
+    # NemoVideo's own words. Turns that finished before keep their worded reply and changes,
+    # marked "recorded".
+    """
+    ALTER TABLE turns ADD COLUMN ending TEXT;
+    ALTER TABLE turns ADD COLUMN fault TEXT;
+    ALTER TABLE turns ADD COLUMN reason TEXT;
+    ALTER TABLE turns ADD COLUMN after_draft TEXT;
+    UPDATE turns SET ending = 'recorded' WHERE status != 'running';
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -60,13 +72,17 @@ class TurnRecord:
     skill: str
     instruction: str
     status: TurnStatus
-    reply: str | None
-    changes: list[str] | None
+    reply: str | None  # NemoVideo's words ("recorded" turns: the reply as an older version worded it)
+    changes: list[str] | None  # "recorded" turns only: the changes as an older version worded them
     error: dict[str, Any] | None
     before_draft: dict[str, Any] | None
     bytes_received: int
     created_at: float
     finished_at: float | None
+    ending: str | None  # a `TurnEnding`; None while running
+    fault: str | None  # the error NemoVideo reported inside the stream
+    reason: str | None  # why it did not run / what failed here
+    after_draft: dict[str, Any] | None  # the draft the run left, when it could be read
 
 
 @dataclass(frozen=True)
@@ -107,7 +123,7 @@ def session_record(r: sqlite3.Row) -> SessionRecord:
 
 def turn_record(r: sqlite3.Row) -> TurnRecord:
     d = dict(r)
-    json_fields = {k: load_json(d[k]) for k in ("changes", "error", "before_draft")}
+    json_fields = {k: load_json(d[k]) for k in ("changes", "error", "before_draft", "after_draft")}
     return TurnRecord(**{**d, **json_fields})
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import anyio
 
 from ..backend import (
+    FINAL_PHASES,
     BackendError,
     NemoError,
     RenderFailed,
@@ -26,14 +27,19 @@ from ._paths import safe_filename
 from ._sessions import SessionRef
 from ._store import RenderRecord
 from ._work_context import WorkContext, Worker
-from ._workspace_errors import ExportUnconfirmed, NotExportReady, UnknownHandle, WorkspaceError
-from ._workspace_views import ProgressFn, RenderState, RenderView
-from ._workspace_wait import Reporter, clamp_budget, megabytes, wait_with_progress
+from ._workspace_errors import (
+    ExportUnconfirmed,
+    NoDownloadLink,
+    NotExportReady,
+    UnknownHandle,
+    WorkspaceError,
+)
+from ._workspace_views import Progress, ProgressFn, RenderState, RenderView
+from ._workspace_wait import Reporter, clamp_budget, wait_with_progress
 
 log = get_logger(__name__)
 
 POLL_WINDOW_SECONDS = 300.0  # one `wait_render` call; the job loops until the render is over
-_FINAL = ("completed", "failed", "cancelled")
 
 
 @dataclass
@@ -69,11 +75,7 @@ class Renders(Worker):
         self._may_start(ref)
         _, draft = await self._sessions.read(ref)
         if not draft.export_ready():
-            raise NotExportReady(
-                f"Nothing to export yet: the timeline of session {ref.session_id} is empty "
-                f"({draft.summary()}). Upload media with upload_media, make an edit with send_edit, check "
-                "with get_state, then export."
-            )
+            raise NotExportReady(session_id=ref.session_id, timeline=draft)
         render_id = new_render_id()
         record = self._store.add_render(
             render_id, ref.session_id, ref.skill, format=format, quality=quality, download=download
@@ -113,14 +115,12 @@ class Renders(Worker):
         ):
             record = self._store.get_render(render_id)
             if record is None:
-                raise UnknownHandle(
-                    f"No render {render_id!r} is known (it may have expired). Call export_video to start one."
-                )
+                raise UnknownHandle("render", render_id)
             want = record.download if download is None else download
             phase = _phase(record.status)
             if phase == "failed":
                 raise _failure(record)
-            if phase in _FINAL and not (phase == "completed" and want and not _on_disk(record)):
+            if phase in FINAL_PHASES and not (phase == "completed" and want and not _on_disk(record)):
                 return self._view(record, None)
             job = self._start(record, want)  # resume polling (or the download): never resubmit
         elif download and not job.download:
@@ -141,11 +141,11 @@ class Renders(Worker):
         async def tick() -> None:  # rendering fills 0-90 of the bar, downloading 90-100
             if job.downloading is not None:
                 got, total = job.downloading
-                size = f"{megabytes(got)}/{megabytes(total)} MB" if total else f"{megabytes(got)} MB"
-                await report(90 + (10 * got / total if total else 0), 100, f"downloading {size}")
+                info = Progress("downloading", done=got, total=total)
+                await report(90 + (10 * got / total if total else 0), 100, info)
             else:
                 pct = job.record.progress or 0.0
-                await report(0.9 * pct, 100, f"rendering {pct:.0f}% ({job.record.status})")
+                await report(0.9 * pct, 100, Progress("rendering", done=pct, detail=job.record.status))
 
         budget = clamp_budget(wait_seconds, self._settings.wait_seconds)
         await wait_with_progress(job.done, budget, tick, interval=self._interval)
@@ -158,7 +158,7 @@ class Renders(Worker):
     async def _run(self, job: _Job) -> None:
         record = job.record
         try:
-            if _phase(record.status) not in _FINAL:
+            if _phase(record.status) not in FINAL_PHASES:
                 await self._poll(job)
             record = job.record
             phase = _phase(record.status)
@@ -199,7 +199,7 @@ class Renders(Worker):
     async def _download(self, job: _Job) -> None:
         record = job.record
         if not record.url:
-            raise WorkspaceError(f"Render {record.render_id} finished but NemoVideo gave no download link.")
+            raise NoDownloadLink(record.render_id)
         folder = self._settings.output_dir
         folder.mkdir(parents=True, exist_ok=True)
         name = safe_filename(f"{record.session_id}_{record.render_id}.{record.format}")
@@ -227,28 +227,16 @@ class Renders(Worker):
         )
 
     def _view(self, record: RenderRecord, job: _Job | None) -> RenderView:
-        rid, phase = record.render_id, _phase(record.status)
+        phase = _phase(record.status)
         status: RenderState = phase
         path = str(record.path) if record.path else None
-        later = f"call get_export_status(render_id={rid!r}) to keep waiting"
-        if phase == "completed" and path:
-            message = f"Exported and saved to {path}."
-        elif phase == "completed" and job is not None and job.download and not job.done.is_set():
-            status = "downloading"
-            message = (
-                f"The render is finished and is being downloaded into {self._settings.output_dir}; {later}."
-            )
-        elif phase == "completed":
-            message = (
-                "Exported; the file is at the url (call get_export_status with download=true to save it)."
-            )
-        elif phase == "cancelled":
-            message = "The render was cancelled; call export_video to render again."
-        else:
-            pct = f" {record.progress:.0f}%" if record.progress is not None else ""
-            message = f"Rendering{pct} ({record.status}); renders take 30-90 s: {later}."
+        folder = None
+        if phase == "completed" and not path and job is not None and job.download and not job.done.is_set():
+            status, folder = "downloading", str(self._settings.output_dir)
         progress = 100.0 if phase == "completed" else record.progress
-        return RenderView(rid, record.session_id, status, progress, record.url, path, message)
+        return RenderView(
+            record.render_id, record.session_id, status, progress, record.url, path, record.status, folder
+        )
 
 
 def _failure(record: RenderRecord) -> RenderFailed:

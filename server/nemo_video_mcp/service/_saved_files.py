@@ -13,14 +13,30 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from ._workspace_errors import WorkspaceError
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".webm")
 
 
+SavedFileProblem = Literal[
+    "gone",  # moved or deleted since it was saved
+    "replaced",  # another file (or not a regular file) under the same name
+    "too_large",  # `size` is over `limit`
+    "growing",  # it grew past `limit` while being read
+]
+
+
 class SavedFileRefused(WorkspaceError):
-    """A saved file cannot be handed out (gone, replaced, too large for the way asked)."""
+    """A saved file cannot be handed out; `problem` says why, `name` which file."""
+
+    def __init__(self, problem: SavedFileProblem, *, name: str, size: int = 0, limit: int = 0) -> None:
+        super().__init__(f"saved file {name}: {problem}")
+        self.problem: SavedFileProblem = problem
+        self.name = name
+        self.size = size
+        self.limit = limit
 
 
 @dataclass(frozen=True)
@@ -61,20 +77,14 @@ def read_saved_file(saved: SavedFile, max_bytes: int) -> bytes:
     try:
         fd = os.open(saved.path, flags)
     except OSError:
-        raise SavedFileRefused(
-            f"The saved video {saved.path.name} is no longer there (moved or deleted); "
-            "call get_export_status with download=true to save it again."
-        ) from None
+        raise SavedFileRefused("gone", name=saved.path.name) from None
     with os.fdopen(fd, "rb") as file:
         info = os.fstat(file.fileno())
         if not stat.S_ISREG(info.st_mode) or (info.st_dev, info.st_ino) != (saved.device, saved.inode):
-            raise SavedFileRefused(f"The saved video {saved.path.name} was replaced; it is not served.")
+            raise SavedFileRefused("replaced", name=saved.path.name)
         if info.st_size > max_bytes:
-            raise SavedFileRefused(
-                f"The saved video {saved.path.name} is {info.st_size / 1e6:.1f} MB, over the "
-                f"{max_bytes / 1e6:.0f} MB a player may read through the host; open the file itself."
-            )
+            raise SavedFileRefused("too_large", name=saved.path.name, size=info.st_size, limit=max_bytes)
         data = file.read(max_bytes + 1)
-    if len(data) > max_bytes:  # it grew after the check
-        raise SavedFileRefused(f"The saved video {saved.path.name} is still being written; try again.")
+    if len(data) > max_bytes:
+        raise SavedFileRefused("growing", name=saved.path.name, size=len(data), limit=max_bytes)
     return data

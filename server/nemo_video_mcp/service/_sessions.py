@@ -5,8 +5,8 @@ the explicit `skill` argument, else the named session's skill, else the skill of
 server worked on last, else `settings.skill`.
 
 When the backend has lost a session (code 1002), the session is marked lost, a new one is created
-and made current, and the call fails with `SessionReplaced`, whose message names the new session
-and gives the last known timeline of the lost one: the user's timeline is never lost silently.
+and made current, and the call fails with `SessionReplaced`, which carries the new session and
+the last known timeline of the lost one: the user's timeline is never lost silently.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import anyio
 
@@ -22,7 +22,13 @@ from ..backend import Draft, NemoClient, NemoError, SessionLost, SessionState
 from ..logs import get_logger
 from ..settings import SKILLS, Settings
 from ._store import Store
-from ._workspace_errors import BadRequest, SessionReplaced, WorkspaceError
+from ._workspace_errors import (
+    BadRequest,
+    ReplacementFailed,
+    SessionReplaced,
+    SessionUnusable,
+    WorkspaceError,
+)
 
 log = get_logger(__name__)
 T = TypeVar("T")
@@ -38,7 +44,7 @@ class SessionRef:
 
 def check_skill(skill: str | None) -> str | None:
     if skill is not None and skill not in SKILLS:
-        raise BadRequest(f"Unknown skill {skill!r}. Choose one of: {', '.join(SKILLS)}.")
+        raise BadRequest("unknown_skill", value=skill, choices=SKILLS)
     return skill
 
 
@@ -67,23 +73,18 @@ class Sessions:
 
     def _named(self, session_id: str, skill: str | None) -> SessionRef:
         if not _SESSION_ID.match(session_id):
-            raise BadRequest(
-                f"{session_id!r} is not a session id (use the `session_id` a result gave, or omit it)."
-            )
+            raise BadRequest("not_a_session_id", value=session_id)
         record = self._store.get_session(session_id)
         if record is None:  # a session this server has not seen (another machine, older state): adopt it
             self._store.add_session(session_id, skill or self.default_skill)
             return SessionRef(session_id, skill or self.default_skill)
         if record.lost:
             current = self._store.current(record.skill)
-            hint = (
-                f"the current {record.skill} session is {current.session_id}"
-                if current
-                else "omit session_id to start a new one"
-            )
-            raise WorkspaceError(
-                f"Session {session_id} was lost by NemoVideo (code 1002) and can no longer be used; "
-                f"{hint}. Last known timeline of the lost session: {_summary(record.last_draft)}"
+            raise SessionUnusable(
+                session_id=session_id,
+                skill=record.skill,
+                current_session_id=current.session_id if current else None,
+                last=_draft(record.last_draft),
             )
         return SessionRef(session_id, skill or record.skill)
 
@@ -132,34 +133,21 @@ class Sessions:
             if ref.session_id in self._replaced:  # a concurrent call already replaced it
                 return self._replaced[ref.session_id]
             record = self._store.get_session(ref.session_id)
-            last = _summary(record.last_draft if record else None)
+            last = _draft(record.last_draft if record else None)
             self._store.mark_lost(ref.session_id)
             log.warning("session lost", session_id=ref.session_id, skill=ref.skill)
-            lost = (
-                f"NemoVideo lost session {ref.session_id} (code 1002): it can no longer be edited or "
-                f"exported, and nothing was done by this call."
-            )
             try:
                 new = await self._create(ref.skill)
             except NemoError as exc:
-                return WorkspaceError(
-                    f"{lost} Creating a new session failed too ({exc}); the next call will try again. "
-                    f"Last known timeline of the lost session: {last}"
-                )
+                return ReplacementFailed(session_id=ref.session_id, cause=exc, last=last)
         self._last = new
         error = SessionReplaced(
-            f"{lost} A new {ref.skill} session {new.session_id} was created and is now the current one: "
-            f"upload the media again and repeat the edits there (omit session_id, or pass "
-            f'session_id="{new.session_id}"). Last known timeline of the lost session: {last}',
-            old_session_id=ref.session_id,
-            new_session_id=new.session_id,
-            last_timeline=last,
+            old_session_id=ref.session_id, new_session_id=new.session_id, skill=ref.skill, last=last
         )
         self._replaced[ref.session_id] = error
         return error
 
 
-def _summary(raw: dict[str, Any] | None) -> str:
-    if raw is None:
-        return "unknown (it was never read)"
-    return Draft.parse(raw).summary()
+def _draft(raw: object) -> Draft | None:
+    """The draft a record kept, None when it was never read."""
+    return None if raw is None else Draft.parse(raw)

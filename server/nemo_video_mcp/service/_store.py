@@ -174,7 +174,10 @@ class Store:
         *,
         before_draft: dict[str, Any] | None = None,
     ) -> TurnRecord:
-        sql = "INSERT INTO turns VALUES (?, ?, ?, ?, 'running', NULL, NULL, NULL, ?, 0, ?, NULL) RETURNING *"
+        sql = (
+            "INSERT INTO turns (turn_id, session_id, skill, instruction, status, before_draft, created_at) "
+            "VALUES (?, ?, ?, ?, 'running', ?, ?) RETURNING *"
+        )
         args = (turn_id, session_id, skill, instruction, records.dump_json(before_draft), self._clock())
         return records.turn_record(self._write(sql, args, f"turn {turn_id}"))
 
@@ -187,13 +190,18 @@ class Store:
         changes: list[str] | None = None,
         error: dict[str, Any] | None = None,
         bytes_received: int | None = None,
+        ending: str | None = None,
+        fault: str | None = None,
+        reason: str | None = None,
+        after_draft: dict[str, Any] | None = None,
     ) -> TurnRecord:
         """Set the given fields (None leaves a field as it is); a final status stamps `finished_at`."""
         finished_at = self._clock() if status in records.TURN_DONE else None
         changes_json, error_json = records.dump_json(changes), records.dump_json(error)
         sets, args = records.set_clause(
             {"status": status, "reply": reply, "changes": changes_json, "error": error_json,
-             "bytes_received": bytes_received, "finished_at": finished_at}
+             "bytes_received": bytes_received, "finished_at": finished_at, "ending": ending,
+             "fault": fault, "reason": reason, "after_draft": records.dump_json(after_draft)}
         )  # fmt: skip
         sql = f"UPDATE turns SET {sets or 'turn_id = turn_id'} WHERE turn_id = ? RETURNING *"  # noqa: S608
         return records.turn_record(self._write(sql, (*args, turn_id), f"turn {turn_id}"))

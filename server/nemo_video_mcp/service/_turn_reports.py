@@ -1,65 +1,55 @@
-"""How an edit turn ended, in words: pure functions of the drafts before and after the run.
+"""How an edit turn ended, as data: pure functions of the drafts before and after the run.
 
-`changes` is always computed from the two drafts (never taken from the backend's text), so a run
-that streamed no text at all is still reported by what it changed.
+Whether the timeline changed is always judged from the two drafts (never from the backend's
+text), so a run that streamed no text at all is still reported by what it changed. The reply
+the assistant reads is written from an `Outcome` by `tools/_turn_words.py`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..backend import Draft, diff
-from ._workspace_views import TurnStatus
-
-DROPPED = "The connection to NemoVideo dropped before the edit finished (it was not sent again)"
-RESTARTED = "The server restarted while this edit was running, so its reply was not received."
+from ..backend import Draft
+from ._workspace_views import TurnEnding, TurnStatus
 
 
 @dataclass(frozen=True)
 class Outcome:
     status: TurnStatus
-    reply: str
-    changes: list[str]
-    timeline: str | None  # None when the draft after the run could not be read
-    error: str | None = None  # the reason recorded with a failed turn
-
-
-def changes_text(changes: list[str]) -> str:
-    return "; ".join(changes) if changes else "the timeline did not change"
+    ending: TurnEnding
+    after: Draft | None  # None when the draft after the run could not be read
+    said: str = ""  # NemoVideo's own words
+    fault: str | None = None  # the error NemoVideo reported inside the stream
+    reason: str | None = None  # why it did not run / what failed here
+    error: str | None = None  # the reason recorded with a failed turn (the store, the logs)
 
 
 def conclude(before: Draft, after: Draft | None, *, said: str, fault: str | None, dropped: bool) -> Outcome:
-    """A finished run: `said` is the backend's (translated) text, `fault` an error reported inside
-    the stream, `dropped` a stream that broke (its result was then read back from the state)."""
-    changes = diff(before, after) if after is not None else []
-    timeline = after.summary() if after is not None else None
-    seen = changes_text(changes) if after is not None else "the timeline could not be read back"
-    lead = f"{said}\n\n" if said else ""
+    """A finished run: `said` is the backend's text, `fault` an error reported inside the stream,
+    `dropped` a stream that broke (its result was then read back from the state)."""
+    changed = after is not None and not before.same_as(after)
     if fault is not None:
-        reason = fault.strip().rstrip(".")
-        reply = f"{lead}The edit failed: {reason}. Changes seen: {seen}."
-        return Outcome("failed", reply, changes, timeline, fault)
-    if dropped and changes:
-        return Outcome("completed", f"{lead}{DROPPED}; the timeline shows: {seen}.", changes, timeline)
+        return Outcome("failed", "fault", after, said, fault, error=fault)
+    if dropped and changed:
+        return Outcome("completed", "dropped_applied", after, said)
     if dropped:
-        reply = (
-            f"{lead}{DROPPED}, and {seen} since. Check get_state before sending the instruction again: "
-            "it may not have been applied."
-        )
-        return Outcome("failed", reply, changes, timeline, "stream dropped, no change seen")
-    if said:
-        return Outcome("completed", said, changes, timeline)
-    return Outcome("completed", f"Done, without a written reply. What changed: {seen}.", changes, timeline)
+        return Outcome("failed", "dropped_unseen", after, said, error="stream dropped, no change seen")
+    return Outcome("completed", "finished", after, said)
 
 
 def after_restart(before: Draft, now: Draft) -> Outcome:
     """A turn a previous server process left running, judged from the timeline as it is now."""
-    changes = diff(before, now)
-    if changes:
-        reply = f"{RESTARTED} The timeline shows it was applied: {changes_text(changes)}."
-        return Outcome("completed", reply, changes, now.summary())
-    reply = (
-        f"{RESTARTED} The timeline shows no change from it, so it may not have been applied: check "
-        "get_state, and send the instruction again only if it is still needed."
-    )
-    return Outcome("failed", reply, [], now.summary(), "server restarted during the edit")
+    if not before.same_as(now):
+        return Outcome("completed", "restart_applied", now)
+    return Outcome("failed", "restart_unseen", now, error="server restarted during the edit")
+
+
+def not_run(error: Exception) -> Outcome:
+    """Refused before it ran (a lost session, no credits...): the error is raised to the waiters."""
+    return Outcome("failed", "not_run", None, reason=str(error), error=f"{type(error).__name__}: {error}")
+
+
+def crashed(error: Exception) -> Outcome:
+    """This server failed while running the turn."""
+    name = type(error).__name__
+    return Outcome("failed", "crashed", None, reason=name, error=f"{name}: {error}")

@@ -12,19 +12,19 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import cast, get_args
 
 import anyio
 
 from ..backend import Draft, NemoError, SessionLost, StreamError, StreamFault, TextChunk, ToolCall
 from ..logs import get_logger
-from . import _gui as gui
 from ._sessions import SessionRef
 from ._store import TurnRecord
-from ._turn_reports import Outcome, after_restart, conclude
+from ._turn_reports import Outcome, after_restart, conclude, crashed, not_run
 from ._work_context import WorkContext, Worker
 from ._workspace_errors import BadRequest, TurnBusy, UnknownHandle
-from ._workspace_views import ProgressFn, TurnStatus, TurnView
-from ._workspace_wait import Reporter, clamp_budget, elapsed_text, wait_with_progress
+from ._workspace_views import EditActivity, Progress, ProgressFn, TurnEnding, TurnView
+from ._workspace_wait import Reporter, clamp_budget, wait_with_progress
 
 log = get_logger(__name__)
 
@@ -37,17 +37,22 @@ class _Turn:
     before: Draft
     started: float = field(default_factory=anyio.current_time)
     done: anyio.Event = field(default_factory=anyio.Event)
-    status: TurnStatus = "running"
-    reply: str = ""
-    changes: list[str] = field(default_factory=list)
-    timeline: str = ""
+    outcome: Outcome | None = None  # set when the run is over
     error: Exception | None = None  # raised to every waiter (a lost session, no credits...)
-    activity: str = "still working"
+    activity: EditActivity = "waiting"
+    tool: str | None = None  # the backend tool it runs ("working")
 
     def view(self) -> TurnView:
+        sid, o = self.ref.session_id, self.outcome
+        if o is None:
+            elapsed = anyio.current_time() - self.started
+            return TurnView(
+                sid, self.turn_id, "running", "running", self.before, None, self.before, elapsed=elapsed
+            )
         return TurnView(
-            self.ref.session_id, self.turn_id, self.status, self.reply, self.changes, self.timeline
-        )
+            sid, self.turn_id, o.status, o.ending, self.before, o.after, o.after or self.before,
+            said=o.said, fault=o.fault, reason=o.reason,
+        )  # fmt: skip
 
 
 def _same(a: str, b: str) -> bool:
@@ -72,9 +77,7 @@ class Turns(Worker):
     ) -> TurnView:
         text = instruction.strip()
         if not text:
-            raise BadRequest(
-                "The instruction is empty: say what to change, e.g. 'remove the car on the left'."
-            )
+            raise BadRequest("empty_instruction")
         ref = await self._sessions.resolve(session_id, skill)
         async with self._locks.setdefault(ref.session_id, anyio.Lock()):
             turn = self._running(ref, text)
@@ -94,10 +97,7 @@ class Turns(Worker):
             return await self._wait(turn, wait_seconds, progress)
         record = self._store.get_turn(turn_id)
         if record is None:
-            raise UnknownHandle(
-                f"No edit turn {turn_id!r} is known (it may have expired). Call get_state to see the "
-                "timeline as it is now."
-            )
+            raise UnknownHandle("turn", turn_id)
         if record.status == "running":  # started by a server process that has since stopped
             record = await self._report_orphan(record)
         return self._record_view(record)
@@ -110,19 +110,13 @@ class Turns(Worker):
         )
         if live is None or _same(live.instruction, text):
             return live
-        raise TurnBusy(
-            f"An edit is still running in session {ref.session_id} (turn_id {live.turn_id!r}: "
-            f"{live.instruction!r}). NemoVideo runs one edit at a time per session: call "
-            f"get_edit_result(turn_id={live.turn_id!r}) first, then send the new instruction.",
-            turn_id=live.turn_id,
-            session_id=ref.session_id,
-        )
+        raise TurnBusy(turn_id=live.turn_id, session_id=ref.session_id, instruction=live.instruction)
 
     async def _start(self, ref: SessionRef, text: str) -> _Turn:
         _, before = await self._sessions.read(ref)
         turn_id = f"turn_{uuid.uuid4().hex[:16]}"
         self._store.add_turn(turn_id, ref.session_id, ref.skill, text, before_draft=before.raw)
-        turn = _Turn(turn_id, ref, text, before, timeline=before.summary())
+        turn = _Turn(turn_id, ref, text, before)
         self._forget_old()
         self._live[turn_id] = turn
         self._tg.start_soon(self._run, turn)
@@ -141,20 +135,13 @@ class Turns(Worker):
 
         async def tick() -> None:
             elapsed = anyio.current_time() - turn.started
-            await report(elapsed, None, f"editing: {turn.activity} ({elapsed_text(elapsed)})…")
+            info = Progress("editing", elapsed, activity=turn.activity, detail=turn.tool)
+            await report(elapsed, None, info)
 
         budget = clamp_budget(wait_seconds, self._settings.wait_seconds)
         await wait_with_progress(turn.done, budget, tick, interval=self._interval)
         if turn.done.is_set() and turn.error is not None:
             raise turn.error
-        if not turn.done.is_set():
-            elapsed = elapsed_text(anyio.current_time() - turn.started)
-            reply = (
-                f"Still editing ({elapsed} so far); the edit keeps running in the background. Call "
-                f"get_edit_result(turn_id={turn.turn_id!r}) to keep waiting; do not send the instruction "
-                "again."
-            )
-            return TurnView(turn.ref.session_id, turn.turn_id, "running", reply, [], turn.timeline)
         return turn.view()
 
     # the background run --------------------------------------------------------------------
@@ -164,13 +151,13 @@ class Turns(Worker):
             await self._stream(turn)
         except SessionLost:
             turn.error = await self._sessions.replace_lost(turn.ref)
-            self._fail(turn, str(turn.error), turn.error)
+            self._finish(turn, not_run(turn.error))
         except NemoError as exc:  # refused before the run (credits, auth, rate limit, server error...)
             turn.error = exc
-            self._fail(turn, f"The edit was not run: {exc}", exc)
+            self._finish(turn, not_run(exc))
         except Exception as exc:
             log.exception("edit crashed", turn_id=turn.turn_id)
-            self._fail(turn, f"The edit failed inside this server ({type(exc).__name__}).", exc)
+            self._finish(turn, crashed(exc))
         finally:
             turn.done.set()
 
@@ -183,9 +170,9 @@ class Turns(Worker):
                     if isinstance(event, StreamFault):
                         fault = event.message
                     elif isinstance(event, ToolCall):
-                        turn.activity = f"working ({event.name})"
+                        turn.activity, turn.tool = "working", event.name
                     elif isinstance(event, TextChunk):
-                        turn.activity = "writing its reply"
+                        turn.activity = "writing"
         except NemoError as exc:
             if not isinstance(exc, StreamError) and run.bytes_received == 0:
                 raise  # refused before anything ran (a lost session too): the waiter gets the error
@@ -194,18 +181,16 @@ class Turns(Worker):
         self._store.update_turn(turn.turn_id, bytes_received=run.bytes_received)
         after = await self._after(turn, dropped)
         fault = fault or run.result.error
-        said = gui.translate(run.result.text).strip()
-        outcome = conclude(
-            turn.before, after, said=said, fault=gui.translate(fault) if fault else None, dropped=dropped
+        self._finish(
+            turn, conclude(turn.before, after, said=run.result.text, fault=fault or None, dropped=dropped)
         )
-        self._finish(turn, outcome)
 
     async def _after(self, turn: _Turn, dropped: bool) -> Draft | None:
         """The draft after the run (polled back after a dropped stream), or None if unreadable."""
         ref = turn.ref
         try:
             if dropped:
-                turn.activity = "the connection dropped; reading the timeline back to see the result"
+                turn.activity = "recovering"
                 after = await self._client.recover_state(ref.session_id, turn.before, skill=ref.skill)
             else:
                 after = Draft.parse((await self._client.get_state(ref.session_id, skill=ref.skill)).draft)
@@ -215,17 +200,10 @@ class Turns(Worker):
         self._sessions.remember(ref, after)
         return after
 
-    def _fail(self, turn: _Turn, reply: str, error: Exception) -> None:
-        self._finish(turn, Outcome("failed", reply, [], None, f"{type(error).__name__}: {error}"))
-
     def _finish(self, turn: _Turn, outcome: Outcome) -> None:
-        turn.status, turn.reply, turn.changes = outcome.status, outcome.reply, outcome.changes
-        turn.timeline = outcome.timeline or turn.timeline
-        error = None if outcome.error is None else {"message": outcome.error}
+        turn.outcome = outcome
         try:
-            self._store.update_turn(
-                turn.turn_id, status=outcome.status, reply=outcome.reply, changes=outcome.changes, error=error
-            )
+            self._record(turn.turn_id, outcome)
         except Exception:
             log.exception("could not record the end of a turn", turn_id=turn.turn_id)
         log.info("edit finished", turn_id=turn.turn_id, status=outcome.status)
@@ -235,15 +213,31 @@ class Turns(Worker):
     async def _report_orphan(self, record: TurnRecord) -> TurnRecord:
         """A turn a previous server process left running: report it from the state as it is now."""
         _, now = await self._sessions.read(SessionRef(record.session_id, record.skill))
-        outcome = after_restart(Draft.parse(record.before_draft), now)
-        error = None if outcome.error is None else {"message": outcome.error}
+        return self._record(record.turn_id, after_restart(Draft.parse(record.before_draft), now))
+
+    def _record(self, turn_id: str, outcome: Outcome) -> TurnRecord:
         return self._store.update_turn(
-            record.turn_id, status=outcome.status, reply=outcome.reply, changes=outcome.changes, error=error
+            turn_id,
+            status=outcome.status,
+            ending=outcome.ending,
+            reply=outcome.said,
+            fault=outcome.fault,
+            reason=outcome.reason,
+            after_draft=None if outcome.after is None else outcome.after.raw,
+            error=None if outcome.error is None else {"message": outcome.error},
         )
 
+    def view_of(self, record: TurnRecord) -> TurnView:
+        """A stored turn as a view (the player shows the session's last edit)."""
+        return self._record_view(record)
+
     def _record_view(self, record: TurnRecord) -> TurnView:
-        last = self._sessions.last_draft(record.session_id) or Draft.parse(record.before_draft)
-        changes = record.changes or []
+        before = Draft.parse(record.before_draft)
+        last = self._sessions.last_draft(record.session_id) or before
+        after = None if record.after_draft is None else Draft.parse(record.after_draft)
+        ending = record.ending if record.ending in get_args(TurnEnding) else "recorded"
         return TurnView(
-            record.session_id, record.turn_id, record.status, record.reply or "", changes, last.summary()
-        )
+            record.session_id, record.turn_id, record.status, cast(TurnEnding, ending), before, after, last,
+            said=record.reply or "", fault=record.fault, reason=record.reason,
+            reply=record.reply, changes=record.changes,
+        )  # fmt: skip

@@ -21,14 +21,21 @@ from urllib.parse import urlsplit
 
 import anyio
 
-from ..backend import MAX_UPLOAD_BYTES, SUPPORTED_FORMATS, Draft, NemoError, UploadedFile
+from ..backend import Draft, NemoError, TransportError, UploadedFile
 from ..logs import get_logger
 from ._media_policy import MediaFile, MediaPolicy, MediaRejected
 from ._sessions import SessionRef
 from ._work_context import WorkContext, Worker
-from ._workspace_errors import BadRequest, MediaRefused, UploadBusy, WorkspaceError
-from ._workspace_views import FileView, ProgressFn, UploadView
-from ._workspace_wait import Reporter, clamp_budget, elapsed_text, megabytes, wait_with_progress
+from ._workspace_errors import (
+    BadRequest,
+    MediaRefused,
+    ShuttingDown,
+    UploadBusy,
+    UploadUnconfirmed,
+    WorkspaceError,
+)
+from ._workspace_views import FileView, Progress, ProgressFn, UploadStage, UploadView
+from ._workspace_wait import Reporter, clamp_budget, wait_with_progress
 
 log = get_logger(__name__)
 
@@ -47,15 +54,15 @@ class _Upload:
     urls: list[str]
     total: int  # file bytes to send
     sent: int = 0
-    activity: str = "uploading"
+    stage: UploadStage = "uploading"
     started: float = field(default_factory=anyio.current_time)
     finished: float | None = None
     done: anyio.Event = field(default_factory=anyio.Event)
     result: list[FileView] | None = None
     error: Exception | None = None  # raised to the calls that wait for it, then forgotten
 
-    def names(self) -> str:
-        return ", ".join([f.path.name for f in self.files] + self.urls)
+    def names(self) -> list[str]:
+        return [f.path.name for f in self.files] + self.urls
 
     def percent(self) -> float | None:
         if self.result is not None:
@@ -63,9 +70,6 @@ class _Upload:
         if not self.total:
             return None
         return round(min(99.9, 100 * self.sent / self.total), 1)
-
-    def bytes_text(self) -> str:
-        return f"{megabytes(self.sent)}/{megabytes(self.total)} MB"
 
 
 def _stamp(path: Path) -> int:
@@ -79,10 +83,6 @@ def _stamp(path: Path) -> int:
 def _key(session_id: str, files: Sequence[MediaFile], urls: Sequence[str]) -> UploadKey:
     stamped = sorted((str(f.path), f.size, _stamp(f.path)) for f in files)
     return session_id, tuple(stamped), tuple(sorted(urls))
-
-
-def _importing(urls: Sequence[str]) -> str:
-    return f"importing {len(urls)} link(s)"
 
 
 class Uploads(Worker):
@@ -122,25 +122,21 @@ class Uploads(Worker):
         )
         if job is None:
             return
-        sent = f", {job.bytes_text()} sent" if job.total else ""
         raise UploadBusy(
-            f"An upload is still running in session {ref.session_id} (upload_id {job.upload_id!r}: "
-            f"{job.names()}{sent}). An edit or export now would work on a timeline without that media: "
-            "call upload_media again with the same arguments to wait for it (nothing is sent twice), "
-            "then try again.",
             upload_id=job.upload_id,
             session_id=ref.session_id,
+            names=job.names(),
+            sent=job.sent,
+            total=job.total,
         )
 
     # checks, before anything is sent ------------------------------------------------------
 
     def _check(self, paths: Sequence[str], urls: Sequence[str]) -> tuple[list[MediaFile], list[str]]:
         if not paths and not urls:
-            raise BadRequest(
-                "Nothing to upload: give local file paths in `paths` or http(s) links in `urls`."
-            )
+            raise BadRequest("nothing_to_upload")
         files: list[MediaFile] = []
-        rejected: list[tuple[str, str]] = []
+        rejected: list[tuple[str, str | None]] = []
         for raw in paths:
             try:
                 files.append(self._policy.check(raw))
@@ -149,16 +145,9 @@ class Uploads(Worker):
         for url in urls:
             parts = urlsplit(url.strip())
             if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-                rejected.append((url, "Only http:// and https:// links can be imported."))
+                rejected.append((url, None))  # not an http(s) link
         if rejected:
-            lines = "\n".join(f"- {item}: {reason}" for item, reason in rejected)
-            total = len(paths) + len(urls)
-            raise MediaRefused(
-                f"Nothing was uploaded: {len(rejected)} of {total} input(s) were refused.\n{lines}\n"
-                f"Supported formats: {', '.join(SUPPORTED_FORMATS)}; at most "
-                f"{MAX_UPLOAD_BYTES // (1024 * 1024)} MB per file.",
-                rejected=rejected,
-            )
+            raise MediaRefused(rejected=rejected, total=len(paths) + len(urls))
         return files, [u.strip() for u in urls]
 
     # jobs ----------------------------------------------------------------------------------
@@ -167,7 +156,7 @@ class Uploads(Worker):
         upload_id = f"upload_{uuid.uuid4().hex[:16]}"
         job = _Upload(upload_id, key, ref, files, urls, total=sum(f.size for f in files))
         if not files:
-            job.activity = _importing(urls)
+            job.stage = "importing"
         self._jobs[key] = job
         self._tg.start_soon(self._run, job)
         log.info("upload started", upload_id=upload_id, session_id=ref.session_id, files=len(files))
@@ -187,11 +176,12 @@ class Uploads(Worker):
         report = Reporter(progress)
 
         async def tick() -> None:
-            if job.activity == "uploading" and job.total:
-                await report(job.sent, job.total, f"uploading {job.bytes_text()}")
+            elapsed = anyio.current_time() - job.started
+            info = Progress(job.stage, elapsed, done=job.sent, total=job.total, links=len(job.urls))
+            if job.stage == "uploading" and job.total:
+                await report(job.sent, job.total, info)
             else:
-                elapsed = anyio.current_time() - job.started
-                await report(elapsed, None, f"{job.activity} ({elapsed_text(elapsed)})…")
+                await report(elapsed, None, info)
 
         budget = clamp_budget(None, self._settings.wait_seconds)
         await wait_with_progress(job.done, budget, tick, interval=self._interval)
@@ -201,30 +191,22 @@ class Uploads(Worker):
         return self._view(job)
 
     def _view(self, job: _Upload, *, repeat: bool = False) -> UploadView:
-        sid, uid = job.ref.session_id, job.upload_id
-        if job.result is None:
-            elapsed = elapsed_text(anyio.current_time() - job.started)
-            done = job.activity
-            if job.activity == "uploading" and job.total:
-                done = f"{job.bytes_text()} sent"
-                if job.sent >= job.total:
-                    done += ", waiting for NemoVideo to confirm"
-            message = (
-                f"Still uploading ({done}, {elapsed} so far); the upload goes on in the background "
-                f"(upload_id {uid!r}). Call upload_media again with the same arguments to keep waiting (it "
-                "joins this upload: nothing is sent twice), or call get_state later to see the media in "
-                "the session. Do not send edits to this session until the upload is finished."
-            )
-            return UploadView(sid, [], "running", uid, job.percent(), message)
-        message = f"Uploaded {len(job.result)} file(s) to session {sid}."
-        if repeat and job.finished is not None:
-            ago = elapsed_text(anyio.current_time() - job.finished)
-            message = (
-                f"Uploaded {len(job.result)} file(s) to session {sid} (upload_id {uid!r}, finished {ago} "
-                f"ago); nothing was sent again by this call (the same files and links within "
-                f"{self._window / 60:.0f} minutes of an upload get its result)."
-            )
-        return UploadView(sid, job.result, "completed", uid, 100.0, message)
+        now = anyio.current_time()
+        ago = now - job.finished if repeat and job.finished is not None else None
+        return UploadView(
+            job.ref.session_id,
+            job.result or [],
+            "running" if job.result is None else "completed",
+            job.upload_id,
+            job.percent(),
+            job.stage,
+            links=len(job.urls),
+            sent=job.sent,
+            total=job.total,
+            elapsed=now - job.started,
+            repeated_after=ago,
+            repeat_window=self._window,
+        )
 
     # the background upload -----------------------------------------------------------------
 
@@ -235,12 +217,12 @@ class Uploads(Worker):
             if job.files:
                 uploaded += await self._send_files(job)
             if job.urls:
-                job.activity = _importing(job.urls)
+                job.stage = "importing"
                 uploaded += await self._sessions.guard(
                     ref, lambda: self._client.upload_urls(ref.session_id, job.urls, skill=ref.skill)
                 )
             log.info("uploaded", upload_id=job.upload_id, session_id=ref.session_id, files=len(uploaded))
-            job.activity = "reading the timeline"
+            job.stage = "reading"
             await self._remember_timeline(ref)
             job.result = [
                 FileView(f.filename, f.cdn_url, f.file_type, f.duration, f.width, f.height) for f in uploaded
@@ -248,10 +230,11 @@ class Uploads(Worker):
         except Exception as exc:
             if not isinstance(exc, NemoError | WorkspaceError):
                 log.exception("upload crashed", upload_id=job.upload_id)
-            job.error = exc
+            # no answer after the request went out: the media may have reached NemoVideo anyway
+            job.error = UploadUnconfirmed(exc) if isinstance(exc, TransportError) else exc
         finally:
             if job.result is None and job.error is None:  # cancelled: the workspace is closing
-                job.error = WorkspaceError("The upload was stopped: the server is shutting down.")
+                job.error = ShuttingDown("upload")
             job.finished = anyio.current_time()
             job.done.set()
 

@@ -163,7 +163,7 @@ class Workspace:
         return StateView(
             session_id=ref.session_id,
             skill=ref.skill,
-            timeline=draft.summary(),
+            timeline=draft,
             tracks=draft.tracks_view(),
             export_ready=draft.export_ready(),
             video_infos=state.video_infos,
@@ -188,9 +188,9 @@ class Workspace:
         progress: ProgressFn | None = None,
     ) -> RenderView:
         if format not in EXPORT_FORMATS:
-            raise BadRequest(f"Unknown export format {format!r}; choose one of: {', '.join(EXPORT_FORMATS)}.")
+            raise BadRequest("unknown_format", value=format, choices=EXPORT_FORMATS)
         if quality not in EXPORT_QUALITIES:
-            raise BadRequest(f"Unknown quality {quality!r}; choose one of: {', '.join(EXPORT_QUALITIES)}.")
+            raise BadRequest("unknown_quality", value=quality, choices=EXPORT_QUALITIES)
         ref = await self.sessions.resolve(session_id, None)
         return await self.renders.export(
             ref,
@@ -222,7 +222,6 @@ class Workspace:
         record = self._store.get_render(render_id.strip())
         if record is None:
             return None
-        draft = self.sessions.last_draft(record.session_id)
         turn = self._store.last_turn(record.session_id)
         saved = saved_file(record.path, self.settings.output_dir)
         return RenderFacts(
@@ -230,11 +229,9 @@ class Workspace:
             session_id=record.session_id,
             format=record.format,
             url=record.url,
-            timeline=draft.summary() if draft else None,
-            tracks=draft.tracks_view() if draft else [],
-            duration_ms=draft.duration_ms if draft else None,
+            timeline=self.sessions.last_draft(record.session_id),
+            last_turn=self.turns.view_of(turn) if turn else None,
             last_instruction=turn.instruction if turn else None,
-            last_changes=list(turn.changes or []) if turn else [],
             file=saved.path if saved else None,
             file_bytes=saved.size if saved else None,
         )

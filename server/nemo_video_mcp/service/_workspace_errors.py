@@ -1,82 +1,167 @@
-"""Failures the workspace itself anticipates (as opposed to the backend's `NemoError`s).
+"""Failures the workspace itself anticipates (as opposed to the backend's `NemoError`s), as data.
 
-Each message is written for the assistant to act on and is safe to show a person: no token, no
-raw backend JSON. The MCP layer turns them into tool errors word for word.
+Each error carries what happened (ids, counts, the backend's words, the inputs that were refused);
+`str(exc)` is a short technical description for logs. The sentence the assistant reads, with
+what to do next, is written from these fields by `tools/_error_words.py`: never here.
 """
 
 from __future__ import annotations
 
+from typing import Literal
+
+from ..backend import Draft, NemoError, TransportError
+
+Problem = Literal[
+    "empty_instruction",  # an edit with no words
+    "nothing_to_upload",  # neither local paths nor links
+    "unknown_format",  # value: the format asked for; choices: the known ones
+    "unknown_quality",  # value, choices: as above
+    "unknown_skill",  # value, choices: as above
+    "not_a_session_id",  # value: what was given
+]
+HandleKind = Literal["turn", "render"]
+
 
 class WorkspaceError(Exception):
-    """Base of the workspace's own failures; `message` is the text to show."""
+    """Base of the workspace's own failures; `str(exc)` is for logs, not for the assistant."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
 
     def __str__(self) -> str:
-        return self.message
+        return self.detail
 
 
 class BadRequest(WorkspaceError):
-    """The arguments cannot be acted on (nothing to upload, a URL that is not http/https...)."""
+    """The arguments cannot be acted on; `problem` says which, `value` and `choices` what was
+    given and what would have been accepted."""
+
+    def __init__(self, problem: Problem, *, value: str | None = None, choices: tuple[str, ...] = ()) -> None:
+        super().__init__(f"bad request: {problem}" + (f" ({value!r})" if value is not None else ""))
+        self.problem: Problem = problem
+        self.value = value
+        self.choices = choices
 
 
 class UnknownHandle(WorkspaceError):
-    """A `turn_id` or `render_id` this server has never handed out (or has expired)."""
+    """A turn or render id this server has never handed out (or has expired)."""
+
+    def __init__(self, kind: HandleKind, handle: str) -> None:
+        super().__init__(f"unknown {kind} {handle!r}")
+        self.kind: HandleKind = kind
+        self.handle = handle
 
 
 class TurnBusy(WorkspaceError):
     """A different instruction arrived while a turn of the same session is still running."""
 
-    def __init__(self, message: str, *, turn_id: str, session_id: str) -> None:
-        super().__init__(message)
+    def __init__(self, *, turn_id: str, session_id: str, instruction: str) -> None:
+        super().__init__(f"turn {turn_id} still running in session {session_id}")
         self.turn_id = turn_id
         self.session_id = session_id
+        self.instruction = instruction  # the running turn's
 
 
 class UploadBusy(WorkspaceError):
-    """An edit arrived while an upload into the same session is still being sent."""
+    """An edit or export arrived while an upload into the same session is still being sent."""
 
-    def __init__(self, message: str, *, upload_id: str, session_id: str) -> None:
-        super().__init__(message)
+    def __init__(self, *, upload_id: str, session_id: str, names: list[str], sent: int, total: int) -> None:
+        super().__init__(f"upload {upload_id} still running in session {session_id}")
         self.upload_id = upload_id
         self.session_id = session_id
+        self.names = names  # file names and links being uploaded
+        self.sent = sent  # bytes sent so far, of `total` (0: links only)
+        self.total = total
 
 
 class NotExportReady(WorkspaceError):
     """The draft has nothing to render yet."""
 
+    def __init__(self, *, session_id: str, timeline: Draft) -> None:
+        super().__init__(f"session {session_id} has nothing to export")
+        self.session_id = session_id
+        self.timeline = timeline
+
 
 class MediaRefused(WorkspaceError):
     """One or more local paths or URLs were refused before any byte was sent.
 
-    `rejected` lists `(path or url, reason)` for every refused input; nothing was uploaded.
+    `rejected` lists `(path or url, reason)` for every refused input (a link that is not http(s)
+    has the reason `None`), of `total` inputs; nothing was uploaded.
     """
 
-    def __init__(self, message: str, *, rejected: list[tuple[str, str]]) -> None:
-        super().__init__(message)
+    def __init__(self, *, rejected: list[tuple[str, str | None]], total: int) -> None:
+        super().__init__(f"{len(rejected)} of {total} input(s) refused")
         self.rejected = rejected
+        self.total = total
 
 
 class SessionReplaced(WorkspaceError):
     """The backend lost a session (code 1002); a new one was created and made current."""
 
-    def __init__(self, message: str, *, old_session_id: str, new_session_id: str, last_timeline: str) -> None:
-        super().__init__(message)
+    def __init__(self, *, old_session_id: str, new_session_id: str, skill: str, last: Draft | None) -> None:
+        super().__init__(f"session {old_session_id} lost (code 1002), replaced by {new_session_id}")
         self.old_session_id = old_session_id
         self.new_session_id = new_session_id
-        self.last_timeline = last_timeline
+        self.skill = skill
+        self.last = last  # the lost session's last known timeline; None if it was never read
+
+
+class ReplacementFailed(WorkspaceError):
+    """The backend lost a session and creating its successor failed too (`cause`)."""
+
+    def __init__(self, *, session_id: str, cause: NemoError, last: Draft | None) -> None:
+        super().__init__(f"session {session_id} lost (code 1002); creating a new one failed: {cause}")
+        self.session_id = session_id
+        self.cause = cause
+        self.last = last
+
+
+class SessionUnusable(WorkspaceError):
+    """A session named by the caller was lost earlier; `current_session_id` is the skill's current
+    session, if there is one."""
+
+    def __init__(
+        self, *, session_id: str, skill: str, current_session_id: str | None, last: Draft | None
+    ) -> None:
+        super().__init__(f"session {session_id} was lost (code 1002)")
+        self.session_id = session_id
+        self.skill = skill
+        self.current_session_id = current_session_id
+        self.last = last
+
+
+class NoDownloadLink(WorkspaceError):
+    """A render finished but the backend gave no link to download it from."""
+
+    def __init__(self, render_id: str) -> None:
+        super().__init__(f"render {render_id} finished without a download link")
+        self.render_id = render_id
+
+
+class ShuttingDown(WorkspaceError):
+    """Background work was stopped because the server is shutting down."""
+
+    def __init__(self, work: Literal["upload"]) -> None:
+        super().__init__(f"{work} stopped: shutting down")
+        self.work = work
 
 
 class ExportUnconfirmed(WorkspaceError):
     """Starting a render failed in a way that leaves open whether it started (the connection broke
     or timed out after the request was sent). Its record is kept: polling `render_id` tells."""
 
-    def __init__(self, cause: Exception, *, render_id: str) -> None:
-        super().__init__(
-            f"{cause} The export may have started anyway: call get_export_status(render_id="
-            f"{render_id!r}) to check before calling export_video again."
-        )
+    def __init__(self, cause: TransportError, *, render_id: str) -> None:
+        super().__init__(f"render {render_id} submitted without an answer: {cause}")
         self.cause = cause
         self.render_id = render_id
+
+
+class UploadUnconfirmed(WorkspaceError):
+    """Uploading failed in a way that leaves open whether the backend received it (the connection
+    broke or timed out after bytes were sent)."""
+
+    def __init__(self, cause: TransportError) -> None:
+        super().__init__(f"upload without an answer: {cause}")
+        self.cause = cause

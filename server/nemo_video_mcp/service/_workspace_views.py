@@ -1,4 +1,5 @@
-"""What the workspace hands back: plain, immutable values the MCP layer turns into tool results."""
+"""What the workspace hands back: plain, immutable values that say what happened. The MCP layer
+(`tools/`) writes every sentence from them; nothing here is worded for the assistant."""
 
 from __future__ import annotations
 
@@ -7,14 +8,70 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-# (progress, total or None, a sentence a person can read)
-ProgressFn = Callable[[float, float | None, str], Awaitable[None]]
+from ..backend import Draft
+from ._records import TurnStatus
 
-TurnStatus = Literal["running", "completed", "failed"]
+__all__ = [
+    "CreditsView",
+    "EditActivity",
+    "ExportFormat",
+    "ExportQuality",
+    "FileView",
+    "Progress",
+    "ProgressFn",
+    "ProgressStage",
+    "RenderState",
+    "RenderView",
+    "StateView",
+    "TurnEnding",
+    "TurnStatus",
+    "TurnView",
+    "UploadStage",
+    "UploadStatus",
+    "UploadView",
+]
+
+ProgressStage = Literal["editing", "uploading", "importing", "reading", "rendering", "downloading"]
+EditActivity = Literal[
+    "waiting", "working", "writing", "recovering"
+]  # recovering: reading back a dropped run
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What a waiting call reports meanwhile (worded by `tools/_progress_words.py`)."""
+
+    stage: ProgressStage
+    elapsed: float = 0.0  # seconds since the work started
+    done: float = 0.0  # bytes sent or received; for "rendering", the percent
+    total: float | None = None  # bytes to send or receive, when known
+    links: int = 0  # "importing": how many links
+    activity: EditActivity = "waiting"  # "editing": what the backend is doing
+    detail: str | None = None  # "editing": the backend tool it runs; "rendering": its own status word
+
+
+# (progress, total or None, what is happening)
+ProgressFn = Callable[[float, float | None, Progress], Awaitable[None]]
+
 UploadStatus = Literal["running", "completed"]
+UploadStage = Literal["uploading", "importing", "reading"]  # bytes, links, the timeline after
 ExportFormat = Literal["mp4", "mov", "webm"]
 ExportQuality = Literal["low", "medium", "high"]
+# a backend `RenderPhase`, or "downloading" (rendered, the file is being saved here)
 RenderState = Literal["pending", "processing", "downloading", "completed", "failed", "cancelled", "unknown"]
+
+TurnEnding = Literal[
+    "running",  # still running when the wait ended
+    "finished",  # the run ended normally (`said` may be empty: no written reply)
+    "fault",  # NemoVideo reported an error inside the stream (`fault`)
+    "dropped_applied",  # the stream broke; the timeline read back shows a change
+    "dropped_unseen",  # the stream broke; no change seen since
+    "restart_applied",  # the server restarted during the run; the timeline shows a change
+    "restart_unseen",  # the server restarted during the run; no change seen
+    "not_run",  # refused before it ran (`reason`: the error, e.g. no credits, a lost session)
+    "crashed",  # this server failed (`reason`: the exception's type)
+    "recorded",  # finished under an older version, which stored the reply worded (`reply`, `changes`)
+]
 
 
 @dataclass(frozen=True)
@@ -34,7 +91,13 @@ class UploadView:
     status: UploadStatus
     upload_id: str
     progress: float | None  # percent of the bytes sent; None for links only (no byte count)
-    message: str
+    stage: UploadStage
+    links: int  # links being imported
+    sent: int  # bytes sent, of `total` (0: links only)
+    total: int
+    elapsed: float  # seconds since the upload started
+    repeated_after: float | None = None  # the same inputs again, this long after it finished
+    repeat_window: float = 0.0  # seconds after an upload within which the same inputs get its result
 
 
 @dataclass(frozen=True)
@@ -42,16 +105,23 @@ class TurnView:
     session_id: str
     turn_id: str
     status: TurnStatus
-    reply: str
-    changes: list[str]
-    timeline: str
+    ending: TurnEnding
+    before: Draft  # the timeline before the edit
+    after: Draft | None  # the timeline the run left (None: running, or it could not be read)
+    timeline: Draft  # the timeline as it is known now
+    said: str = ""  # NemoVideo's own words (its reply), as it sent them
+    fault: str | None = None  # the error NemoVideo reported inside the stream
+    reason: str | None = None  # why it did not run / what failed here
+    elapsed: float = 0.0  # seconds since it started (while running)
+    reply: str | None = None  # "recorded" only: the reply as an older version worded it
+    changes: list[str] | None = None  # "recorded" only
 
 
 @dataclass(frozen=True)
 class StateView:
     session_id: str
     skill: str
-    timeline: str
+    timeline: Draft
     tracks: list[dict[str, Any]]  # Draft.tracks_view(): index, kind, label, segments
     export_ready: bool
     video_infos: Any
@@ -67,23 +137,22 @@ class RenderView:
     progress: float | None
     url: str | None
     path: str | None
-    message: str
+    backend_status: str  # NemoVideo's own word for the state of the render
+    folder: str | None = None  # where a downloading file goes
 
 
 @dataclass(frozen=True)
 class RenderFacts:
     """What a player shows beside an export, from the store alone (no backend call): the timeline
-    last read for its session, the session's last finished edit, and the file this server saved."""
+    last read for its session, the session's last completed edit, and the file this server saved."""
 
     render_id: str
     session_id: str
     format: str
     url: str | None
-    timeline: str | None  # one-line summary; None when no draft of the session was ever read
-    tracks: list[dict[str, Any]]  # Draft.tracks_view()
-    duration_ms: int | None
-    last_instruction: str | None  # the session's last completed edit, in the user's words
-    last_changes: list[str]
+    timeline: Draft | None  # None when no draft of the session was ever read
+    last_turn: TurnView | None  # the session's newest completed edit
+    last_instruction: str | None  # its instruction, in the user's words
     file: Path | None  # a regular video file inside the output folder (see saved_files.py)
     file_bytes: int | None
 

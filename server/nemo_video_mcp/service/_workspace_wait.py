@@ -12,7 +12,7 @@ from typing import TypeVar
 import anyio
 
 from ..logs import get_logger
-from ._workspace_views import ProgressFn
+from ._workspace_views import Progress, ProgressFn
 
 log = get_logger(__name__)
 T = TypeVar("T")
@@ -35,7 +35,7 @@ class Reporter:
         self._fn = fn
         self._last = -1.0
 
-    async def __call__(self, progress: float, total: float | None, message: str) -> None:
+    async def __call__(self, progress: float, total: float | None, message: Progress) -> None:
         if self._fn is None:
             return
         if progress <= self._last:
@@ -90,13 +90,3 @@ async def wait_with_progress(
     with anyio.move_on_after(budget):
         await with_progress(done.wait, tick, interval=interval)
     return done.is_set()
-
-
-def elapsed_text(seconds: float) -> str:
-    s = int(seconds)
-    return f"{s} s" if s < 120 else f"{s // 60} min {s % 60:02d} s"
-
-
-def megabytes(n: float) -> str:
-    mb = n / (1024 * 1024)
-    return f"{mb:.0f}" if mb >= 10 else f"{mb:.1f}"

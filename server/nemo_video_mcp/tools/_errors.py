@@ -1,9 +1,13 @@
 """Every failure a tool can meet, as the text of a `ToolError` the assistant can act on.
 
+This is the one place errors are worded: the service's errors carry data (ids, counts, the
+backend's own words) and a technical `str()` for logs only; the backend's carry codes and fields
+and a short, safe message some sentences start with. The sentence the assistant reads, with what
+to do next, is written here (the service's errors in `_workspace_error_words.py`).
+
 Only `ToolError` text reaches the model (anything else becomes a bare "Error executing tool"), so
-each tool runs inside `tool_errors()`. The text carries the useful fields (code, retry-after
-seconds, registration link, supported formats, limits) and never a token, raw backend JSON or a
-stack trace: every message is also passed through the log redaction of known secrets.
+each tool runs inside `tool_errors()`. The text never carries a token, raw backend JSON or a stack
+trace: every message is also passed through the log redaction of known secrets.
 """
 
 from __future__ import annotations
@@ -29,8 +33,9 @@ from ..backend import (
     UnsupportedFile,
 )
 from ..logs import get_logger, redact
-from ..service import ExportUnconfirmed, WorkspaceError
+from ..service import WorkspaceError
 from ..skills import SkillError
+from ._workspace_error_words import workspace_error
 
 log = get_logger(__name__)
 
@@ -40,8 +45,7 @@ DEFAULT_RETRY_AFTER_SECONDS = 30
 
 def describe(exc: BaseException, *, retry_after_default: float = DEFAULT_RETRY_AFTER_SECONDS) -> str:
     """The text a person (and the assistant) can act on."""
-    text = _describe(exc, retry_after_default)
-    return redact(text)
+    return redact(_describe(exc, retry_after_default))
 
 
 def _sentence(exc: BaseException) -> str:
@@ -51,12 +55,9 @@ def _sentence(exc: BaseException) -> str:
 
 
 def _describe(exc: BaseException, retry_after_default: float) -> str:  # noqa: PLR0911, PLR0912 - one case per error
-    if isinstance(exc, ExportUnconfirmed):
-        return (
-            f"{_describe(exc.cause, retry_after_default)} The export may have started anyway: call "
-            f"get_export_status(render_id={exc.render_id!r}) to check before calling export_video again."
-        )
-    if isinstance(exc, WorkspaceError | SkillError):
+    if isinstance(exc, WorkspaceError):
+        return workspace_error(exc, lambda cause: _describe(cause, retry_after_default))
+    if isinstance(exc, SkillError):
         return str(exc)
     if isinstance(exc, AuthError):
         return (
@@ -123,7 +124,8 @@ def _describe(exc: BaseException, retry_after_default: float) -> str:  # noqa: P
 
 class tool_errors:
     """`with tool_errors("send_edit"): ...` turns every failure inside into a `ToolError` with
-    actionable text (a ToolError passes as it is; cancellation is never touched)."""
+    actionable text (a ToolError passes as it is; cancellation is never touched). The tool's name
+    is only logged: the wording depends on the error alone."""
 
     def __init__(self, tool: str, *, retry_after_default: float = DEFAULT_RETRY_AFTER_SECONDS) -> None:
         self.tool = tool
@@ -139,10 +141,4 @@ class tool_errors:
             return
         if not isinstance(exc, NemoError | WorkspaceError | SkillError):
             log.error("tool crashed", tool=self.tool, exc_info=exc)
-        text = describe(exc, retry_after_default=self.retry_after_default)
-        if self.tool == "upload_media" and isinstance(exc, TransportError):
-            text += (
-                " The upload may have reached NemoVideo before the connection failed: call get_state "
-                "to see whether the file is on the timeline before uploading it again."
-            )
-        raise ToolError(text) from None
+        raise ToolError(describe(exc, retry_after_default=self.retry_after_default)) from None

@@ -42,8 +42,10 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
 
 from ..logs import get_logger
-from ..service import RenderFacts, Workspace, read_saved_file, saved_file
+from ..service import RenderFacts, SavedFileRefused, Workspace, read_saved_file, saved_file
 from ..settings import Settings
+from ._timeline_words import summary
+from ._turn_words import edit_result
 
 log = get_logger(__name__)
 
@@ -178,8 +180,9 @@ def player_meta(
     """The player's data for one `export_video` / `get_export_status` structured result: goes under
     `_meta["ai.nemovideo/player"]` of the tool result (hosts keep `_meta` out of the model's context)."""
     last_edit = None
-    if facts is not None and facts.last_instruction:
-        last_edit = {"instruction": facts.last_instruction, "changes": facts.last_changes}
+    if facts is not None and facts.last_instruction and facts.last_turn is not None:
+        last_edit = {"instruction": facts.last_instruction, "changes": edit_result(facts.last_turn).changes}
+    draft = facts.timeline if facts else None
     return {
         "version": 1,
         "render_id": result.get("render_id"),
@@ -194,9 +197,9 @@ def player_meta(
             else None
         ),
         "max_resource_bytes": MAX_RESOURCE_BYTES,
-        "timeline": facts.timeline if facts else None,
-        "tracks": facts.tracks if facts else [],
-        "duration_s": facts.duration_ms / 1000 if facts and facts.duration_ms else None,
+        "timeline": summary(draft) if draft else None,
+        "tracks": draft.tracks_view() if draft else [],
+        "duration_s": draft.duration_ms / 1000 if draft and draft.duration_ms else None,
         "last_edit": last_edit,
         "next_steps": _next_steps(result, facts),
     }
@@ -309,8 +312,24 @@ def _video_reader(
             )
         try:
             return await anyio.to_thread.run_sync(read_saved_file, saved, MAX_RESOURCE_BYTES)
-        except Exception as exc:
-            raise ResourceError(str(exc)) from None
+        except SavedFileRefused as exc:
+            raise ResourceError(_refusal(exc, render_id)) from None
 
     read.__name__ = f"render_video_{ext}"
     return read
+
+
+def _refusal(exc: SavedFileRefused, render_id: str) -> str:
+    again = f"call get_export_status(render_id={render_id!r}, download=true) to save it again"
+    match exc.problem:
+        case "gone":
+            return f"The saved video {exc.name} is no longer there (moved or deleted); {again}."
+        case "replaced":
+            return f"The saved video {exc.name} was replaced by another file; it is not served."
+        case "too_large":
+            return (
+                f"The saved video {exc.name} is {exc.size / 1e6:.1f} MB, over the {exc.limit / 1e6:.0f} MB "
+                "a player may read through the host; open the file itself."
+            )
+        case _:
+            return f"The saved video {exc.name} is still being written; try again in a moment."

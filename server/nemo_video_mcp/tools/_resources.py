@@ -12,6 +12,7 @@ from mcp.server.mcpserver.exceptions import ResourceError
 from ..service import Workspace
 from ..skills import Skill, SkillRegistry
 from ._errors import describe
+from ._timeline_words import summary
 
 TIMELINE_URI = "nemo://sessions/{session_id}/timeline"
 STATE_URI = "nemo://sessions/{session_id}/state"
@@ -30,7 +31,7 @@ def register_resources(
     )
     async def timeline(session_id: str, ctx: Context[Any, Any]) -> str:
         try:
-            return (await workspace_of(ctx).state(session_id)).timeline
+            return summary((await workspace_of(ctx).state(session_id)).timeline)
         except Exception as exc:
             raise ResourceError(describe(exc)) from None
 
@@ -49,7 +50,7 @@ def register_resources(
         data = {
             "session_id": view.session_id,
             "skill": view.skill,
-            "timeline": view.timeline,
+            "timeline": summary(view.timeline),
             "export_ready": view.export_ready,
             "tracks": view.tracks,
             "draft": view.draft,

@@ -1,10 +1,15 @@
-"""The tools' structured results (each becomes a tool's outputSchema). Field names are public."""
+"""The tools' structured results (each becomes a tool's outputSchema). Field names are public.
+
+The status literals are the service's (`TurnStatus`, `UploadStatus`, `RenderState`): one definition
+each. The `_words` modules build these from the service's views."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from ..service import RenderState, TurnStatus, UploadStatus
 
 
 class _Out(BaseModel):
@@ -22,7 +27,7 @@ class UploadedFileOut(_Out):
 class UploadResult(_Out):
     session_id: str = Field(description="the session the files were added to")
     files: list[UploadedFileOut] = Field(description="the uploaded files; empty while running")
-    status: Literal["running", "completed"] = Field(
+    status: UploadStatus = Field(
         description="running: still uploading in the background; call upload_media again with the same "
         "arguments to keep waiting (nothing is sent twice)"
     )
@@ -34,7 +39,7 @@ class UploadResult(_Out):
 class EditResult(_Out):
     session_id: str
     turn_id: str = Field(description="handle of this edit: pass it to get_edit_result while it is running")
-    status: Literal["running", "completed", "failed"]
+    status: TurnStatus
     reply: str = Field(description="NemoVideo's answer, or what happened; show it to the user")
     changes: list[str] = Field(description="what changed in the timeline, one sentence each")
     timeline: str = Field(description="one-line summary of the timeline")
@@ -66,7 +71,7 @@ class StateResult(_Out):
 class ExportResult(_Out):
     render_id: str = Field(description="handle of this render: pass it to get_export_status")
     session_id: str
-    status: Literal["pending", "processing", "downloading", "completed", "failed", "cancelled", "unknown"]
+    status: RenderState
     progress: float | None = Field(None, description="percent, 0-100")
     url: str | None = Field(None, description="download link of the finished video")
     path: str | None = Field(None, description="local file the video was saved to")

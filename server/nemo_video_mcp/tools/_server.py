@@ -17,15 +17,20 @@ from mcp.types import ToolAnnotations
 from pydantic import Field
 
 from .. import __version__
-from ..service import ExportFormat, ExportQuality, Workspace
+from ..service import ExportFormat, ExportQuality, Progress, ProgressFn, Workspace
 from ..settings import Settings, SkillSlug
 from ..skills import SkillRegistry
 from . import _texts as texts
 from ._errors import tool_errors
 from ._player import PLAYER_TOOL_META, Player, register_player
+from ._progress_words import progress_line
 from ._prompts import register_prompts
+from ._render_words import export_result
 from ._resources import register_resources
 from ._results import CreditsResult, EditResult, ExportResult, StateResult, UploadResult
+from ._timeline_words import state_result
+from ._turn_words import edit_result
+from ._upload_words import upload_result
 
 SERVER_NAME = "nemo-video"
 
@@ -53,6 +58,15 @@ class AppState:
 def workspace_of(ctx: Context[Any, Any]) -> Workspace:
     state: AppState = ctx.request_context.lifespan_context
     return state.workspace
+
+
+def progress_of(ctx: Context[Any, Any]) -> ProgressFn:
+    """The service's progress, worded, as `notifications/progress` of this call."""
+
+    async def report(progress: float, total: float | None, info: Progress) -> None:
+        await ctx.report_progress(progress, total, progress_line(info))
+
+    return report
 
 
 def _annotations(
@@ -112,9 +126,9 @@ def register_tools(srv: MCPServer[AppState], settings: Settings) -> None:
     ) -> UploadResult:
         with guard("upload_media"):
             view = await workspace_of(ctx).upload(
-                paths, urls, session_id=session_id, skill=skill, progress=ctx.report_progress
+                paths, urls, session_id=session_id, skill=skill, progress=progress_of(ctx)
             )
-            return UploadResult.model_validate(view)
+            return upload_result(view)
 
     @srv.tool(
         name="send_edit",
@@ -134,9 +148,9 @@ def register_tools(srv: MCPServer[AppState], settings: Settings) -> None:
                 session_id=session_id,
                 skill=skill,
                 wait_seconds=wait_seconds,
-                progress=ctx.report_progress,
+                progress=progress_of(ctx),
             )
-            return EditResult.model_validate(view)
+            return edit_result(view)
 
     @srv.tool(
         name="get_edit_result",
@@ -150,9 +164,9 @@ def register_tools(srv: MCPServer[AppState], settings: Settings) -> None:
     ) -> EditResult:
         with guard("get_edit_result"):
             view = await workspace_of(ctx).edit_result(
-                turn_id, wait_seconds=wait_seconds, progress=ctx.report_progress
+                turn_id, wait_seconds=wait_seconds, progress=progress_of(ctx)
             )
-            return EditResult.model_validate(view)
+            return edit_result(view)
 
     @srv.tool(
         name="get_state",
@@ -161,8 +175,7 @@ def register_tools(srv: MCPServer[AppState], settings: Settings) -> None:
     )
     async def get_state(ctx: Context[AppState, Any], session_id: SessionId = None) -> StateResult:
         with guard("get_state"):
-            view = await workspace_of(ctx).state(session_id)
-            return StateResult.model_validate(view)
+            return state_result(await workspace_of(ctx).state(session_id))
 
     @srv.tool(
         name="export_video",
@@ -185,9 +198,9 @@ def register_tools(srv: MCPServer[AppState], settings: Settings) -> None:
                 quality=quality,
                 download=download,
                 wait_seconds=wait_seconds,
-                progress=ctx.report_progress,
+                progress=progress_of(ctx),
             )
-            return ExportResult.model_validate(view)
+            return export_result(view)
 
     @srv.tool(
         name="get_export_status",
@@ -205,9 +218,9 @@ def register_tools(srv: MCPServer[AppState], settings: Settings) -> None:
     ) -> ExportResult:
         with guard("get_export_status"):
             view = await workspace_of(ctx).export_status(
-                render_id, download=download, wait_seconds=wait_seconds, progress=ctx.report_progress
+                render_id, download=download, wait_seconds=wait_seconds, progress=progress_of(ctx)
             )
-            return ExportResult.model_validate(view)
+            return export_result(view)
 
     @srv.tool(
         name="check_credits",

@@ -1,0 +1,48 @@
+"""The progress lines a waiting call reports (`notifications/progress` messages), and the units
+every message shares: elapsed times and megabytes."""
+
+from __future__ import annotations
+
+from ..service import Progress
+
+
+def elapsed_text(seconds: float) -> str:
+    s = int(seconds)
+    return f"{s} s" if s < 120 else f"{s // 60} min {s % 60:02d} s"
+
+
+def megabytes(n: float) -> str:
+    mb = n / (1024 * 1024)
+    return f"{mb:.0f}" if mb >= 10 else f"{mb:.1f}"
+
+
+def bytes_sent(sent: float, total: float) -> str:
+    return f"{megabytes(sent)}/{megabytes(total)} MB"
+
+
+def importing(links: int) -> str:
+    return f"importing {links} link(s)"
+
+
+_EDIT_ACTIVITY = {
+    "waiting": "still working",
+    "writing": "writing its reply",
+    "recovering": "the connection dropped; reading the timeline back to see the result",
+}
+
+
+def progress_line(p: Progress) -> str:
+    if p.stage == "editing":
+        doing = f"working ({p.detail})" if p.activity == "working" else _EDIT_ACTIVITY[p.activity]
+        return f"editing: {doing} ({elapsed_text(p.elapsed)})…"
+    if p.stage == "rendering":
+        return f"rendering {p.done:.0f}% ({p.detail})"
+    if p.stage == "downloading":
+        size = bytes_sent(p.done, p.total) if p.total else f"{megabytes(p.done)} MB"
+        return f"downloading {size}"
+    if p.stage == "uploading" and p.total:
+        return f"uploading {bytes_sent(p.done, p.total)}"
+    if p.stage == "importing":
+        return f"{importing(p.links)} ({elapsed_text(p.elapsed)})…"
+    doing = "reading the timeline" if p.stage == "reading" else "uploading"
+    return f"{doing} ({elapsed_text(p.elapsed)})…"

@@ -1,0 +1,138 @@
+"""The sentences for the service's own errors (`WorkspaceError` and its kinds), written from the
+data each carries; used by `_errors.describe`, the one entry point for error text."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..backend import MAX_UPLOAD_BYTES, SUPPORTED_FORMATS, Draft, NemoError
+from ..service import (
+    BadRequest,
+    ExportUnconfirmed,
+    MediaRefused,
+    NoDownloadLink,
+    NotExportReady,
+    ReplacementFailed,
+    SessionReplaced,
+    SessionUnusable,
+    ShuttingDown,
+    TurnBusy,
+    UnknownHandle,
+    UploadBusy,
+    UploadUnconfirmed,
+    WorkspaceError,
+)
+from ._progress_words import bytes_sent
+from ._timeline_words import summary
+
+Describe = Callable[[NemoError], str]
+NOT_A_LINK = "Only http:// and https:// links can be imported."
+
+
+def _last(draft: Draft | None) -> str:
+    return "unknown (it was never read)" if draft is None else summary(draft)
+
+
+def _lost(session_id: str) -> str:
+    return (
+        f"NemoVideo lost session {session_id} (code 1002): it can no longer be edited or exported, and "
+        "nothing was done by this call."
+    )
+
+
+def bad_request(exc: BadRequest) -> str:
+    choices = ", ".join(exc.choices)
+    match exc.problem:
+        case "empty_instruction":
+            return "The instruction is empty: say what to change, e.g. 'remove the car on the left'."
+        case "nothing_to_upload":
+            return "Nothing to upload: give local file paths in `paths` or http(s) links in `urls`."
+        case "unknown_format":
+            return f"Unknown export format {exc.value!r}; choose one of: {choices}."
+        case "unknown_quality":
+            return f"Unknown quality {exc.value!r}; choose one of: {choices}."
+        case "unknown_skill":
+            return f"Unknown skill {exc.value!r}. Choose one of: {choices}."
+        case "not_a_session_id":
+            return f"{exc.value!r} is not a session id (use the `session_id` a result gave, or omit it)."
+
+
+def media_refused(exc: MediaRefused) -> str:
+    lines = "\n".join(f"- {item}: {reason or NOT_A_LINK}" for item, reason in exc.rejected)
+    return (
+        f"Nothing was uploaded: {len(exc.rejected)} of {exc.total} input(s) were refused.\n{lines}\n"
+        f"Supported formats: {', '.join(SUPPORTED_FORMATS)}; at most "
+        f"{MAX_UPLOAD_BYTES // (1024 * 1024)} MB per file."
+    )
+
+
+def workspace_error(exc: WorkspaceError, describe: Describe) -> str:  # noqa: PLR0911, PLR0912 - one per error
+    """The sentence for `exc`; `describe` words a backend error it wraps."""
+    if isinstance(exc, BadRequest):
+        return bad_request(exc)
+    if isinstance(exc, MediaRefused):
+        return media_refused(exc)
+    if isinstance(exc, UnknownHandle):
+        if exc.kind == "turn":
+            return (
+                f"No edit turn {exc.handle!r} is known (it may have expired). Call get_state to see the "
+                "timeline as it is now."
+            )
+        return f"No render {exc.handle!r} is known (it may have expired). Call export_video to start one."
+    if isinstance(exc, TurnBusy):
+        return (
+            f"An edit is still running in session {exc.session_id} (turn_id {exc.turn_id!r}: "
+            f"{exc.instruction!r}). NemoVideo runs one edit at a time per session: call "
+            f"get_edit_result(turn_id={exc.turn_id!r}) first, then send the new instruction."
+        )
+    if isinstance(exc, UploadBusy):
+        sent = f", {bytes_sent(exc.sent, exc.total)} sent" if exc.total else ""
+        return (
+            f"An upload is still running in session {exc.session_id} (upload_id {exc.upload_id!r}: "
+            f"{', '.join(exc.names)}{sent}). An edit or export now would work on a timeline without that "
+            "media: call upload_media again with the same arguments to wait for it (nothing is sent twice), "
+            "then try again."
+        )
+    if isinstance(exc, NotExportReady):
+        return (
+            f"Nothing to export yet: the timeline of session {exc.session_id} is empty "
+            f"({summary(exc.timeline)}). Upload media with upload_media, make an edit with send_edit, check "
+            "with get_state, then export."
+        )
+    if isinstance(exc, SessionReplaced):
+        new = exc.new_session_id
+        return (
+            f"{_lost(exc.old_session_id)} A new {exc.skill} session {new} was created and is now the "
+            f"current one: upload the media again and repeat the edits there (omit session_id, or pass "
+            f'session_id="{new}"). Last known timeline of the lost session: {_last(exc.last)}'
+        )
+    if isinstance(exc, ReplacementFailed):
+        return (
+            f"{_lost(exc.session_id)} Creating a new session failed too ({exc.cause}); the next call will "
+            f"try again. Last known timeline of the lost session: {_last(exc.last)}"
+        )
+    if isinstance(exc, SessionUnusable):
+        hint = (
+            f"the current {exc.skill} session is {exc.current_session_id}"
+            if exc.current_session_id
+            else "omit session_id to start a new one"
+        )
+        return (
+            f"Session {exc.session_id} was lost by NemoVideo (code 1002) and can no longer be used; "
+            f"{hint}. Last known timeline of the lost session: {_last(exc.last)}"
+        )
+    if isinstance(exc, NoDownloadLink):
+        return f"Render {exc.render_id} finished but NemoVideo gave no download link."
+    if isinstance(exc, ShuttingDown):
+        return "The upload was stopped: the server is shutting down."
+    if isinstance(exc, ExportUnconfirmed):
+        return (
+            f"{describe(exc.cause)} The export may have started anyway: call get_export_status(render_id="
+            f"{exc.render_id!r}) to check before calling export_video again."
+        )
+    if isinstance(exc, UploadUnconfirmed):
+        return (
+            f"{describe(exc.cause)} The upload may have reached NemoVideo before the connection failed: call "
+            "get_state to see whether the file is on the timeline before uploading it again."
+        )
+    return f"{exc.detail[:1].upper()}{exc.detail[1:]}."

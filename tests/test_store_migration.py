@@ -1,0 +1,72 @@
+"""The store's schema 2 (turns kept as data, worded by tools/) migrates the records a schema-1
+server left: a finished turn still answers get_edit_result with the reply and changes it was
+given, and a turn left running is still settled from the timeline, after the upgrade."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+from nemo_video_mcp.emulator import Emulator
+from nemo_video_mcp.service._records import MIGRATIONS
+from nemo_video_mcp.service._store import DB_FILENAME, Store
+from tools_support import connect, tool_settings
+
+SID = "7345678901234567890"
+OLD_REPLY = "Removed the car. Use export_video when you are happy with it."
+OLD_CHANGES = ['added a text track "Urban Dreams" (0-3s)']
+
+
+def schema_1(path: Path) -> None:
+    """A database as a schema-1 server left it: one finished turn, one still running."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    now = time.time()  # recent: the records are not expired on opening
+    with sqlite3.connect(path) as conn:
+        conn.executescript(MIGRATIONS[0])
+        conn.execute("PRAGMA user_version = 1")
+        conn.execute(
+            "INSERT INTO sessions VALUES (?, 'objectremover-video', NULL, NULL, 1, 1, NULL, 0)", (SID,)
+        )
+        conn.execute(
+            "INSERT INTO turns VALUES ('turn_old', ?, 'objectremover-video', 'remove the car', 'completed', "
+            "?, ?, NULL, '{}', 10, ?, ?)",
+            (SID, OLD_REPLY, json.dumps(OLD_CHANGES), now, now),
+        )
+        conn.execute(
+            "INSERT INTO turns VALUES ('turn_run', ?, 'objectremover-video', 'add music', 'running', "
+            "NULL, NULL, NULL, '{}', 0, ?, NULL)",
+            (SID, now),
+        )
+
+
+def test_schema_1_records_are_migrated(tmp_path: Path) -> None:
+    path = tmp_path / DB_FILENAME
+    schema_1(path)
+    store = Store(path)
+    try:
+        done, running = store.get_turn("turn_old"), store.get_turn("turn_run")
+        assert done is not None
+        assert running is not None
+        assert (done.ending, done.reply, done.changes) == ("recorded", OLD_REPLY, OLD_CHANGES)
+        assert (running.ending, running.status) == (None, "running")
+    finally:
+        store.close()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+
+
+@pytest.mark.anyio
+async def test_a_turn_recorded_before_the_upgrade_is_reported_as_it_was(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    schema_1(tmp_path / "state" / DB_FILENAME)
+    async with connect(tool_settings(emulator, tmp_path), "legacy") as client:
+        result = await client.call_tool("get_edit_result", {"turn_id": "turn_old"})
+    assert not result.is_error
+    out = result.structured_content
+    assert out is not None
+    assert (out["status"], out["reply"], out["changes"]) == ("completed", OLD_REPLY, OLD_CHANGES)
