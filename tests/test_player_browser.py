@@ -328,6 +328,8 @@ async def test_player_plays_the_export_in_chromium(  # noqa: PLR0917 - fixtures 
                 name: await s.text(name) for name in ("summary", "lanes", "instruction", "changes", "status")
             }
             facts = await s.text("facts")
+            await anyio.sleep(0.5)  # a dead link is dropped from the next steps 0.3 s after it failed
+            actions = await s.text("actions")
             await s.app.locator("#compose-text").fill("make the title bigger")
             await s.app.locator("#compose-send").click()
             await s.page.wait_for_function("() => window.messages.length > 0", timeout=10_000)
@@ -345,10 +347,14 @@ async def test_player_plays_the_export_in_chromium(  # noqa: PLR0917 - fixtures 
         assert video["source"] == "url", (video, console)
         assert video["src"].startswith(sandbox.url)
         assert forwarded == []
+        assert "from the download link" in facts
+        assert "Open the download link" in actions
     else:  # the link failed; the saved file, read through the host, plays from a data: URL
         assert video["source"] == "resource", (video, console)
         assert video["src"].startswith(f"data:video/{fmt};base64,")
         assert forwarded == ["resources/read"]
+        assert "saved on this computer" in facts
+        assert "Open the download link" not in actions  # it does not answer any more
     # the summary, the timeline lanes, the last edit
     assert shown["summary"] == data["timeline"]
     assert "Urban Dreams" in data["timeline"]
@@ -389,6 +395,8 @@ async def test_player_follows_a_running_export_until_it_plays(
             first = await s.screenshot(artifacts / "player-rendering.png")
             video = await s.play_until(0.5)
             status_now = await s.text("status")
+            await anyio.sleep(0.5)  # past the moment a dead link would be dropped
+            actions = await s.text("actions")
             forwarded = s.forwarded
 
     assert rendering == "Rendering your video…"
@@ -402,5 +410,6 @@ async def test_player_follows_a_running_export_until_it_plays(
     # The page (and so its CSP) was read before the render had a link: its origin was not declared
     # yet, so the link was refused and the saved file, read through the host, played instead.
     assert video["source"] == "resource"
+    assert "Open the download link" in actions  # refused by the policy, not dead: still offered
     assert status_now == "Ready"
     assert first.stat().st_size > 5_000
