@@ -152,20 +152,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         if problem:
             print(f"nemo-video-mcp: {problem}", file=sys.stderr)
             return 2
+    return serve(args, settings, sandbox=sandbox)
+
+
+def serve(args: argparse.Namespace, configured: Settings, *, sandbox: bool) -> int:
+    """Serve until the client goes (stdio) or SIGINT/SIGTERM arrives; the exit status (see shutdown.py)."""
+    from . import shutdown
+
     try:
-        with sandboxed(settings, enabled=sandbox) as settings:
+        with sandboxed(configured, enabled=sandbox) as settings:
             from .app import create_server
 
             server = create_server(settings)
             if args.transport == "stdio":
-                server.run("stdio")
-            else:
-                from .http_transport import serve
+                from .stdio_transport import serve_stdio
 
-                serve(server, settings, host=args.host, port=args.port, extra_hosts=args.allow_host)
-    except KeyboardInterrupt:
-        pass
-    return 0
+                return shutdown.run(lambda stop: serve_stdio(server, stop))
+            from .http_transport import serve as serve_http
+
+            return shutdown.run(
+                lambda stop: serve_http(
+                    server, settings, stop, host=args.host, port=args.port, extra_hosts=args.allow_host
+                )
+            )
+    except KeyboardInterrupt:  # before the event loop watched signals (start-up), or on Windows
+        return shutdown.INTERRUPTED
 
 
 def environment(
