@@ -21,6 +21,7 @@ from ..service import ExportFormat, ExportQuality, Progress, ProgressFn, Workspa
 from ..settings import Settings, SkillSlug
 from ..skills import SkillRegistry
 from . import _texts as texts
+from ._arguments import ArgumentCheckingServer
 from ._errors import tool_errors
 from ._progress_words import progress_line
 from ._prompts import register_prompts
@@ -92,7 +93,7 @@ def build_server(
         async with workspace_factory() as workspace:
             yield AppState(workspace)
 
-    srv: MCPServer[AppState] = MCPServer(
+    srv: MCPServer[AppState] = ArgumentCheckingServer(
         SERVER_NAME, version=__version__, instructions=texts.INSTRUCTIONS, lifespan=lifespan
     )
     register_tools(srv, settings)
