@@ -132,7 +132,8 @@ async def upload(request: Request) -> Response:
     entries: list[dict[str, Any]] = []  # filename, size, head, url
     if session is None:
         await _drain(request)
-        return token_expired() if user is None else envelope_error(1002, "session not found")
+        refused = token_expired(code=config.token_error_code) if user is None else None
+        return refused or envelope_error(1002, "session not found")
     if request.headers.get("content-type", "").startswith("multipart/"):
         parts = await _parse(request)
         if parts is None:
