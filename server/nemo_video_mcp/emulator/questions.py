@@ -6,7 +6,8 @@ is untouched (the message is billed as any other). The session keeps the questio
 message is its answer: the chosen option (by label, id or number, in NemoVideo's answer format
 `"1. <prompt>: <labels>"` or in free words) replaces the "which ..." part of the original
 instruction, and that instruction is what the answering run applies. "Skipped" (or an answer that
-names no option) applies the original instruction as it was, without the question.
+names no option) applies the original instruction as it was, without the "which ..." part. A
+removal answered "the red car" applies "remove the red car".
 
 Options depend on the instruction: a removal asks which object ("the red car" / "the blue van"),
 music which style ("Lo-fi" / "Upbeat"), anything else which variant ("Option A" / "Option B").
@@ -81,5 +82,7 @@ def answered_instruction(asked: Asked, answer: str) -> str:
     """The instruction the answering run applies."""
     chosen = _chosen(asked, answer)
     if not chosen:
-        return _WHICH_CLAUSE.sub("", asked.instruction).strip() or asked.instruction
+        return _WHICH_CLAUSE.sub("", asked.instruction).strip(" ,;") or asked.instruction
+    if _REMOVAL.search(asked.instruction):
+        return f"remove {' and '.join(chosen)}"
     return _WHICH_CLAUSE.sub(" and ".join(chosen), asked.instruction, count=1)

@@ -90,7 +90,8 @@ class EditStream:
     def __init__(self, script: Script, faults: StreamFaults, run: RunHooks) -> None:
         self.s, self.f, self.run = script, faults, run
         self.invocation = f"e-{uuid.uuid4()}"
-        self.call_id = f"adk-{uuid.uuid4()}" if script.shape != "legacy" else f"call_{uuid.uuid4().hex[:12]}"
+        adk = script.shape.startswith("adk")
+        self.call_id = f"adk-{uuid.uuid4()}" if adk else f"call_{uuid.uuid4().hex[:12]}"
         self.events = 0
         self.stalled = False
         plain = script.shape in ("legacy", "gateway")
