@@ -271,10 +271,13 @@ class EditStream:
         if shape == "tool_call":
             return [*intro, sse({"type": "tool_call", "id": cid, "name": "ask_question", "args": args})]
         call = {"functionCall": {"id": cid, "args": args, "name": "ask_question"}}
+        # a long-running tool: ADK answers its call at once with a pending response (as approve.sse)
+        pending = {"functionResponse": {"id": cid, "name": "ask_question", "response": {"status": "pending"}}}
         if self.s.shape == "adk-partial":
-            intro.append(self._adk([call], partial=True, longRunningToolIds=[cid]))
-            return [*intro, self._adk([call], partial=False, longRunningToolIds=[cid])]
-        return [*intro, self._adk([call], longRunningToolIds=[cid])]
+            frames = [self._adk([call], partial=p, longRunningToolIds=[cid]) for p in (True, False)]
+        else:
+            frames = [self._adk([call], longRunningToolIds=[cid])]
+        return [*intro, *frames, self._adk([pending], role="user")]
 
     def _trailer_frames(self, fault: Fault) -> list[bytes]:
         message = str(fault["message"])
