@@ -221,12 +221,19 @@ class RunAccumulator:
 
 def _cut_trailer(segments: list[str]) -> tuple[str, str | None]:
     """(the text without a trailing "temporary issue" sentence, that sentence or None). The
-    trailer starts at a segment boundary (legacy pieces of one sentence are joined first)."""
-    for i in range(len(segments)):
-        tail = "".join(segments[i:]).strip()
-        if len(tail) <= _TRAILER_MAX and is_trailer(tail):
-            return "".join(segments[:i]).rstrip(), " ".join(tail.split())
-    return "".join(segments), None
+    trailer starts at a segment boundary (legacy pieces of one sentence are joined first); only
+    the last `_TRAILER_MAX` characters are looked at, so this stays linear in the run's length."""
+    start, size = None, 0
+    for i in range(len(segments) - 1, -1, -1):
+        size += len(segments[i])
+        if size > _TRAILER_MAX:
+            break
+        if is_trailer("".join(segments[i:])):
+            start = i
+    if start is None:
+        return "".join(segments), None
+    tail = "".join(segments[start:])
+    return "".join(segments[:start]).rstrip(), " ".join(tail.split())
 
 
 def _same(a: tuple[str | None, str | None], b: tuple[str | None, str | None]) -> bool:
