@@ -63,6 +63,49 @@ def test_sandbox_flag_anywhere(argv: list[str]) -> None:
     assert cli.build_parser().parse_args(argv).sandbox is True
 
 
+@pytest.mark.parametrize(
+    ("argv", "roots", "command"),
+    [
+        (["--media-roots", "", "doctor"], [""], "doctor"),
+        (["--media-roots", "/a", "/b", "doctor", "--sandbox"], ["/a", "/b"], "doctor"),
+        (["--media-roots", "/a", "config", "cursor"], ["/a"], "config"),
+        (["--media", "/a", "doctor"], ["/a"], "doctor"),  # argparse's abbreviation too
+        (["--media-roots", "/a", "--output-dir", "/o", "doctor"], ["/a"], "doctor"),
+        (["--media-roots", "./doctor"], ["./doctor"], None),
+        (["--media-roots", "--sandbox"], [], None),
+    ],
+)
+def test_a_command_after_the_folder_list_is_a_command(
+    argv: list[str], roots: list[str], command: str | None
+) -> None:
+    args = cli.build_parser().parse_args(cli.split_folder_lists(argv))
+    assert args.media_roots == roots
+    assert args.command == command
+
+
+def test_doctor_after_an_empty_folder_list_runs_doctor(tmp_path: Path) -> None:
+    """`--media-roots "" doctor` once took `doctor` for a folder and started the server."""
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),
+        "NEMO_STATE_DIR": str(tmp_path / "state"),
+        "NEMO_OUTPUT_DIR": str(tmp_path / "out"),
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "nemo_video_mcp", "--media-roots", "", "doctor", "--sandbox"],
+        env=env,
+        stdin=subprocess.DEVNULL,  # a server would read this, find its end and exit 0 without a report
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert proc.stdout.startswith("nemo-video-mcp doctor (sandbox"), (proc.stdout, proc.stderr[-2000:])
+    assert "credits available" in proc.stdout
+    assert "workspace open" not in proc.stderr  # no server was started
+
+
 def test_http_options() -> None:
     args = cli.build_parser().parse_args(["--transport", "http", "--port", "9999", "--host", "::1", "-v"])
     assert (args.transport, args.port, args.host, args.verbose) == ("http", 9999, "::1", True)
@@ -124,7 +167,7 @@ def test_bundle_arguments_parse() -> None:
             expanded += ["/a", "/b"]
         else:
             expanded.append(item.replace("${user_config.output_dir}", "/out"))
-    parsed = cli.build_parser().parse_args(expanded)
+    parsed = cli.build_parser().parse_args(cli.split_folder_lists(expanded))
     assert parsed.media_roots == ["/a", "/b"]
     assert parsed.output_dir == "/out"
     assert parsed.command is None

@@ -45,7 +45,10 @@ def test_healthy_against_the_emulator(tmp_path: Path, emulator: Emulator) -> Non
     code, text = _run(_env(tmp_path, emulator.url))
     assert code == 0, text
     assert "credits available" in text
-    assert "anonymous token will be fetched on first use" in text
+    # the backend check fetched a token: the report says so, not that one "will be fetched"
+    assert "token: anonymous token fetched just now by the backend check and cached until" in text
+    assert "will be fetched" not in text
+    assert "does not exist yet" not in text.split("media folder")[0]  # the state folder exists now
     for slug in ("objectremover-video", "video-json-ai", "editor-remastered"):
         assert f"skill {slug} version" in text
     assert "platform:" in text
@@ -57,8 +60,15 @@ def test_healthy_against_the_emulator(tmp_path: Path, emulator: Emulator) -> Non
     token = json.loads((tmp_path / "state" / "token.json").read_text())["token"]
     code, text = _run(_env(tmp_path, emulator.url))
     assert code == 0, text
-    assert "anonymous token cached until" in text
+    assert "token: anonymous token cached until" in text
+    assert "fetched just now" not in text
     assert token not in text
+
+
+def test_token_not_fetched_when_the_backend_is_unreachable(tmp_path: Path) -> None:
+    code, text = _run(_env(tmp_path, f"http://127.0.0.1:{_closed_port()}"))
+    assert code == 1
+    assert "token: none cached yet; an anonymous token will be fetched on first use" in text
 
 
 def test_nemo_token_is_named_never_shown(tmp_path: Path) -> None:

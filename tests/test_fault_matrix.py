@@ -147,7 +147,7 @@ CREDITS_LINK = ("code 2001", "https://nemovideo.com/register?bind=anon_")
 PLAN = ("HTTP 402", "register or upgrade your plan to unlock export", "not a credits problem")
 FORMATS = (
     "code 4001",
-    "Supported formats: mp4, mov, avi, webm, mkv, jpg, png, gif, webp, mp3, wav, m4a, aac",
+    "Supported formats: mp4, mov, avi, webm, mkv, jpg, jpeg, png, gif, webp, mp3, wav, m4a, aac",
 )
 LARGE = ("code 4002", "500 MB", "Compress it")
 RENDER_FAILED = ("render failed: encoder crashed", "The timeline is unchanged", "call export_video again")

@@ -44,11 +44,52 @@ def test_prompts_match_the_server(registered: tuple[set[str], set[str]]) -> None
 def test_version_and_entry_point() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     assert MANIFEST["version"] == project["version"]
-    assert MANIFEST["manifest_version"] == "0.2"
+    # MCPB's uv server type (0.4): the host brings uv and Python, and installs from uv.lock
+    assert MANIFEST["manifest_version"] == "0.4"
     server = MANIFEST["server"]
-    assert server["type"] == "python"
+    assert server["type"] == "uv"
     assert (ROOT / server["entry_point"]).is_file()
-    assert "${__dirname}/" + server["entry_point"] in server["mcp_config"]["args"]
+    config = server["mcp_config"]  # required by mcpb 2.1.2 for every type; a uv host keeps its args
+    assert config["command"] == "uv"
+    args = config["args"]
+    assert args[0] == "run"  # valid for a host's own uv: `uv run ...`
+    assert args[args.index("--directory") + 1] == "${__dirname}"
+    assert {"--frozen", "--no-dev"} <= set(args)  # exactly the locked packages, no dev tools
+    assert "${__dirname}/" + server["entry_point"] in args
+    assert MANIFEST["compatibility"]["runtimes"]["python"] == project["requires-python"]
+    assert "Requires uv" not in MANIFEST["long_description"]
+
+
+def _fallback_module() -> Any:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("mcpb_fallback", ROOT / ".ci" / "mcpb_fallback.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_fallback_bundle_is_the_same_bundle_as_manifest_0_2(tmp_path: Path) -> None:
+    """For hosts that refuse a 0.4 manifest: the same files, command and settings, `python` type."""
+    dest = tmp_path / "fallback"
+    _fallback_module().lay_out(dest)
+    derived = json.loads((dest / "manifest.json").read_text(encoding="utf-8"))
+    assert derived["manifest_version"] == "0.2"
+    assert derived["server"]["type"] == "python"
+    assert "Requires uv" in derived["long_description"]
+    same = {k: v for k, v in MANIFEST.items() if k not in ("manifest_version", "long_description")}
+    assert {k: v for k, v in derived.items() if k in same} == {
+        **same,
+        "server": {**MANIFEST["server"], "type": "python"},
+    }
+    copied = ("pyproject.toml", "uv.lock", ".mcpbignore", "server/main.py", "skills/video-json-ai/SKILL.md")
+    for name in copied:
+        assert (dest / name).read_bytes() == (ROOT / name).read_bytes(), name
+    assert not list(dest.rglob("__pycache__"))
+    # the README says how to build it
+    assert "python3 .ci/mcpb_fallback.py" in (ROOT / "README.md").read_text(encoding="utf-8")
 
 
 def test_user_config() -> None:
@@ -71,6 +112,8 @@ def test_user_config() -> None:
 def test_bundle_ignores_dev_files() -> None:
     ignored = (ROOT / ".mcpbignore").read_text(encoding="utf-8").split()
     for entry in (".venv/", "tests/", "bench/", ".git/", "__pycache__/", ".pytest_cache/", ".hypothesis/"):
+        assert entry in ignored
+    for entry in (".ci/", ".import_linter_cache/", ".mypy_cache/", ".ruff_cache/"):
         assert entry in ignored
 
 

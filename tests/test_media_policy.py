@@ -19,6 +19,7 @@ HEADERS: dict[str, bytes] = {
     "webm": b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01\x42\xf7\x81\x01\x42\xf2\x81",
     "mkv": b"\x1a\x45\xdf\xa3\xa3\x42\x86\x81\x01\x42\xf7\x81\x01\x42\xf2\x81",
     "jpg": b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01",
+    "jpeg": b"\xff\xd8\xff\xe1\x00\x18Exif\x00\x00II*\x00\x08",
     "png": b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR",
     "gif": b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00",
     "webp": b"RIFF\x1a\x00\x00\x00WEBPVP8 \x0e\x00\x00\x00",
@@ -28,8 +29,8 @@ HEADERS: dict[str, bytes] = {
     "aac": b"\xff\xf1\x50\x80\x02\x1f\xfc\x21\x00\x00\x00\x00\x00\x00\x00\x00",
 }
 KINDS = {"mp4": "video", "mov": "video", "avi": "video", "webm": "video", "mkv": "video", "jpg": "image",
-         "png": "image", "gif": "image", "webp": "image", "mp3": "audio", "wav": "audio", "m4a": "audio",
-         "aac": "audio"}  # fmt: skip
+         "jpeg": "image", "png": "image", "gif": "image", "webp": "image", "mp3": "audio", "wav": "audio",
+         "m4a": "audio", "aac": "audio"}  # fmt: skip
 PRIVATE_KEY = b"-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmU=\n"
 
 
@@ -218,7 +219,7 @@ def test_unsupported_extensions_list_the_formats(home: Path, policy: MediaPolicy
     assert exc.code == "unsupported"
     assert all(ext in str(exc) for ext in SUPPORTED_FORMATS)
 
-    photo = home / "Desktop" / "photo.jpeg"
+    photo = home / "Desktop" / "photo.jpe"
     photo.write_bytes(HEADERS["jpg"])
     assert "renamed to .jpg" in str(rejected(policy, str(photo)))
     bare = home / "Desktop" / "README"

@@ -38,6 +38,23 @@ def test_opens_with_start_and_test_commands() -> None:
     assert "sandbox edits are simulated" in README
 
 
+def test_first_lines_say_what_to_run_where_pip_is_refused() -> None:
+    """`pip install uv` fails on PEP 668 system Pythons (Debian, Ubuntu, Homebrew): right after the
+    commands the README names the error and the ways around it, ending with the same start command."""
+    start = _first_block()[0]
+    pip, _, rest = start.partition(" && ")
+    assert pip == "pip install uv"
+    lines = README.splitlines()
+    after = lines.index("```", lines.index("```sh") + 1) + 1
+    paragraph = " ".join(lines[after + 1 : lines.index("", after + 1)])
+    assert after + 1 < 10, "the way around a refused pip belongs in the first lines"
+    assert "externally-managed-environment" in paragraph
+    for way in ("curl -LsSf https://astral.sh/uv/install.sh | sh", "pipx install uv", "brew install uv"):
+        assert f"`{way}`" in paragraph
+    assert "install.ps1" in paragraph  # Windows, where curl | sh is not the way
+    assert paragraph.endswith(f"`{rest}`.")
+
+
 def test_ci_runs_the_readme_test_command() -> None:
     test = _first_block()[1]
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()

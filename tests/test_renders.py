@@ -128,7 +128,9 @@ async def test_unknown_status_counts_as_running_and_is_reported(client: NemoClie
         status.render_id, skill=SKILL, deadline=anyio.current_time() + 10, on_status=seen.append
     )
     assert [s.status for s in seen[:2]] == ["transcoding", "transcoding"]
-    assert seen[0].phase == "unknown"
+    assert seen[0].phase == "processing"  # never a bare "unknown"
+    assert seen[0].backend_word == "transcoding"
+    assert seen[0].label == "processing (transcoding)"
     assert not seen[0].finished
     assert seen[0].progress == 40
     assert final.phase == "completed"

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
 DEFAULT_PORT = 8765
 HOSTS = ("claude-desktop", "claude-code", "cursor", "vscode")
+COMMANDS = ("doctor", "config")
+_MEDIA_ROOTS = "--media-roots"
 # What a bundle host leaves behind when it has no value for `${user_config.x}`.
 _PLACEHOLDER = re.compile(r"^\$\{[^}]*\}$")
 SANDBOX_NOTICE = (
@@ -60,7 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
     # The MCPB bundle passes its folder choices as arguments (a host expands a list of folders
     # into separate arguments, which an environment variable cannot hold).
     parser.add_argument(
-        "--media-roots", nargs="*", action="extend", metavar="DIR", help="same as NEMO_MEDIA_ROOTS"
+        _MEDIA_ROOTS,
+        nargs="*",
+        action="extend",
+        metavar="DIR",
+        help="same as NEMO_MEDIA_ROOTS; the list ends at the next option or command "
+        "(write a folder named like a command as ./doctor)",
     )
     parser.add_argument("--output-dir", metavar="DIR", help="same as NEMO_OUTPUT_DIR")
     sub = parser.add_subparsers(dest="command", metavar="{doctor,config}")
@@ -84,8 +91,31 @@ def _add_sandbox(parser: argparse.ArgumentParser, default: object) -> None:
     )
 
 
+def split_folder_lists(argv: Sequence[str]) -> list[str]:
+    """`--media-roots A B doctor` as `--media-roots=A --media-roots=B doctor`.
+
+    `--media-roots` takes any number of folders (a bundle host expands a list of folders into
+    separate arguments), and argparse would read a command after them as one more folder:
+    `--media-roots "" doctor` started the server. Here the list ends at a command name or an option.
+    """
+    out: list[str] = []
+    rest = list(argv)
+    while rest:
+        arg = rest.pop(0)
+        if arg == "--":
+            return [*out, arg, *rest]
+        if not (len(arg) > 2 and _MEDIA_ROOTS.startswith(arg)):  # argparse accepts `--media` too
+            out.append(arg)
+            continue
+        folders: list[str] = []
+        while rest and rest[0] not in COMMANDS and not (rest[0].startswith("-") and rest[0] != "-"):
+            folders.append(rest.pop(0))
+        out.extend([f"{_MEDIA_ROOTS}={folder}" for folder in folders] or [arg])
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(split_folder_lists(sys.argv[1:] if argv is None else argv))
     sandbox = bool(getattr(args, "sandbox", False))
     if args.command == "config":
         from .host_config import run as run_config
@@ -123,20 +153,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         if problem:
             print(f"nemo-video-mcp: {problem}", file=sys.stderr)
             return 2
+    return serve(args, settings, sandbox=sandbox)
+
+
+def serve(args: argparse.Namespace, configured: Settings, *, sandbox: bool) -> int:
+    """Serve until the client goes (stdio) or SIGINT/SIGTERM arrives; the exit status (see shutdown.py)."""
+    from . import shutdown
+
     try:
-        with sandboxed(settings, enabled=sandbox) as settings:
+        with sandboxed(configured, enabled=sandbox) as settings:
             from .app import create_server
 
             server = create_server(settings)
             if args.transport == "stdio":
-                server.run("stdio")
-            else:
-                from .http_transport import serve
+                from .stdio_transport import serve_stdio
 
-                serve(server, settings, host=args.host, port=args.port, extra_hosts=args.allow_host)
-    except KeyboardInterrupt:
-        pass
-    return 0
+                return shutdown.run(lambda stop: serve_stdio(server, stop))
+            from .http_transport import serve as serve_http
+
+            return shutdown.run(
+                lambda stop: serve_http(
+                    server, settings, stop, host=args.host, port=args.port, extra_hosts=args.allow_host
+                )
+            )
+    except KeyboardInterrupt:  # before the event loop watched signals (start-up), or on Windows
+        return shutdown.INTERRUPTED
 
 
 def environment(

@@ -57,21 +57,34 @@ def check_packages() -> list[Check]:
     return checks
 
 
-def check_token(settings: Settings) -> list[Check]:
-    """Where the token comes from. Never prints the token."""
+def _cached_token(settings: Settings) -> str | None:
+    """The cached anonymous token (compared, never shown), or None."""
+    from .backend import StateFiles  # the cache the client itself reads
+
+    cached = StateFiles(settings.state_dir).load_token(settings.api_url)
+    return None if cached is None else cached.token
+
+
+def check_token(settings: Settings, *, fetched_now: bool = False) -> list[Check]:
+    """Where the token comes from. Never prints the token.
+
+    `fetched_now`: the backend check itself fetched the cached token (so the report says so, rather
+    than that one "will be fetched on first use").
+    """
     if settings.token is not None:
         return [Check("ok", "token: NEMO_TOKEN is set")]
     from .backend import StateFiles  # the cache the client itself reads
 
     cached = StateFiles(settings.state_dir).load_token(settings.api_url)
     if cached is None:
-        return [Check("ok", "token: anonymous token will be fetched on first use")]
+        return [Check("ok", "token: none cached yet; an anonymous token will be fetched on first use")]
+    how = "fetched just now by the backend check and cached" if fetched_now else "cached"
     if cached.expires_at is None:
-        return [Check("ok", "token: anonymous token cached (no expiry date known)")]
+        return [Check("ok", f"token: anonymous token {how} (no expiry date known)")]
     shown = datetime.fromtimestamp(cached.expires_at, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
     if cached.expired(time.time()):
         return [Check("ok", f"token: cached anonymous token expired {shown}; a new one comes on first use")]
-    return [Check("ok", f"token: anonymous token cached until {shown}")]
+    return [Check("ok", f"token: anonymous token {how} until {shown}")]
 
 
 def _loose_mode(path: Path, allowed: int) -> int | None:
@@ -235,12 +248,16 @@ def _backend_failure(exc: BaseException, settings: Settings, waited: float) -> C
 def run(settings: Settings, *, sandbox: bool = False, out: TextIO | None = None) -> int:
     """Run every check, print a report on `out` (stdout), return 0 (healthy) or 1."""
     out = out or sys.stdout
-    checks = [*check_python(), *check_packages(), *check_token(settings), *check_state_dir(settings)]
-    checks += [*check_media_roots(settings), *check_output_dir(settings)]
+    before = None if settings.token is not None else _cached_token(settings)
     skill_checks, registry = check_skills(settings)
-    checks += skill_checks
-    if registry is not None:
-        checks += check_backend(settings, registry)
+    backend = [] if registry is None else check_backend(settings, registry)
+    # The token and the state folder are read after the backend check, which may have fetched and
+    # cached a token (creating the folder): the report describes what is there now.
+    after = None if settings.token is not None else _cached_token(settings)
+    fetched_now = after is not None and after != before
+    checks = [*check_python(), *check_packages(), *check_token(settings, fetched_now=fetched_now)]
+    checks += [*check_state_dir(settings), *check_media_roots(settings), *check_output_dir(settings)]
+    checks += [*skill_checks, *backend]
     print(
         "nemo-video-mcp doctor" + (" (sandbox: the backend is the local emulator)" if sandbox else ""),
         file=out,

@@ -16,15 +16,17 @@ Rules:
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import ipaddress
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .logs import get_logger
 
 if TYPE_CHECKING:
+    import anyio
     from mcp.server.mcpserver import MCPServer
     from mcp.server.transport_security import TransportSecuritySettings
     from pydantic import SecretStr
@@ -167,11 +169,25 @@ def uvicorn_config(app: ASGIApp, *, host: str, port: int, debug: bool = False) -
     )
 
 
-def serve(
-    server: MCPServer[Any], settings: Settings, *, host: str, port: int, extra_hosts: Sequence[str] = ()
+async def serve(
+    server: MCPServer[Any],
+    settings: Settings,
+    stop: anyio.Event,
+    *,
+    host: str,
+    port: int,
+    extra_hosts: Sequence[str] = (),
 ) -> None:
-    """Serve until interrupted (blocking)."""
+    """Serve until `stop` is set, then shut down as uvicorn does on a signal (see `shutdown.py`)."""
+    import anyio
     import uvicorn
+
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            # `shutdown.run` watches SIGINT and SIGTERM for both transports and sets `stop`; uvicorn's
+            # own handlers would re-raise the signal after shutting down and end the process with it.
+            yield
 
     app = build_app(server, settings, host=host, port=port, extra_hosts=extra_hosts)
     shown = f"[{host}]" if ":" in host else host
@@ -180,4 +196,13 @@ def serve(
         url=f"http://{shown}:{port}{MCP_PATH}",
         bearer_required=settings.http_token is not None,
     )
-    uvicorn.Server(uvicorn_config(app, host=host, port=port, debug=settings.log_level == "DEBUG")).run()
+    uv = Server(uvicorn_config(app, host=host, port=port, debug=settings.log_level == "DEBUG"))
+    async with anyio.create_task_group() as tg:
+
+        async def stop_when_asked() -> None:
+            await stop.wait()
+            uv.should_exit = True  # uvicorn's main loop sees it within 0.1 s and shuts down gracefully
+
+        tg.start_soon(stop_when_asked)
+        await uv.serve()
+        tg.cancel_scope.cancel()

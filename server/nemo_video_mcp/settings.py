@@ -38,6 +38,7 @@ ENV_VARS: dict[str, str] = {
     "NEMO_WAIT_SECONDS": "wait_seconds",
     "NEMO_POLL_SECONDS": "poll_seconds",
     "NEMO_POLL_MAX_SECONDS": "poll_max_seconds",
+    "NEMO_RENDER_URL_POLLS": "render_url_polls",
     "NEMO_RETRY_AFTER_SECONDS": "retry_after_seconds",
     "NEMO_MAX_RETRIES": "max_retries",
     "NEMO_CONNECT_TIMEOUT": "connect_timeout",
@@ -64,19 +65,33 @@ def default_media_roots(home: Path | None = None) -> list[Path]:
     return [home / n for n in names if (home / n).is_dir()]
 
 
+def language_tag(value: str) -> str | None:
+    """A locale or language setting as NemoVideo writes languages: `zh_CN.UTF-8` -> `zh-CN`,
+    `en` -> `en`, `pt-br` -> `pt-BR` (the region kept, a script dropped); None when unusable."""
+    base = value.strip().split(".")[0].split("@")[0]
+    parts = [p for p in base.replace("_", "-").split("-") if p]
+    if not parts:
+        return None
+    lang = parts[0].lower()
+    if not (lang.isalpha() and 2 <= len(lang) <= 3) or lang in ("c", "posix"):
+        return None
+    region = next(
+        (p for p in parts[1:] if (p.isalpha() and len(p) == 2) or (p.isdigit() and len(p) == 3)), None
+    )
+    return f"{lang}-{region.upper()}" if region else lang
+
+
 def system_language() -> str:
-    """Short language code of the system locale (`en`, `zh`, `es`...), else `en`."""
+    """The system locale's language, region kept (`en-US`, `zh-CN`, `es`...), else `en`."""
     for var in ("LC_ALL", "LC_MESSAGES", "LANG"):
-        value = os.environ.get(var, "")
-        code = value.split(".")[0].split("_")[0].split("-")[0].lower()
-        if code.isalpha() and 2 <= len(code) <= 3 and code not in ("c", "posix"):
-            return code
+        tag = language_tag(os.environ.get(var, ""))
+        if tag is not None:
+            return tag
     try:
         loc = locale.getlocale()[0] or ""
     except ValueError:  # an unparsable locale is the same as none
         loc = ""
-    code = loc.split("_")[0].lower()
-    return code if code.isalpha() and 2 <= len(code) <= 3 else "en"
+    return language_tag(loc) or "en"
 
 
 class Settings(BaseModel):
@@ -96,6 +111,7 @@ class Settings(BaseModel):
     wait_seconds: float = Field(default=40.0, gt=0, le=WAIT_CEILING_SECONDS)
     poll_seconds: float = Field(default=2.0, gt=0, le=60)
     poll_max_seconds: float = Field(default=15.0, gt=0, le=300)
+    render_url_polls: int = Field(default=3, ge=0, le=50)
     retry_after_seconds: float = Field(default=30.0, ge=0, le=600)
     max_retries: int = Field(default=3, ge=0, le=10)
     connect_timeout: float = Field(default=10.0, gt=0)
@@ -118,10 +134,10 @@ class Settings(BaseModel):
     @field_validator("language")
     @classmethod
     def _lang(cls, v: str) -> str:
-        v = v.strip().lower().replace("_", "-").split("-")[0]
-        if not (v.isalpha() and 2 <= len(v) <= 3):
-            raise ValueError("must be a short language code such as en, zh or es")
-        return v
+        tag = language_tag(v)
+        if tag is None:
+            raise ValueError("must be a language code such as en, zh-CN or es")
+        return tag
 
     @field_validator("recovery_poll_seconds")
     @classmethod

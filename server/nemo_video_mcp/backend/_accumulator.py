@@ -1,14 +1,49 @@
 """Folding one run's events into an `EditResult`, with the text rule: every piece of text reaches
 the user exactly once (partial chunks as they arrive, their repeating aggregate swallowed),
 thoughts never (they are dropped by the parser). Pure: no I/O.
+
+The gateway's `chunk`s are partials without invocation or author: a later `text` that repeats
+them (whitespace aside) is swallowed, one that does not is new text; chunks closed by a tool
+starting are remembered, and a later `text` repeating one of them is swallowed too.
+
+The trailer: after normal replies, a trailing "I encountered a temporary issue..." (as text or as
+an error) does not make the run a failure: it is dropped from the text, and an error frame
+saying it is not even yielded (`dropped` is True after feeding it). Alone, it is the run's error.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ._models import EditResult
-from ._sse import NO_MESSAGE, Heartbeat, RunEvent, StateDelta, StreamFault, TextChunk, ToolCall, ToolResult
+from ._questions import AskQuestion
+from ._sse import (
+    NO_MESSAGE,
+    Activity,
+    Done,
+    Heartbeat,
+    RunEvent,
+    StateDelta,
+    StreamFault,
+    TextChunk,
+    ToolCall,
+    ToolResult,
+)
+
+TRAILER_CODE = "temporary_issue"
+_TRAILER = re.compile(
+    r"\A\W{0,3}(?:sorry,?\s+)?(?:i|we)(?:'ve|\s+have|\u2019ve)?\s+(?:encountered|ran\s+into|hit)\s+"
+    r"(?:a|an|some)\s+(?:temporary|transient)\s+(?:issue|error|problem)",
+    re.IGNORECASE,
+)
+_TRAILER_MAX = 400  # characters: a longer tail is a reply that happens to start so
+_TOOL_STARTS = frozenset({"tool_start", "toolcall_start", "tool_call_start"})
+
+
+def is_trailer(text: str) -> bool:
+    """NemoVideo's "I encountered a temporary issue..." sentence."""
+    return bool(_TRAILER.match(text.strip()))
 
 
 class RunAccumulator:
@@ -26,12 +61,22 @@ class RunAccumulator:
         self._state: dict[str, Any] = {}
         self._error: str | None = None
         self._error_code: str | None = None
+        self._asked: AskQuestion | None = None
+        self._seen_asks: set[str] = set()
+        self._chunk_segments: list[str] = []  # gateway chunks closed by a tool start (stripped)
+        self._trailers = 0
+        self._gateway = False  # the gateway's words were seen: its texts are whole replies
         self.events = 0
         self.heartbeats = 0
+        self.done = False  # a `done` event arrived: the turn is over
+        self.dropped = False  # the last event fed is not to be passed on (a trailer error frame)
 
     def feed(self, event: RunEvent) -> str | None:
         self.events += 1
+        self.dropped = False
         if isinstance(event, TextChunk):
+            if event.partial and event.invocation_id is None and event.author is None:
+                self._gateway = True
             return self._text(event)
         if isinstance(event, Heartbeat):
             self.heartbeats += 1
@@ -44,10 +89,35 @@ class RunAccumulator:
         elif isinstance(event, StateDelta):
             if isinstance(event.delta, dict):
                 self._state.update(event.delta)
-        elif isinstance(event, StreamFault) and self._error is None:
-            self._error = str(event.message) or NO_MESSAGE
-            self._error_code = event.code
+        else:
+            self._signal(event)
         return None
+
+    def _signal(self, event: RunEvent) -> None:
+        """Questions, the gateway's activity words and `done`, errors."""
+        if isinstance(event, AskQuestion):
+            if _first_time(self._seen_asks, event.call_id):
+                self._asked = event if self._asked is None else self._asked.merged(event)
+        elif isinstance(event, Activity):
+            self._gateway = True
+            if event.kind in _TOOL_STARTS and self._pending and self._key == (None, None):
+                self._chunk_segments.append("".join(self._pending).strip())
+                self._close()
+        elif isinstance(event, Done):
+            self.done = True
+            self._close()
+        elif isinstance(event, StreamFault):
+            message = str(event.message) or NO_MESSAGE
+            if is_trailer(message) and self._has_reply():
+                self._trailers += 1
+                self.dropped = True
+            elif self._error is None:
+                self._error = message
+                self._error_code = event.code
+
+    def _has_reply(self) -> bool:
+        """Some normal (non-trailer) text arrived already."""
+        return any(t.strip() and not is_trailer(t) for t in [*self._done, "".join(self._pending)])
 
     def _text(self, ev: TextChunk) -> str | None:
         text = ev.text
@@ -69,10 +139,33 @@ class RunAccumulator:
             self._pending = [text]
             return self._prefix + text
         if not same:
-            sep = self._separator(ev, text)
-            self._done.append(sep + text)
-            return sep + text
+            return self._new_text(ev, text)
+        if key == (None, None) and self._key == (None, None):
+            return self._gateway_aggregate(text)
         return self._aggregate(text)
+
+    def _new_text(self, ev: TextChunk, text: str) -> str | None:
+        """A whole (non-partial) text with no open segment to close."""
+        if ev.invocation_id is None and ev.author is None and text.strip() in self._chunk_segments:
+            self._chunk_segments.remove(text.strip())  # repeats chunks shown before a tool ran
+            return None
+        sep = self._separator(ev, text)
+        self._done.append(sep + text)
+        return sep + text
+
+    def _gateway_aggregate(self, text: str) -> str | None:
+        """A gateway `text` after `chunk`s: it repeats them (whitespace aside), extends them, or is
+        a new reply of its own."""
+        seen = "".join(self._pending)
+        if text.strip() == seen.strip() or text.startswith(seen):
+            return self._aggregate(text)
+        if seen.strip() and text.lstrip().startswith(seen.strip()):
+            self._pending = [seen.rstrip()]
+            return self._aggregate(text.lstrip())
+        self._close()
+        sep = "" if text[:1].isspace() or seen[-1:].isspace() else "\n\n"
+        self._done.append(sep + text)
+        return sep + text
 
     def _aggregate(self, text: str) -> str | None:
         """The non-partial event closing the open segment: it repeats the whole text."""
@@ -94,27 +187,53 @@ class RunAccumulator:
             self._pending = []
 
     def _separator(self, ev: TextChunk, text: str) -> str:
-        """Separate two ADK model replies (e.g. before and after a tool call) when nothing does."""
-        if ev.invocation_id is None and ev.author is None:
+        """Separate two ADK model replies (e.g. before and after a tool call), or two gateway
+        replies, when nothing does."""
+        if ev.invocation_id is None and ev.author is None and not self._gateway:
             return ""  # older shape: pieces of one reply, joined as sent
         if not self._done or self._done[-1][-1:].isspace() or text[:1].isspace():
             return ""
         return "\n\n"
 
     def result(self) -> EditResult:
-        text = "".join(self._done)
+        segments = list(self._done)
         if self._pending:
-            text += self._prefix + "".join(self._pending)
+            segments.append(self._prefix + "".join(self._pending))
+        text, trailer = _cut_trailer(segments)
+        error, code = self._error, self._error_code
+        if error is None and trailer is not None and not text.strip():
+            error, code = trailer, TRAILER_CODE  # the trailer alone: the run did fail
+        dropped = self._trailers + (trailer is not None and error != trailer)
         return EditResult(
             text=text,
             tool_calls=list(self._calls),
             tool_results=list(self._results),
             state_delta=dict(self._state),
-            error=self._error,
-            error_code=self._error_code,
+            error=error,
+            error_code=code,
+            asked=self._asked,
+            trailer_dropped=dropped > 0,
+            done=self.done,
             events=self.events,
             heartbeats=self.heartbeats,
         )
+
+
+def _cut_trailer(segments: list[str]) -> tuple[str, str | None]:
+    """(the text without a trailing "temporary issue" sentence, that sentence or None). The
+    trailer starts at a segment boundary (legacy pieces of one sentence are joined first); only
+    the last `_TRAILER_MAX` characters are looked at, so this stays linear in the run's length."""
+    start, size = None, 0
+    for i in range(len(segments) - 1, -1, -1):
+        size += len(segments[i])
+        if size > _TRAILER_MAX:
+            break
+        if is_trailer("".join(segments[i:])):
+            start = i
+    if start is None:
+        return "".join(segments), None
+    tail = "".join(segments[start:])
+    return "".join(segments[:start]).rstrip(), " ".join(tail.split())
 
 
 def _same(a: tuple[str | None, str | None], b: tuple[str | None, str | None]) -> bool:

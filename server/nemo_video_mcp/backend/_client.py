@@ -26,6 +26,7 @@ from ._errors import BackendError
 from ._http import Http
 from ._models import Credits, RenderStatus, SessionInfo, SessionState, UploadedFile
 from ._recovery import recover_state
+from ._render_download import RenderDownloads
 from ._renders import OnStatus, Renders
 from ._upload import MultipartFiles, Progress, parse_files
 
@@ -51,6 +52,7 @@ class NemoClient:
         self.settings = settings
         self._http = Http(settings, skills, transport=transport, sleep=sleep)
         self._renders = Renders(self._http)
+        self._render_downloads = RenderDownloads(self._http, self._renders)
         self._run_locks: dict[str, anyio.Lock] = {}
 
     async def __aenter__(self) -> NemoClient:
@@ -172,7 +174,7 @@ class NemoClient:
             "POST",
             f"/api/upload-video/{APP}/me/{_sid(session_id)}",
             skill=skill,
-            ctx=self._http.context("upload the files", session_id),
+            ctx=self._http.context("upload the files", session_id, billed=True),
             idempotent=False,
             content=lambda: body.stream(progress),
             headers=body.headers,
@@ -184,7 +186,7 @@ class NemoClient:
             "POST",
             f"/api/upload-video/{APP}/me/{_sid(session_id)}",
             skill=skill,
-            ctx=self._http.context("import the links", session_id),
+            ctx=self._http.context("import the links", session_id, billed=True),
             idempotent=False,
             json_body={"urls": list(urls), "source_type": "url"},
         )
@@ -246,6 +248,46 @@ class NemoClient:
 
     async def cancel_render(self, render_id: str, *, skill: str) -> None:
         await self._renders.cancel(render_id, skill=skill)
+
+    async def await_render_url(
+        self, render_id: str, *, skill: str, polls: int | None = None
+    ) -> RenderStatus | None:
+        """A completed render without a URL: poll it up to `polls` (default `render_url_polls`)
+        more times until one appears. The last status read (None if every poll failed)."""
+        return await self._render_downloads.await_url(render_id, skill=skill, polls=polls)
+
+    async def download_render(
+        self,
+        render_id: str,
+        dest: Path,
+        *,
+        skill: str,
+        url: str | None = None,
+        filename: str | None = None,
+        progress: DownloadProgress | None = None,
+        polls: int | None = None,
+    ) -> Path:
+        """Download a completed render: from `url`; when it has none or it fails, from the URL a few
+        more polls bring (`polls`, default `render_url_polls`); else from NemoVideo's fallback
+        `GET /api/render/proxy/<id>/download` (bearer and attribution on the API's origin only).
+        Same guarantees as `download`. Raises the fallback's error when every way failed."""
+        return await self._render_downloads.download(
+            render_id, dest, skill=skill, url=url, filename=filename, progress=progress, polls=polls
+        )
+
+    async def download_render_fallback(
+        self,
+        render_id: str,
+        dest: Path,
+        *,
+        skill: str,
+        filename: str | None = None,
+        progress: DownloadProgress | None = None,
+    ) -> Path:
+        """Only the fallback endpoint `GET /api/render/proxy/<id>/download` (file or redirect)."""
+        return await self._render_downloads.fallback(
+            render_id, dest, skill=skill, filename=filename, progress=progress
+        )
 
     async def download(
         self,

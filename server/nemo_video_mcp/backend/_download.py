@@ -4,7 +4,8 @@
   (the move itself is a hard link, which fails instead of overwriting if a racing writer took the
   name meanwhile).
 - A failed download leaves nothing: the `.part` file is removed, the final name never existed.
-- Bearer token and attribution go only to the backend's own origin, never to a CDN.
+- Bearer token and attribution go only to the backend's own origin, never to a CDN: redirects are
+  followed here, and the first one that leaves the origin drops every header this client added.
 - The body is received by a synchronous httpx2 client in a worker thread, reading 1 MiB at a time
   straight into the file: on the event loop, each 64 KiB chunk paid for a timeout scope, a task
   switch and a thread hop for the write, which held a 400 MB download to ~0.4x of curl's speed.
@@ -18,7 +19,7 @@ import re
 import threading
 import time
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import unquote
@@ -26,14 +27,15 @@ from urllib.parse import unquote
 import anyio
 import httpx2
 
-from ._envelope import ErrorContext
-from ._errors import NemoError, ServerError, TransportError
-from ._http import ERROR_BODY_LIMIT, Http, map_transport, refusal
+from ._envelope import ErrorContext, error_for_code, unwrap
+from ._errors import BackendError, NemoError, ServerError, TransportError
+from ._http import ERROR_BODY_LIMIT, Http, json_or_none, map_transport, refusal
 from ._retry import is_retryable
 
 DownloadProgress = Callable[[int, int | None], None]
 DEFAULT_NAME = "nemovideo.mp4"
 MAX_NAME_LENGTH = 120
+MAX_REDIRECTS = 10
 PROGRESS_SECONDS = 0.1  # between download progress reports
 _UNSAFE = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]+')
 
@@ -108,12 +110,13 @@ async def download(
     filename: str | None = None,
     skill: str | None = None,
     progress: DownloadProgress | None = None,
+    refuse_json: bool = False,
 ) -> Path:
     """Download `url` into `dest` (a directory, with `filename` or the URL's name) or to `dest`
     itself (a file path whose name is sanitised). Returns the final path. GETs are retried on
-    transient failures, each attempt starting again from zero."""
+    transient failures, each attempt starting again from zero. `refuse_json`: a JSON answer is
+    not the file (an endpoint that should send a video): its error code, else `BackendError`."""
     directory, name = _resolve(url, dest, filename)
-    ctx = ErrorContext(what="download the video")
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -126,6 +129,7 @@ async def download(
         http.client.base_url.host,
         http.client.base_url.port,
     )
+    ctx = ErrorContext(what="download the video", foreign=not same_origin)
     retries = 0
     while True:
         headers: dict[str, str] = {}
@@ -140,7 +144,9 @@ async def download(
         except OSError as exc:
             raise NemoError(f"cannot write {final.name}: {exc.strerror or type(exc).__name__}") from None
         try:
-            await _fetch(http, target, headers=headers, fd=fd, ctx=ctx, progress=progress)
+            await _fetch(
+                http, target, headers=headers, fd=fd, ctx=ctx, progress=progress, refuse_json=refuse_json
+            )
             return _place(part, final)
         except BaseException as exc:
             with contextlib.suppress(OSError):
@@ -170,6 +176,7 @@ async def _fetch(
     fd: int,
     ctx: ErrorContext,
     progress: DownloadProgress | None,
+    refuse_json: bool = False,
 ) -> None:
     """Receive `url` into the open file `fd` (closed here) in a worker thread. Cancelling the
     caller stops the thread at its next read; `progress` still runs on the event loop."""
@@ -184,7 +191,16 @@ async def _fetch(
     def receive() -> tuple[httpx2.Response, bytes] | None:
         with os.fdopen(fd, "wb") as file:
             client = http.sync_client
-            return _receive(client, url, headers, http.timeout(), file, progress=report, stop=stop)
+            return _receive(
+                client,
+                url,
+                headers,
+                http.timeout(),
+                file,
+                progress=report,
+                stop=stop,
+                refuse_json=refuse_json,
+            )
 
     try:
         refused = await anyio.to_thread.run_sync(receive, abandon_on_cancel=True)
@@ -192,7 +208,44 @@ async def _fetch(
         stop.set()
         raise
     if refused is not None:
-        raise refusal(*refused, ctx)
+        response, body = refused
+        if response.is_success:  # JSON where the file was expected
+            env = unwrap(json_or_none(body))
+            if not env.ok:
+                raise error_for_code(env.code, env.message, ctx)
+            raise BackendError(f"NemoVideo answered with JSON, not the file, while trying to {ctx.what}")
+        raise refusal(response, body, ctx)
+
+
+def _origin(url: httpx2.URL) -> tuple[str, str, int | None]:
+    return url.scheme, url.host, url.port
+
+
+@contextlib.contextmanager
+def _follow(
+    client: httpx2.Client, url: httpx2.URL, headers: dict[str, str], timeout: httpx2.Timeout
+) -> Iterator[httpx2.Response]:
+    """GET `url`, following redirects; once one leaves the origin, no header of ours goes along
+    (not the bearer token, not the attribution), even if a later one comes back."""
+    for _ in range(MAX_REDIRECTS + 1):
+        request = client.build_request("GET", url, headers=headers, timeout=timeout)
+        response = client.send(request, stream=True, follow_redirects=False)
+        if not response.has_redirect_location:
+            try:
+                yield response
+            finally:
+                response.close()
+            return
+        try:
+            target = url.join(response.headers["location"])
+        except (httpx2.InvalidURL, ValueError):
+            response.close()
+            raise TransportError("the download was redirected to an invalid address") from None
+        response.close()
+        if _origin(target) != _origin(url):
+            headers = {}
+        url = target
+    raise TransportError(f"the download was redirected more than {MAX_REDIRECTS} times")
 
 
 def _receive(
@@ -204,11 +257,13 @@ def _receive(
     *,
     progress: DownloadProgress | None,
     stop: threading.Event,
+    refuse_json: bool = False,
 ) -> tuple[httpx2.Response, bytes] | None:
-    """The body of `url` into `file`; a non-2xx answer is returned with its (bounded) body."""
-    # (httpx2 drops Authorization on a cross-origin redirect)
-    with client.stream("GET", url, headers=headers, timeout=timeout, follow_redirects=True) as response:
-        if not response.is_success:
+    """The body of `url` into `file`; a non-2xx answer (or, with `refuse_json`, a JSON one) is
+    returned with its (bounded) body."""
+    with _follow(client, url, headers, timeout) as response:
+        json_answer = refuse_json and "json" in response.headers.get("content-type", "").lower()
+        if not response.is_success or json_answer:
             body = bytearray()
             for chunk in response.iter_bytes():
                 body += chunk

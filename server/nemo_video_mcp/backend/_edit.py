@@ -11,13 +11,14 @@ sent again. The POST is retried only when it provably never arrived (connect err
 before acting (1001 → renew the token, 429 → wait once). No byte for `stream_stall_seconds` or the
 `stream_max_seconds` ceiling → `StreamStalled`; a connection that breaks → `StreamError` (code
 `dropped`). Error frames inside the stream are events (`StreamFault`): they set `result.error` and
-`run.failed`, and the caller decides.
+`run.failed`, and the caller decides; a trailing "temporary issue" error after normal replies is
+not yielded at all (see `accumulator.py`). A `done` event ends the run even if the body goes on.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from types import TracebackType
 from typing import Any
 
@@ -144,7 +145,7 @@ class EditRun:
         try:
             settings = self._http.settings
             self._deadline = anyio.current_time() + settings.stream_max_seconds
-            ctx = self._http.context("send the message", self.session_id)
+            ctx = self._http.context("send the message", self.session_id, billed=True)
             answer = await self._http.run(
                 lambda token: self._post(token, ctx), skill=self._skill, ctx=ctx, idempotent=False
             )
@@ -236,14 +237,20 @@ class EditRun:
             self._iterator = self._events()
         return self._iterator
 
-    def _see(self, event: RunEvent) -> RunEvent:
-        self.new_text = self._acc.feed(event)
-        return event
+    def _through(self, events: list[RunEvent]) -> Iterator[RunEvent]:
+        """Fold each event in as it is yielded (so `new_text` is that event's); a dropped trailer
+        error is not yielded, and nothing after `done` is read."""
+        for event in events:
+            self.new_text = self._acc.feed(event)
+            if not self._acc.dropped:
+                yield event
+            if self._acc.done:
+                return
 
     async def _events(self) -> AsyncGenerator[RunEvent, None]:
         if self._queued is not None:
-            for event in self._queued:
-                yield self._see(event)
+            for event in self._through(self._queued):
+                yield event
             self.finished = True
             return
         response = self._response
@@ -270,8 +277,11 @@ class EditRun:
             if not chunk:
                 break
             self.bytes_received += len(chunk)
-            for event in decoder.feed(chunk):
-                yield self._see(event)
-        for event in decoder.close():
-            yield self._see(event)
+            for event in self._through(decoder.feed(chunk)):
+                yield event
+            if self._acc.done:  # `done`: the turn is over, whether or not the body ends
+                self.finished = True
+                return
+        for event in self._through(decoder.close()):
+            yield event
         self.finished = True

@@ -23,6 +23,7 @@ from ._errors import (
     NemoError,
     NoCredits,
     PlanBlocked,
+    PlanRequired,
     RateLimited,
     ServerError,
     SessionLost,
@@ -32,15 +33,16 @@ from ._errors import (
 
 CODE_OK = 0
 CODE_TOKEN = 1001
+TOKEN_CODES = frozenset({CODE_TOKEN, 1010, 1011})  # NemoVideo's gateway uses 1010 and 1011 too
 CODE_SESSION = 1002
 CODE_CREDITS = 2001
 CODE_UNSUPPORTED = 4001
 CODE_TOO_LARGE = 4002
-KNOWN_CODES = frozenset({CODE_TOKEN, CODE_SESSION, CODE_CREDITS, CODE_UNSUPPORTED, CODE_TOO_LARGE})
+KNOWN_CODES = frozenset({*TOKEN_CODES, CODE_SESSION, CODE_CREDITS, CODE_UNSUPPORTED, CODE_TOO_LARGE})
 
 
 class TokenRefused(AuthError):
-    """Code 1001 / HTTP 401: the client renews the token once and retries; it escapes only as
+    """Code 1001 (or 1010, 1011) / HTTP 401: the client renews the token once and retries; it escapes only as
     an `AuthError` with a message saying so."""
 
     code = CODE_TOKEN
@@ -64,6 +66,8 @@ class ErrorContext:
     session_id: str | None = None  # a 404 / 1002 on this call means this session is lost
     user_id: str | None = None  # for the registration link of anonymous users
     anonymous: bool = True  # False for NEMO_TOKEN users: no registration link
+    billed: bool = False  # an edit or upload: HTTP 402 means out of credits (else: plan blocked)
+    foreign: bool = False  # the answer came from another host (a CDN): 402/403 say nothing of plans
 
 
 def safe_text(value: Any, limit: int = 200) -> str | None:
@@ -115,10 +119,28 @@ def _formats() -> str:
     return ", ".join(SUPPORTED_FORMATS)
 
 
+def _no_credits(label: str, ctx: ErrorContext) -> NoCredits:
+    link = bind_url(ctx.user_id) if ctx.anonymous else None
+    if link:
+        text = f"out of NemoVideo credits ({label}): register at {link} to get more credits"
+    else:
+        text = f"out of NemoVideo credits ({label}): top up credits in your NemoVideo account"
+    return NoCredits(text, bind_url=link)
+
+
+def _plan_required(ctx: ErrorContext) -> PlanRequired:
+    link = bind_url(ctx.user_id) if ctx.anonymous else None
+    where = f"register at {link} and choose a plan" if link else "upgrade your plan in your NemoVideo account"
+    return PlanRequired(
+        f"this needs a paid NemoVideo plan (HTTP 403) while trying to {ctx.what}: {where}",
+        upgrade_url=link,
+    )
+
+
 def error_for_code(code: int | None, message: str | None, ctx: ErrorContext) -> NemoError:
     """The exception for a refused envelope (non-zero `code`, or `success: false`)."""
-    if code == CODE_TOKEN:
-        return TokenRefused("the NemoVideo token was refused (code 1001)")
+    if code in TOKEN_CODES:
+        return TokenRefused(f"the NemoVideo token was refused (code {code})")
     if code == CODE_SESSION:
         which = f"the editing session {ctx.session_id}" if ctx.session_id else "the editing session"
         return SessionLost(
@@ -126,12 +148,7 @@ def error_for_code(code: int | None, message: str | None, ctx: ErrorContext) -> 
             session_id=ctx.session_id,
         )
     if code == CODE_CREDITS:
-        link = bind_url(ctx.user_id) if ctx.anonymous else None
-        if link:
-            text = f"out of NemoVideo credits (code 2001): register at {link} to get more credits"
-        else:
-            text = "out of NemoVideo credits (code 2001): top up credits in your NemoVideo account"
-        return NoCredits(text, bind_url=link)
+        return _no_credits("code 2001", ctx)
     if code == CODE_UNSUPPORTED:
         return UnsupportedFile(
             f"NemoVideo does not accept this file type (code 4001); supported: {_formats()}"
@@ -165,6 +182,12 @@ def error_for_response(  # noqa: PLR0911 (one return per row of the contract's t
     env = unwrap(payload)
     if not env.ok and env.code in KNOWN_CODES:
         return error_for_code(env.code, env.message, ctx)
+    if ctx.foreign:
+        return BackendError(f"the download answered HTTP {status} while trying to {ctx.what}", code=status)
+    if status == 402 and ctx.billed:
+        return _no_credits("HTTP 402", ctx)
+    if status == 403:
+        return _plan_required(ctx)
     if status == 402:
         # a short technical text for logs; the sentence the user reads is written by tools/
         return PlanBlocked("HTTP 402: the plan blocks this (register or upgrade)")

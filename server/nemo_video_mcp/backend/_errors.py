@@ -9,11 +9,13 @@ that is safe to show a person: it never contains the bearer token or raw respons
     │   └── RequestTimeout        no answer in time (retryable for idempotent calls)
     ├── ServerError               HTTP 5xx (retryable for idempotent calls)             .status
     ├── RateLimited               HTTP 429                                              .retry_after
-    ├── AuthError                 code 1001 / HTTP 401 that survived one token renewal, or the
+    ├── AuthError                 code 1001/1010/1011 / HTTP 401 that survived one token renewal, or the
     │                             anonymous-token call failed (incl. HTTP 400 missing client id)
     ├── SessionLost               code 1002 / HTTP 404 on a session                      .session_id
-    ├── NoCredits                 code 2001                                              .bind_url
-    ├── PlanBlocked               HTTP 402 (export on the free plan, or attribution missing)
+    ├── NoCredits                 code 2001, or HTTP 402 on an edit or upload            .bind_url
+    ├── PlanBlocked               HTTP 402 on a render or another call (export on the free plan,
+    │                             or attribution missing)
+    ├── PlanRequired              HTTP 403: the feature needs a paid plan                .upgrade_url
     ├── UnsupportedFile           code 4001 (or rejected locally)                        .formats
     ├── FileTooLarge              code 4002 (or rejected locally)                        .limit_bytes
     ├── RenderFailed              a render ended with status `failed`                    .render_id
@@ -30,7 +32,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 SUPPORTED_FORMATS: tuple[str, ...] = (
-    "mp4", "mov", "avi", "webm", "mkv", "jpg", "png", "gif", "webp", "mp3", "wav", "m4a", "aac",
+    "mp4", "mov", "avi", "webm", "mkv", "jpg", "jpeg", "png", "gif", "webp", "mp3", "wav", "m4a", "aac",
 )  # fmt: skip
 MAX_UPLOAD_BYTES = 500 * 1024 * 1024
 REGISTER_URL = "https://nemovideo.com/register"
@@ -92,7 +94,8 @@ class SessionLost(NemoError):
 
 
 class NoCredits(NemoError):
-    """Code 2001. `bind_url` is the registration link for anonymous users, else None."""
+    """Code 2001 (or HTTP 402 on an edit or upload). `bind_url` is the registration link for
+    anonymous users, else None."""
 
     code = 2001
 
@@ -102,9 +105,20 @@ class NoCredits(NemoError):
 
 
 class PlanBlocked(NemoError):
-    """HTTP 402: export is blocked on the free plan (or attribution headers were missing)."""
+    """HTTP 402 on a render: export is blocked on the free plan (or attribution headers were missing)."""
 
     code = 402
+
+
+class PlanRequired(NemoError):
+    """HTTP 403: this feature needs a paid plan. `upgrade_url` is the registration link for
+    anonymous users (registering is the way to a plan), else None (upgrade in the account)."""
+
+    code = 403
+
+    def __init__(self, message: str, *, upgrade_url: str | None) -> None:
+        super().__init__(message)
+        self.upgrade_url = upgrade_url
 
 
 class UnsupportedFile(NemoError):

@@ -161,9 +161,14 @@ class Http:
             pool=s.connect_timeout,
         )
 
-    def context(self, what: str, session_id: str | None = None) -> ErrorContext:
+    def context(self, what: str, session_id: str | None = None, *, billed: bool = False) -> ErrorContext:
+        """`billed`: an edit or upload (HTTP 402 there means out of credits)."""
         return ErrorContext(
-            what=what, session_id=session_id, user_id=self.auth.user_id, anonymous=self.auth.is_anonymous
+            what=what,
+            session_id=session_id,
+            user_id=self.auth.user_id,
+            anonymous=self.auth.is_anonymous,
+            billed=billed,
         )
 
     def headers(self, skill: str, token: str | None) -> dict[str, str]:

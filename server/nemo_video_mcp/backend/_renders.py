@@ -70,6 +70,8 @@ def parse_render(data: Any, render_id: str) -> RenderStatus:
 
 def _failed(status: RenderStatus) -> RenderFailed:
     reason = f": {status.error}" if status.error else ""
+    if status.backend_word:  # timed_out, expired...
+        reason = f" ({status.backend_word}){reason}"
     return RenderFailed(f"the render {status.render_id} failed{reason}", render_id=status.render_id)
 
 
@@ -125,7 +127,8 @@ class Renders:
         """Poll until the render finishes or `deadline` (`anyio.current_time()` clock) passes.
 
         Returns the last status at the deadline (the caller decides what to do); raises
-        `RenderFailed` for `failed`. Unknown statuses count as still running and are reported.
+        `RenderFailed` for `failed` (also `timed_out`, `expired`). Unknown words count as still
+        running (`processing`, the word in `backend_word`) and are reported.
         A poll that fails even after its retries is skipped; only when no poll at all succeeded
         by the deadline is its error raised."""
         settings = self.http.settings

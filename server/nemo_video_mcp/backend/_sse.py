@@ -1,8 +1,14 @@
 """Parsing of `/run_sse` payloads into events (folding them into a result: `accumulator.py`).
 
 Pure: no I/O. `parse_data` takes one SSE `data:` payload (ADK event, older NemoVideo shape,
-heartbeat or error frame) and never raises. The hot path is plain `json.loads` and dict access on
-purpose.
+NemoVideo's streaming-gateway words, heartbeat or error frame) and never raises. The hot path is
+plain `json.loads` and dict access on purpose.
+
+The gateway's words: `chunk` (partial text a later `text` may repeat whole) → a partial
+`TextChunk`; `done` → `Done` (the turn is over); `thinking_*`, `tool_start`, `tool_end`,
+`toolcall_*`, `message_accepted` (and the connection words `status`, `warming_up`,
+`session_ready`) → `Activity`, internal; `error` → `StreamFault`. An `ask_question` call, in any
+of its three shapes, → `AskQuestion` (`questions.py`) instead of a `ToolCall`.
 """
 
 from __future__ import annotations
@@ -12,6 +18,8 @@ import json
 import re
 from dataclasses import dataclass
 from typing import Any, TypeAlias
+
+from ._questions import AskQuestion, is_ask_question, parse_ask
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,10 +60,31 @@ class StreamFault:
     code: str | None = None
 
 
-RunEvent: TypeAlias = TextChunk | ToolCall | ToolResult | StateDelta | Heartbeat | StreamFault
+@dataclass(frozen=True, slots=True)
+class Activity:
+    """Internal progress the gateway reports (`thinking_start`, `tool_start`, `toolcall_end`,
+    `message_accepted`...): never shown, it only says the agent is working (`name`: the tool)."""
+
+    kind: str
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    """`{"type":"done"}`: the agent's turn is over (the reader stops there)."""
+
+
+RunEvent: TypeAlias = (
+    TextChunk | ToolCall | ToolResult | StateDelta | Heartbeat | StreamFault | AskQuestion | Activity | Done
+)
 
 _HEARTBEAT = Heartbeat()
 _HEARTBEAT_TYPES = frozenset({"heartbeat", "ping", "keepalive", "keep-alive"})
+_ACTIVITY_TYPES = frozenset(
+    {"tool_start", "tool_end", "message_accepted", "status", "warming_up", "session_ready"}
+)
+_ACTIVITY_PREFIXES = ("thinking_", "toolcall_", "tool_call_")
+_DONE = Done()
 _ERROR_FRAME = re.compile(r"""\A\s*\{\s*(["'])error\1\s*:\s*""")
 _JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
 NO_MESSAGE = "the backend reported an error"
@@ -91,7 +120,8 @@ def _str(value: Any) -> str | None:
 def _events(obj: dict[str, Any]) -> list[RunEvent]:
     err = obj.get("error")
     if err not in (None, False, "", {}, []):
-        return [_error_frame(err, obj.get("error_details"))]
+        details = obj.get("error_details")
+        return [_error_frame(err, details if details is not None else obj.get("code"))]
     kind = obj.get("type")
     if isinstance(kind, str):
         return _legacy(kind, obj)
@@ -154,7 +184,9 @@ def _name(name: Any) -> str:
     return "" if name is None else str(name)
 
 
-def _tool_call(name: Any, args: Any, call_id: str | None) -> ToolCall:
+def _tool_call(name: Any, args: Any, call_id: str | None) -> ToolCall | AskQuestion:
+    if is_ask_question(name):
+        return parse_ask(args, call_id)
     if isinstance(args, str):
         with contextlib.suppress(ValueError, RecursionError):
             args = json.loads(args)
@@ -173,12 +205,13 @@ def _first(obj: dict[str, Any], *keys: str) -> Any:
 
 
 def _legacy(kind: str, obj: dict[str, Any]) -> list[RunEvent]:
-    """The older NemoVideo shape: `{"type": "text" | "tool_call" | "tool_result" | ...}`."""
-    if kind == "text":
+    """The older NemoVideo shape: `{"type": "text" | "tool_call" | "tool_result" | ...}`, and the
+    streaming gateway's words (`chunk`, `done`, `thinking_*`, `tool_start`...)."""
+    if kind in ("text", "chunk"):
         text = obj.get("content")
         if not isinstance(text, str):
             text = obj.get("text")
-        return [TextChunk(text)] if isinstance(text, str) and text else []
+        return [TextChunk(text, partial=kind == "chunk")] if isinstance(text, str) and text else []
     if kind in _HEARTBEAT_TYPES:
         return [_HEARTBEAT]
     if kind == "tool_call":
@@ -191,8 +224,20 @@ def _legacy(kind: str, obj: dict[str, Any]) -> list[RunEvent]:
         cid = _id(obj, "id", "call_id", "tool_call_id")
         return [ToolResult(_name(name), response, cid)]
     if kind == "error":
-        message = _first(obj, "message", "content", "detail")
+        message = _first(obj, "message", "content", "detail", "text")
         return [_error_frame(message if message not in (None, "") else NO_MESSAGE, obj.get("code"))]
+    return _gateway(kind, obj)
+
+
+def _gateway(kind: str, obj: dict[str, Any]) -> list[RunEvent]:
+    """The gateway's words beyond text and errors; any other word is ignored."""
+    if kind == "done":
+        return [_DONE]
+    if kind in _ACTIVITY_TYPES or kind.startswith(_ACTIVITY_PREFIXES):
+        name = _first(obj, "tool", "tool_name", "name")
+        return [Activity(kind, name if isinstance(name, str) else None)]
+    if is_ask_question(kind):
+        return [parse_ask(obj, _id(obj, "id", "call_id", "tool_call_id"))]
     return []
 
 

@@ -7,9 +7,11 @@
         ...  # point the client at emu.url; assert on emu.requests, emu.sessions[sid].draft
 
 It imports nothing from `nemo_video_mcp`: a fake sharing the client's code would prove nothing.
-Modules: config (EmulatorConfig, Fault), state (the backend-side truth), drafts (timeline and edit
-rules), streams (SSE), api / uploads / runs / renders (endpoints), app (routing, recording, generic
-faults), server (Emulator). `python -m nemo_video_mcp.emulator` runs it in the foreground.
+Modules: config (EmulatorConfig, Fault), state (the backend-side truth), state_views (the state as
+the configured variant shows it), drafts + generation (timeline and edit rules), questions (the
+agent asking, and the answer), streams + gateway (SSE), api / uploads / runs / renders /
+render_download / analyses (endpoints), app (routing, recording, generic faults), server
+(Emulator). `python -m nemo_video_mcp.emulator` runs it in the foreground.
 The sandbox mode (`EmulatorConfig(data_dir=..., real_media=True)`, what `--sandbox` runs):
 persistence (the state on disk), sandbox (kept uploads, real renders in a worker thread),
 sandbox_media / sandbox_plan / sandbox_render / sandbox_draw (PyAV and Pillow, loaded lazily).

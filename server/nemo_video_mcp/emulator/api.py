@@ -65,5 +65,5 @@ async def session_state(request: Request, state: State, user: User) -> Response:
     session = state.session_for(user, request.path_params["sid"])
     if session is None:
         return envelope_error(1002, "session not found")
-    snapshot = session.state()
+    snapshot = session.state(state.config)
     return ok(state.config, {"state": snapshot} if state.config.state_shape == "nested" else snapshot)

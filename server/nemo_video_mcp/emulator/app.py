@@ -20,7 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
-from . import api, renders, runs, uploads
+from . import analyses, api, render_download, renders, runs, uploads
 from .config import Fault
 from .responses import StreamAbort, envelope_error
 from .state import Recorded, State
@@ -47,6 +47,8 @@ ROUTES = [
     Route("/api/render/proxy/lambda", renders.submit, methods=["POST"]),
     Route("/api/render/proxy/lambda/{rid}", renders.status, methods=["GET"]),
     Route("/api/render/proxy/lambda/{rid}/cancel", renders.cancel, methods=["POST"]),
+    Route("/api/render/proxy/{rid}/download", render_download.download, methods=["GET"]),
+    Route("/analyses/{sid}/{name}", analyses.analysis_json, methods=["GET"]),
     Route("/files/{name:path}", renders.download, methods=["GET"]),
     Route("/cdn/{name:path}", renders.download, methods=["GET"]),
 ]

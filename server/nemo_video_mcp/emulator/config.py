@@ -10,7 +10,12 @@ Envelope = Literal["envelope", "bare"]
 RenderShape = Literal["success", "bare", "envelope"]
 RenderUrlKey = Literal["output.url", "outputUrl"]
 StateShape = Literal["nested", "bare"]
-SseShape = Literal["adk-partial", "adk", "legacy"]
+SseShape = Literal["adk-partial", "adk", "legacy", "gateway"]
+QuestionShape = Literal["auto", "adk", "tool_call", "bare"]
+RenderDownload = Literal["file", "redirect", "redirect-other-host"]
+MediaShape = Literal["list", "dict"]
+AnalysisContent = Literal["inline", "url", "both"]
+NoCreditsAnswer = Literal["2001", "402"]
 
 _CHOICES: dict[str, tuple[str, ...]] = {
     "envelope": get_args(Envelope),
@@ -18,7 +23,14 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "render_url_key": get_args(RenderUrlKey),
     "state_shape": get_args(StateShape),
     "sse_shape": get_args(SseShape),
+    "question_shape": get_args(QuestionShape),
+    "render_download": get_args(RenderDownload),
+    "media_shape": get_args(MediaShape),
+    "analysis_content": get_args(AnalysisContent),
+    "no_credits_answer": get_args(NoCreditsAnswer),
 }
+TOKEN_ERROR_CODES = (1001, 1010, 1011)
+RENDER_WORD_KEYS = ("pending", "processing", "completed", "failed", "cancelled")
 
 
 def _default_static_tokens() -> dict[str, str]:
@@ -51,6 +63,16 @@ class EmulatorConfig:
     # `real_media` too, uploads are kept and read, and renders are real videos of them.
     data_dir: Path | None = None
     real_media: bool = False
+    # --- what NemoVideo's agent and gateway really do (issue 11); see `questions.py`, `gateway.py`
+    question_shape: QuestionShape = "auto"  # ask_question as: auto (per sse_shape) | adk | tool_call | bare
+    after_done_seconds: float = 0.0  # gateway: the stream stays open (silent) this long after `done`
+    token_error_code: int = 1001  # the code a bad or expired token answers: 1001 | 1010 | 1011
+    no_credits_answer: NoCreditsAnswer = "2001"  # an edit without credits: code 2001 | HTTP 402
+    render_words: dict[str, str] = field(default_factory=dict)  # render status -> the word said
+    render_download: RenderDownload = "file"  # GET /api/render/proxy/<id>/download answers with
+    sandbox_paths: bool = False  # drafts name media by /mnt/userdata/<file> instead of the CDN URL
+    media_shape: MediaShape = "list"  # generated_media and video_analyses: a list | an object by name
+    analysis_content: AnalysisContent = "both"  # a video_analyses entry carries its JSON inline | url
 
     def __post_init__(self) -> None:
         if isinstance(self.data_dir, str):  # `python -m nemo_video_mcp.emulator --set data_dir=...`
@@ -62,6 +84,11 @@ class EmulatorConfig:
                 raise ValueError(
                     f"EmulatorConfig.{name} must be one of {choices}, not {getattr(self, name)!r}"
                 )
+        if self.token_error_code not in TOKEN_ERROR_CODES:
+            raise ValueError(f"EmulatorConfig.token_error_code must be one of {TOKEN_ERROR_CODES}")
+        unknown = set(self.render_words) - set(RENDER_WORD_KEYS)
+        if unknown:
+            raise ValueError(f"EmulatorConfig.render_words keys must be among {RENDER_WORD_KEYS}")
 
     @classmethod
     def field_names(cls) -> list[str]:
@@ -81,6 +108,9 @@ FaultKind = Literal[
     "sse_404",
     "render_fail",
     "expire_token",
+    "sse_question",
+    "sse_trailer",
+    "render_no_url",
 ]
 
 _REQUIRED = object()
@@ -97,12 +127,23 @@ _PARAMS: dict[str, dict[str, Any]] = {
     "sse_slow_heartbeats": {"interval": 1.0, "total": 3.0},
     "sse_error": {"variant": "json", "after_events": 0, "message": None},
     "sse_404": {},
-    "render_fail": {"error": "render failed: encoder crashed"},
+    "render_fail": {"error": "render failed: encoder crashed", "word": "failed"},
     "expire_token": {},
+    # the next run asks instead of acting (whatever its words); `shape` overrides question_shape
+    "sse_question": {"shape": None, "multiple": False, "title": None, "single": False},
+    # after the normal reply, "I encountered a temporary issue..." as a text or an error frame
+    "sse_trailer": {"variant": "text", "message": None},
+    # the next render submitted answers `completed` without a URL for `polls` polls (None: never)
+    "render_no_url": {"polls": None},
 }
-SSE_ERROR_VARIANTS = ("json", "details", "badjson", "errorcode")
+SSE_ERROR_VARIANTS = ("json", "details", "badjson", "errorcode", "gateway", "gateway-message")
+TRAILER_VARIANTS = ("text", "error")
+TRAILER_TEXT = "I encountered a temporary issue. Please try again in a moment."
+RENDER_FAIL_WORDS = ("failed", "timed_out", "expired", "error")
 ENVELOPE_MESSAGES = {
     1001: "token expired",
+    1010: "token invalid",
+    1011: "token expired, please log in again",
     1002: "session not found",
     2001: "insufficient credits",
     4001: "unsupported file type",
@@ -144,6 +185,14 @@ class Fault:
                 merged["message"] = (
                     "blocked by safety filter" if merged["variant"] == "errorcode" else _ERROR_TEXT
                 )
+        if kind == "sse_question" and merged["shape"] not in (None, *get_args(QuestionShape)):
+            raise ValueError(f"sse_question shape must be one of {get_args(QuestionShape)}")
+        if kind == "sse_trailer":
+            if merged["variant"] not in TRAILER_VARIANTS:
+                raise ValueError(f"sse_trailer variant must be one of {TRAILER_VARIANTS}")
+            merged["message"] = merged["message"] or TRAILER_TEXT
+        if kind == "render_fail" and merged["word"] not in RENDER_FAIL_WORDS:
+            raise ValueError(f"render_fail word must be one of {RENDER_FAIL_WORDS}")
         if kind == "envelope" and merged["message"] is None:
             merged["message"] = ENVELOPE_MESSAGES.get(int(merged["code"]), "error")
         if times < 1:
@@ -174,6 +223,6 @@ class Fault:
 def _default_path(kind: str) -> str:
     if kind.startswith("sse_"):
         return "/run_sse"
-    if kind == "render_fail":
+    if kind in ("render_fail", "render_no_url"):
         return "/api/render/proxy/lambda"
     return "/"

@@ -15,6 +15,9 @@ Edit rules, applied to the lower-cased message (several may apply to one message
 - trim/cut/shorten ... N s: the first video segment gets `d = N*1000` (only ever shorter).
 - remaster/upscale/enhance/restore: every video segment gets `m.fx += ["upscale_4k"]`.
 - extract/json: appends a json entry to the state's `generated_media` (the draft is unchanged).
+- generate an image/picture/photo/clip/video: appends it to `generated_media` (with a URL) and a
+  5 s segment showing it to the video track; analyse/analyze: appends an entry to the state's
+  `video_analyses` (the draft is unchanged). See `generation.py`.
 - nothing else changed the draft: the unknown key `x_rev` is incremented, so the draft changes
   without a recognisable difference.
 Any change bumps `v` and recomputes `d`.
@@ -29,8 +32,10 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
+from .generation import ANALYSE, GENERATE, analysis_entry, generated_entry
+
 VIDEO_EXT = frozenset({"mp4", "mov", "avi", "webm", "mkv"})
-IMAGE_EXT = frozenset({"jpg", "png", "gif", "webp"})
+IMAGE_EXT = frozenset({"jpg", "jpeg", "png", "gif", "webp"})
 AUDIO_EXT = frozenset({"mp3", "wav", "m4a", "aac"})
 SUPPORTED = sorted(VIDEO_EXT | IMAGE_EXT | AUDIO_EXT)
 VIDEO, AUDIO, TEXT = 0, 1, 7
@@ -94,6 +99,7 @@ class Outcome:
     tool: str = "edit_timeline"
     changes: list[str] = field(default_factory=list)
     generated: dict[str, Any] | None = None
+    analysis: dict[str, Any] | None = None  # a new `video_analyses` entry
     version: int = 0  # the draft's `v` after the edit
 
 
@@ -110,8 +116,17 @@ _REMASTER = re.compile(r"\b(?:remaster|upscal|enhanc|restor)\w*")
 _EXTRACT = re.compile(r"\b(?:extract\w*|json)\b")
 
 
-def apply_instruction(draft: Draft, message: str, media_count: int) -> tuple[Draft, Outcome]:
-    """Apply one user message to a copy of the draft (rules in the module docstring)."""
+def apply_instruction(
+    draft: Draft,
+    message: str,
+    media_count: int,
+    *,
+    analysis_count: int = 0,
+    media_base: str = "/cdn/generated",
+    analyses_base: str = "/analyses",
+) -> tuple[Draft, Outcome]:
+    """Apply one user message to a copy of the draft (rules in the module docstring); generated
+    media get URLs under `media_base`, analyses under `analyses_base`."""
     new = copy.deepcopy(draft)
     low = message.lower()
     out = Outcome(reply="")
@@ -132,12 +147,19 @@ def apply_instruction(draft: Draft, message: str, media_count: int) -> tuple[Dra
             sentences.append(
                 _fx(new, "upscale_4k", "Remastered the video: upscaled to 4K, colours restored.", out)
             )
+        if generate := GENERATE.search(low):
+            entry = generated_entry(generate["what"], media_count + 1, media_base)
+            sentences.append(_generate(new, entry, out))
+        if ANALYSE.search(low):
+            out.analysis = analysis_entry(draft, analysis_count + 1, analyses_base)
+            out.tool = "analyze_video"
+            sentences.append("Analysed the video: 2 scenes, 2 objects, 1 caption (saved as JSON).")
         if _EXTRACT.search(low):
             out.tool = "extract_video_data"
             out.generated = _extracted(draft, media_count + 1)
             sentences.append("Extracted the video data as JSON (scenes, objects, captions).")
     sentences = [s for s in sentences if s]
-    if not out.changes and out.generated is None:
+    if not out.changes and out.generated is None and out.analysis is None:
         new["x_rev"] = int(new.get("x_rev", 0)) + 1
         out.changes.append("x_rev")
         sentences = ["Done: I applied your request to the timeline."]
@@ -147,6 +169,16 @@ def apply_instruction(draft: Draft, message: str, media_count: int) -> tuple[Dra
     out.reply = " ".join(sentences)
     out.version = int(new.get("v", 0))
     return new, out
+
+
+def _generate(draft: Draft, entry: dict[str, Any], out: Outcome) -> str:
+    track = _track(draft, VIDEO, create=True)
+    assert track is not None
+    meta = {"name": entry["name"].rsplit(".", 1)[0], "src": entry["url"], "kind": entry["type"]}
+    track["sg"].append({"id": f"seg_gen_{len(track['sg']) + 1}", "s": _end(track), "d": 5000, "m": meta})
+    out.generated, out.tool = entry, "generate_media"
+    out.changes.append(f"generated {entry['type']}")
+    return f"Generated {entry['name']} and added it to the video track (5s)."
 
 
 def _remove(draft: Draft, what: str, out: Outcome) -> str:

@@ -8,6 +8,12 @@ the existing render (its `submits` counts the attempts); nothing is started twic
 GET /files/<name> (and /cdn/<path>, the upload CDN URLs) serve `render_bytes` deterministic bytes
 for any name, with Content-Length and single-range support. In the sandbox (`real_media`) a
 render is a real video made in a worker thread, and these URLs serve real files (sandbox.py).
+
+Issue 11's variants: statuses are said in `render_words` (e.g. `succeeded`, `canceled`, or a word
+of the backend's own such as `encoding`); `render_fail(word=...)` fails with `timed_out` or
+`expired`; `render_no_url(polls=N)` answers `completed` without a URL for N polls (None: always);
+a draft naming media by a sandbox path (`/mnt/userdata/...`) fails ("media not reachable"), as the
+renderer cannot read the agent's sandbox. The fallback download is in `render_download.py`.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from .responses import (
     state_of,
 )
 from .state import ATTRIBUTION_HEADERS, Render, State, User
+from .state_views import sandbox_path
 
 
 def _has_segments(draft: dict[str, Any]) -> bool:
@@ -66,10 +73,17 @@ async def submit(request: Request, state: State, user: User) -> Response:
                 seconds=seconds,
             )
             fault = state.take({"render_fail"}, request.method, request.url.path)
+            unreachable = sandbox_path(body["draft"])
             if fault is not None:
                 render.fail_error, render.fail_after = str(fault["error"]), 0.5 * seconds
+                render.fail_word = str(fault["word"])
             elif not _has_segments(body["draft"]):
                 render.fail_error = "draft has no segments"
+            elif unreachable is not None:
+                render.fail_error = f"media not reachable: {unreachable}"
+            no_url = state.take({"render_no_url"}, request.method, request.url.path)
+            if no_url is not None:
+                render.no_url_polls = no_url["polls"]
             if state.sandbox is not None:
                 state.sandbox.submit(render)  # a real render of the session's media, in a worker
             state.renders[render_id] = render
@@ -77,7 +91,7 @@ async def submit(request: Request, state: State, user: User) -> Response:
 
 
 def _answer(state: State, render: Render) -> Response:
-    return render_ok(state.config, render.snapshot(state.config.render_url_key))
+    return render_ok(state.config, render.snapshot(state.config.render_url_key, state.config.render_words))
 
 
 def _not_found(state: State, render_id: str) -> Response:
@@ -87,7 +101,11 @@ def _not_found(state: State, render_id: str) -> Response:
 @authed
 async def status(request: Request, state: State, user: User) -> Response:
     render = state.renders.get(request.path_params["rid"])
-    return _not_found(state, request.path_params["rid"]) if render is None else _answer(state, render)
+    if render is None:
+        return _not_found(state, request.path_params["rid"])
+    if render.status == "completed":
+        render.completed_polls += 1
+    return _answer(state, render)
 
 
 @authed

@@ -51,8 +51,9 @@ def envelope_error(code: int, message: str, data: Any = None, status: int = 200)
     return JSONResponse(body, status_code=status)
 
 
-def token_expired(status: int = 200) -> JSONResponse:
-    return envelope_error(1001, "token expired", status=status)
+def token_expired(status: int = 200, code: int = 1001) -> JSONResponse:
+    """A refused token: code 1001, or the gateway's 1010 / 1011 (`token_error_code`)."""
+    return envelope_error(code, "token expired", status=status)
 
 
 def authed(
@@ -64,7 +65,9 @@ def authed(
     async def with_user(request: Request) -> Response:
         state = state_of(request)
         user = state.authenticate(request.headers.get("authorization"))
-        return token_expired() if user is None else await endpoint(request, state, user)
+        if user is None:
+            return token_expired(code=state.config.token_error_code)
+        return await endpoint(request, state, user)
 
     return with_user
 

@@ -16,6 +16,8 @@ from typing import Any
 
 from .config import EmulatorConfig, Fault
 from .drafts import Draft, new_draft
+from .questions import Asked
+from .state_views import shaped
 
 ATTRIBUTION_HEADERS = ("x-skill-source", "x-skill-version", "x-skill-platform")
 MAX_RECORDED = 200_000
@@ -79,22 +81,26 @@ class Session:
     files: list[dict[str, Any]] = field(default_factory=list)  # upload entries + "size", "head"
     messages: list[str] = field(default_factory=list)  # every message a run was started for
     generated_media: list[dict[str, Any]] = field(default_factory=list)
+    video_analyses: list[dict[str, Any]] = field(default_factory=list)
+    asked: Asked | None = None  # a question the agent asked; the next message answers it
     claim_tokens: list[str] = field(default_factory=list)
     active_runs: int = 0  # open /run_sse streams
     max_active_runs: int = 0
 
-    def state(self) -> dict[str, Any]:
+    def state(self, config: EmulatorConfig | None = None) -> dict[str, Any]:
+        """The state endpoint's `state`, shaped by `config` (see `state_views.py`) when given."""
         videos = [f for f in self.files if f.get("file_type") == "video"]
         infos = [
             {k: f.get(k) for k in ("filename", "cdn_url", "duration", "width", "height", "fps")}
             for f in videos
         ]
-        return {
+        snapshot = {
             "session_id": self.session_id,
             "draft": self.draft,
             "video_infos": infos,
             "generated_media": list(self.generated_media),
         }
+        return snapshot if config is None else shaped(snapshot, self, config)
 
 
 @dataclass
@@ -109,6 +115,9 @@ class Render:
     seconds: float
     fail_error: str | None = None
     fail_after: float = 0.0
+    fail_word: str = "failed"  # the word a failed render says (timed_out, expired...)
+    no_url_polls: int | None = 0  # completed polls answered without a URL (None: every one)
+    completed_polls: int = 0  # status polls that saw it completed
     submits: int = 1
     created_at: str = field(default_factory=lambda: iso(time.time()))
     started: float = field(default_factory=time.monotonic)
@@ -150,12 +159,26 @@ class Render:
         elif self.status in ("pending", "processing"):
             self.stopped_at = time.monotonic() - self.started
 
-    def snapshot(self, url_key: str) -> dict[str, Any]:
+    @property
+    def url_ready(self) -> bool:
+        """Its URL is given: at once, or after `no_url_polls` completed polls without it."""
+        if self.no_url_polls is None:
+            return False
+        return self.no_url_polls == 0 or self.completed_polls > self.no_url_polls
+
+    def word(self, words: dict[str, str] | None = None) -> str:
+        """The status as the backend says it: `fail_word` for a failure, else `words`' word."""
         status = self.status
-        data: dict[str, Any] = {"id": self.id, "sessionId": self.session_id, "status": status}
+        if status == "failed" and self.fail_word != "failed":
+            return self.fail_word
+        return (words or {}).get(status, status)
+
+    def snapshot(self, url_key: str, words: dict[str, str] | None = None) -> dict[str, Any]:
+        status = self.status
+        data: dict[str, Any] = {"id": self.id, "sessionId": self.session_id, "status": self.word(words)}
         data.update(progress=self.progress, createdAt=self.created_at)
         output: dict[str, Any] = {"format": self.format, "quality": self.quality}
-        if status == "completed":
+        if status == "completed" and self.url_ready:
             if url_key == "outputUrl":
                 data["outputUrl"] = self.url
             else:

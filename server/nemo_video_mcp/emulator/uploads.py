@@ -180,7 +180,8 @@ async def upload(request: Request) -> Response:
     entries: list[dict[str, Any]] = []  # filename, size, head, url
     if session is None:
         await _drain(request)
-        return token_expired() if user is None else envelope_error(1002, "session not found")
+        refused = token_expired(code=config.token_error_code) if user is None else None
+        return refused or envelope_error(1002, "session not found")
     sandbox = state.sandbox
     if request.headers.get("content-type", "").startswith("multipart/"):
         parts = await _parse(request, sandbox.spool_dir if sandbox is not None else None)

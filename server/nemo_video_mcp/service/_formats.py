@@ -18,6 +18,7 @@ FORMATS: dict[str, tuple[MediaKind, frozenset[str]]] = {
     "webm": ("video", frozenset({"ebml"})),
     "mkv": ("video", frozenset({"ebml"})),
     "jpg": ("image", frozenset({"jpeg"})),
+    "jpeg": ("image", frozenset({"jpeg"})),
     "png": ("image", frozenset({"png"})),
     "gif": ("image", frozenset({"gif"})),
     "webp": ("image", frozenset({"webp"})),
@@ -42,7 +43,7 @@ CONTAINERS: dict[str, tuple[str, str]] = {
     "adts": ("an AAC audio file", "aac"),
     "adif": ("an AAC audio file", "aac"),
 }
-ALIASES = {"jpeg": "jpg", "jpe": "jpg", "m4v": "mp4", "qt": "mov"}  # same content, other name
+ALIASES = {"jpe": "jpg", "m4v": "mp4", "qt": "mov"}  # same content, other name
 # other atoms an old QuickTime file (with no `ftyp`) may start with
 _QT_ATOMS = {b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot"}
 

@@ -5,11 +5,30 @@ each. The `_words` modules build these from the service's views."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from ..service import RenderState, TurnStatus, UploadStatus
+
+# An entry of a list whose shape NemoVideo does not document (`video_infos`, `generated_media`): any
+# JSON value, passed on as it came, and said so in the schema (a schema with no keyword at all is
+# flagged by strict schema checkers, and a narrower one would reject what NemoVideo may send).
+JsonValue = Annotated[
+    Any,
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "object", "additionalProperties": True},
+                {"type": "array"},
+                {"type": "string"},
+                {"type": "number"},
+                {"type": "boolean"},
+                {"type": "null"},
+            ]
+        }
+    ),
+]
 
 
 class _Out(BaseModel):
@@ -64,8 +83,12 @@ class StateResult(_Out):
     timeline: str = Field(description="one-line summary of the timeline")
     tracks: list[TrackOut]
     export_ready: bool = Field(description="true when there is something to export")
-    video_infos: Any = Field(None, description="NemoVideo's data about the uploaded videos")
-    generated_media: Any = Field(None, description="media NemoVideo generated (e.g. extracted JSON)")
+    video_infos: list[JsonValue] | dict[str, Any] | None = Field(
+        None, description="NemoVideo's data about the uploaded videos (a list or an object, as sent)"
+    )
+    generated_media: list[JsonValue] | dict[str, Any] | None = Field(
+        None, description="media NemoVideo generated, e.g. extracted JSON (a list or an object, as sent)"
+    )
 
 
 class ExportResult(_Out):

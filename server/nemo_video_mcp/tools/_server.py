@@ -21,6 +21,7 @@ from ..service import ExportFormat, ExportQuality, Progress, ProgressFn, Workspa
 from ..settings import Settings, SkillSlug
 from ..skills import SkillRegistry
 from . import _texts as texts
+from ._arguments import ArgumentCheckingServer
 from ._errors import tool_errors
 from ._player import PLAYER_TOOL_META, Player, register_player
 from ._progress_words import progress_line
@@ -94,7 +95,7 @@ def build_server(
             yield AppState(workspace)
 
     player = Player(settings, workspace_from=lambda state: state.workspace)  # MCP Apps (tools/_player.py)
-    srv: MCPServer[AppState] = MCPServer(
+    srv: MCPServer[AppState] = ArgumentCheckingServer(
         SERVER_NAME,
         version=__version__,
         instructions=texts.INSTRUCTIONS,
