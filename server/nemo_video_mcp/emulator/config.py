@@ -46,6 +46,8 @@ class EmulatorConfig:
     max_upload_bytes: int = 500 * 1024 * 1024
     require_attribution: bool = True  # render submit without all X-Skill-* headers -> HTTP 402
     static_tokens: dict[str, str] = field(default_factory=_default_static_tokens)  # token -> registered user
+    # appended to every edit reply (see `fill`: it may echo the caller's token and client id)
+    reply_extra: str = ""
 
     def __post_init__(self) -> None:
         for name, choices in _CHOICES.items():

@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from .drafts import Outcome, apply_instruction
-from .responses import SSEResponse, authenticate, envelope_error, recorded, state_of
+from .responses import SSEResponse, authenticate, envelope_error, fill, recorded, state_of
 from .state import Session, State, User
 from .streams import EditStream, Script, StreamFaults
 
@@ -127,6 +127,9 @@ async def run_sse(request: Request) -> Response:
         return envelope_error(2001, "insufficient credits", data)
     faults = StreamFaults(stall=take("sse_stall"), drop=take("sse_drop"), error=take("sse_error"))
     faults.slow = take("sse_slow_heartbeats")
+    authorization = request.headers.get("authorization")
+    if faults.error is not None:
+        faults.error_message = fill(str(faults.error["message"]), state, authorization)
     silent = take("sse_silent") is not None or config.silent_edits
     edit_seconds = float(config.edit_seconds)
     script = Script(
@@ -137,6 +140,7 @@ async def run_sse(request: Request) -> Response:
         gui_talk=config.gui_talk,
         edit_seconds=edit_seconds,
         heartbeat_seconds=float(config.heartbeat_seconds),
+        extra=fill(config.reply_extra, state, authorization),
     )
     prefix = float(faults.slow["total"]) if faults.slow is not None else 0.0
     run = Run(

@@ -50,6 +50,7 @@ class Script:
     gui_talk: bool
     edit_seconds: float
     heartbeat_seconds: float
+    extra: str = ""  # appended to the reply (EmulatorConfig.reply_extra, filled in)
 
 
 @dataclass
@@ -58,6 +59,7 @@ class StreamFaults:
     drop: Fault | None = None
     error: Fault | None = None
     slow: Fault | None = None
+    error_message: str = ""  # the error fault's message, filled in (`responses.fill`)
 
 
 def sse(payload: Any) -> bytes:
@@ -120,7 +122,7 @@ class EditStream:
         if f.drop is not None and (final or self.events >= f.drop["after_events"]):
             raise StreamAbort
         if f.error is not None and (final or self.events >= f.error["after_events"]):
-            raise _Failed(self._error_frames(f.error["variant"], f.error["message"]))
+            raise _Failed(self._error_frames(f.error["variant"], f.error_message or f.error["message"]))
 
     async def _emit(self, frames: Iterable[bytes]) -> AsyncIterator[bytes]:
         for frame in frames:
@@ -200,7 +202,7 @@ class EditStream:
     def _reply_frames(self, outcome: Outcome) -> list[bytes]:
         if self.s.silent:
             return []
-        text = outcome.reply + (f" {outcome.gui}" if self.s.gui_talk and outcome.gui else "")
+        text = outcome.reply + (f" {outcome.gui}" if self.s.gui_talk and outcome.gui else "") + self.s.extra
         chunks = _split(text, 3)
         if self.s.shape == "legacy":
             return [sse({"type": "text", "content": chunk}) for chunk in chunks]
