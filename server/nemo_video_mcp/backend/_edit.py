@@ -24,6 +24,7 @@ from typing import Any
 import anyio
 import httpx2
 
+from ..logs import redact
 from ._accumulator import RunAccumulator
 from ._envelope import ErrorContext, decode
 from ._errors import StreamError, StreamStalled
@@ -93,7 +94,7 @@ class SSEDecoder:
         data = "\n".join(self._data)
         self._data.clear()
         self._pending = False
-        return parse_data(data)
+        return parse_data(redact(data))  # no secret NemoVideo echoes goes further (see logs.redact)
 
 
 def _json_events(data: Any) -> list[RunEvent]:
