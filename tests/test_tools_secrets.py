@@ -34,7 +34,9 @@ def _store_text(state_dir: Path) -> str:
     return "".join(p.read_bytes().decode("latin-1") for p in files)
 
 
-async def test_an_echoed_token_is_never_shown_nor_stored(emulator: Emulator, tmp_path: Path, mode: str) -> None:
+async def test_an_echoed_token_is_never_shown_nor_stored(
+    emulator: Emulator, tmp_path: Path, mode: str
+) -> None:
     settings = tool_settings(emulator, tmp_path, {"NEMO_TOKEN": STATIC, "NEMO_HTTP_TOKEN": HTTP_TOKEN})
     secrets = {STATIC, HTTP_TOKEN}
     emulator.config.reply_extra = f" [debug: Bearer {{token}} / {{TOKEN}} / http {HTTP_TOKEN.upper()}]"
@@ -69,7 +71,9 @@ async def test_an_echoed_anonymous_token_and_client_id_are_never_shown_nor_store
         up = await c.call_tool("upload_media", {"paths": [str(make_media(tmp_path / "media"))]})
         assert not up.is_error, text_of(up)
         edit = await c.call_tool("send_edit", {"instruction": "add music"})
-    secrets = set(emulator.issued_tokens) | {r.headers["x-client-id"] for r in emulator.requests if "x-client-id" in r.headers}
+    secrets = set(emulator.issued_tokens) | {
+        r.headers["x-client-id"] for r in emulator.requests if "x-client-id" in r.headers
+    }
     assert len(secrets) >= 3  # the static token, the anonymous token, the client id
     reply = edit.structured_content["reply"]
     assert reply.count(REDACTED) == 2, reply

@@ -12,8 +12,8 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 from mcp.server.mcpserver import MCPServer
 
-from .backend import NemoClient
 from . import logs
+from .backend import NemoClient
 from .logs import get_logger
 from .service import Store, Workspace
 from .settings import Settings

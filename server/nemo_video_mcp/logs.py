@@ -32,28 +32,29 @@ class _Matchers(NamedTuple):
     raw: re.Pattern[bytes]
 
 
-_MATCHERS: _Matchers | None = None
+_MATCHERS: list[_Matchers] = []  # the current one (rebuilt when a secret is added)
 
 
 def add_secret(value: str | None) -> None:
     """Register a value that must never appear in a log line (tokens are added as they are learned)."""
-    global _MATCHERS
     if value and len(value) >= 6 and value not in _SECRETS:
         _SECRETS.add(value)
         ordered = sorted(_SECRETS, key=len, reverse=True)  # the longest first: no partial leftovers
-        _MATCHERS = _Matchers(
-            tuple(s.lower() for s in ordered),
-            tuple(s.lower().encode() for s in ordered),
-            re.compile("|".join(re.escape(s) for s in ordered), re.IGNORECASE),
-            re.compile(b"|".join(re.escape(s.encode()) for s in ordered), re.IGNORECASE),
-        )
+        _MATCHERS[:] = [
+            _Matchers(
+                tuple(s.lower() for s in ordered),
+                tuple(s.lower().encode() for s in ordered),
+                re.compile("|".join(re.escape(s) for s in ordered), re.IGNORECASE),
+                re.compile(b"|".join(re.escape(s.encode()) for s in ordered), re.IGNORECASE),
+            )
+        ]
 
 
 def redact(text: str) -> str:
     """`text` with every registered secret, in any letter case, replaced by `[redacted]`."""
-    m = _MATCHERS
-    if m is None:
+    if not _MATCHERS:
         return text
+    m = _MATCHERS[0]
     low = text.lower()
     if not any(s in low for s in m.lower):
         return text
@@ -62,9 +63,9 @@ def redact(text: str) -> str:
 
 def redact_bytes(data: bytes) -> bytes:
     """`redact` for a body as received (UTF-8 JSON): the secrets are ASCII, so is `[redacted]`."""
-    m = _MATCHERS
-    if m is None:
+    if not _MATCHERS:
         return data
+    m = _MATCHERS[0]
     low = data.lower()
     if not any(s in low for s in m.lower_raw):
         return data

@@ -72,7 +72,7 @@ class RenderStatus(_Tolerant):
             return "processing"
         if s in ("completed", "complete", "done", "succeeded", "success"):
             return "completed"
-        if s in ("failed", "error"):
+        if s in ("failed", "error", "timed_out", "expired"):  # the contract's words for failed
             return "failed"
         if s in ("cancelled", "canceled"):
             return "cancelled"

@@ -69,8 +69,9 @@ def parse_render(data: Any, render_id: str) -> RenderStatus:
 
 
 def _failed(status: RenderStatus) -> RenderFailed:
-    reason = f": {status.error}" if status.error else ""
-    return RenderFailed(f"the render {status.render_id} failed{reason}", render_id=status.render_id)
+    return RenderFailed(
+        f"the render {status.render_id} failed", render_id=status.render_id, said=status.error
+    )
 
 
 class Renders:

@@ -132,6 +132,14 @@ class SessionUnusable(WorkspaceError):
         self.last = last
 
 
+class RenderMissing(WorkspaceError):
+    """NemoVideo has no render under this id: its submit never arrived, or it expired there."""
+
+    def __init__(self, render_id: str) -> None:
+        super().__init__(f"NemoVideo has no render {render_id}")
+        self.render_id = render_id
+
+
 class NoDownloadLink(WorkspaceError):
     """A render finished but the backend gave no link to download it from."""
 

@@ -1,13 +1,16 @@
 """The `reply` of an edit turn (send_edit, get_edit_result), written from how it ended.
 
-NemoVideo's own words come first, with its GUI talk turned into pointers at these tools
-(`_gui_talk.translate`); what changed is always worded from the drafts before and after.
+NemoVideo's own words come first, quoted and attributed (`_nemo_words`: `NemoVideo replied: «…»`,
+also whole in the `nemovideo_reply` / `nemovideo_error` fields), with its GUI talk turned into
+pointers at these tools (`_gui_talk.translate`); what changed is always worded from the drafts
+before and after.
 """
 
 from __future__ import annotations
 
 from ..service import TurnView
 from ._gui_talk import translate
+from ._nemo_words import replied, reported
 from ._progress_words import elapsed_text
 from ._results import EditResult
 from ._timeline_words import changes_text, diff, summary
@@ -17,8 +20,8 @@ RESTARTED = "The server restarted while this edit was running, so its reply was 
 
 
 def reply(view: TurnView) -> str:  # noqa: PLR0911 - one reply per way a turn ends
-    said = translate(view.said).strip()
-    lead = f"{said}\n\n" if said else ""
+    said = _said(view)
+    lead = f"{replied(said)}\n\n" if said else ""
     seen = changes_text(view.before, view.after)
     match view.ending:
         case "running":
@@ -28,10 +31,9 @@ def reply(view: TurnView) -> str:  # noqa: PLR0911 - one reply per way a turn en
                 "the instruction again."
             )
         case "finished":
-            return said or f"Done, without a written reply. What changed: {seen}."
+            return replied(said) if said else f"Done, without a written reply. What changed: {seen}."
         case "fault":
-            reason = translate(view.fault or "").strip().rstrip(".")
-            return f"{lead}The edit failed: {reason}. Changes seen: {seen}."
+            return f"{lead}The edit failed; {reported(_fault(view) or 'an error')}. Changes seen: {seen}."
         case "dropped_applied":
             return f"{lead}{DROPPED}; the timeline shows: {seen}."
         case "dropped_unseen":
@@ -54,6 +56,14 @@ def reply(view: TurnView) -> str:  # noqa: PLR0911 - one reply per way a turn en
             return view.reply or ""
 
 
+def _said(view: TurnView) -> str:
+    return translate(view.said).strip()
+
+
+def _fault(view: TurnView) -> str:
+    return translate(view.fault or "").strip()
+
+
 def edit_result(view: TurnView) -> EditResult:
     if view.ending == "recorded":
         changes = view.changes or []
@@ -64,6 +74,8 @@ def edit_result(view: TurnView) -> EditResult:
         turn_id=view.turn_id,
         status=view.status,
         reply=reply(view),
+        nemovideo_reply=_said(view) or None,
+        nemovideo_error=_fault(view) or None,
         changes=changes,
         timeline=summary(view.timeline),
     )

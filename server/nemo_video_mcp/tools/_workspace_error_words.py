@@ -12,6 +12,7 @@ from ..service import (
     MediaRefused,
     NoDownloadLink,
     NotExportReady,
+    RenderMissing,
     ReplacementFailed,
     SessionReplaced,
     SessionUnusable,
@@ -120,6 +121,11 @@ def workspace_error(exc: WorkspaceError, describe: Describe) -> str:  # noqa: PL
         return (
             f"Session {exc.session_id} was lost by NemoVideo (code 1002) and can no longer be used; "
             f"{hint}. Last known timeline of the lost session: {_last(exc.last)}"
+        )
+    if isinstance(exc, RenderMissing):
+        return (
+            f"NemoVideo has no export {exc.render_id} (it never started, or it expired there), so nothing "
+            "is rendering under that id. Call export_video again to render the timeline."
         )
     if isinstance(exc, NoDownloadLink):
         return f"Render {exc.render_id} finished but NemoVideo gave no download link."
