@@ -183,7 +183,7 @@ _EDIT = {
     "2001": _err(*CREDITS_LINK),
     "dropped stream": Expect("ok", ("dropped before the edit finished", "not sent again")),
     "silent stream": Expect("ok", ("without a written reply",)),
-    "stream error frame": Expect("failed", ("The edit failed: the model refused",)),
+    "stream error frame": Expect("failed", ("The edit failed; NemoVideo reported: «the model refused»",)),
 }
 _READ = {  # idempotent GETs: transient failures are retried
     "429 with Retry-After": OK,

@@ -17,6 +17,36 @@ from ._timeline_words import changes_text, diff, summary
 
 DROPPED = "The connection to NemoVideo dropped before the edit finished (it was not sent again)"
 RESTARTED = "The server restarted while this edit was running, so its reply was not received."
+DO_NOT_RESEND = "do not send the instruction again: it would run, and be charged, twice"
+AGAIN_IF_NEEDED = "Check get_state, and send the instruction again only if it is still needed."
+
+
+def _limit(view: TurnView) -> str:
+    return f"NemoVideo's limit on one edit ({elapsed_text(view.ceiling)})"
+
+
+def _watching(view: TurnView) -> str:
+    """A run this server lost, which NemoVideo may still be running: watched, never resent."""
+    left = elapsed_text(max(0.0, view.ceiling - view.elapsed))
+    return (
+        f"NemoVideo may still be working on it, so the timeline is being watched for its result "
+        f"({elapsed_text(view.elapsed)} since it started; the outcome is known as soon as the timeline "
+        f"changes, or in {left} at the latest, when {_limit(view)} has passed). Call "
+        f"get_edit_result(turn_id={view.turn_id!r}) to keep waiting; {DO_NOT_RESEND}."
+    )
+
+
+def _dropped_unseen(view: TurnView) -> str:
+    if view.after is None:  # the state could not be read back: nothing is known
+        return (
+            f"{DROPPED}, and the timeline could not be read back, so whether it applied is not known. "
+            f"Check get_state; until {_limit(view)} has passed since it started, NemoVideo may still "
+            f"apply it: {DO_NOT_RESEND}."
+        )
+    return (
+        f"{DROPPED}, and the timeline showed no change from it until {_limit(view)} had passed, so it "
+        f"did not apply. {AGAIN_IF_NEEDED}"
+    )
 
 
 def reply(view: TurnView) -> str:  # noqa: PLR0911 - one reply per way a turn ends
@@ -30,6 +60,10 @@ def reply(view: TurnView) -> str:  # noqa: PLR0911 - one reply per way a turn en
                 f"background. Call get_edit_result(turn_id={view.turn_id!r}) to keep waiting; do not send "
                 "the instruction again."
             )
+        case "dropped_watching":
+            return f"{lead}{DROPPED}. {_watching(view)}"
+        case "restart_watching":
+            return f"{RESTARTED} {_watching(view)}"
         case "finished":
             return replied(said) if said else f"Done, without a written reply. What changed: {seen}."
         case "fault":
@@ -37,16 +71,13 @@ def reply(view: TurnView) -> str:  # noqa: PLR0911 - one reply per way a turn en
         case "dropped_applied":
             return f"{lead}{DROPPED}; the timeline shows: {seen}."
         case "dropped_unseen":
-            return (
-                f"{lead}{DROPPED}, and {seen} since. Check get_state before sending the instruction again: "
-                "it may not have been applied."
-            )
+            return lead + _dropped_unseen(view)
         case "restart_applied":
             return f"{RESTARTED} The timeline shows it was applied: {seen}."
         case "restart_unseen":
             return (
-                f"{RESTARTED} The timeline shows no change from it, so it may not have been applied: check "
-                "get_state, and send the instruction again only if it is still needed."
+                f"{RESTARTED} The timeline showed no change from it until {_limit(view)} had passed, so it "
+                f"did not apply. {AGAIN_IF_NEEDED}"
             )
         case "not_run":
             return f"The edit was not run: {view.reason}"
