@@ -35,7 +35,8 @@ def importing(links: int) -> str:
 _EDIT_ACTIVITY = {
     "waiting": "still working",
     "writing": "writing its reply",
-    "recovering": "the connection dropped; reading the timeline back to see the result",
+    "recovering": "the connection dropped; watching the timeline for the result",
+    "restarted": "the server restarted during the edit; watching the timeline for the result",
 }
 
 
