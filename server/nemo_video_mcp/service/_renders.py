@@ -135,6 +135,18 @@ class Renders(Worker):
                 job = self._start(job.record, True)
         return await self._wait(job, wait_seconds, progress)
 
+    def check_unfinished(self) -> int:
+        """At start-up: poll every render a previous server process left unfinished (a submit cut
+        off before its answer too), by its id, never submitting it again, in the background; a
+        render NemoVideo has no trace of is recorded as such. Returns how many are checked."""
+        checked = 0
+        for record in self._store.unfinished_renders():
+            if record.render_id in self._jobs or _phase(record.status) in FINAL_PHASES:
+                continue  # a finished render waiting for its file is saved when asked for
+            self._start(record, record.download)
+            checked += 1
+        return checked
+
     def _start(self, record: RenderRecord, download: bool) -> _Job:
         job = _Job(record, download)
         self._jobs[record.render_id] = job
