@@ -70,8 +70,10 @@ SEND_EDIT = (
 
 GET_EDIT_RESULT = (
     "Keep waiting for an edit that send_edit returned as 'running', by its turn_id. Returns the same "
-    "fields as send_edit. Call it again while the status is still 'running'. Also reports edits that "
-    "were running when the server restarted, from the timeline as it is now."
+    "fields as send_edit. Call it again while the status is still 'running'. An edit whose connection "
+    "dropped, or that was running when the server restarted, may still be running on NemoVideo: it "
+    "stays 'running' while the timeline is watched for its result (until the timeline changes, or 15 "
+    "minutes after it started); never send its instruction again meanwhile."
 )
 
 GET_STATE = (
