@@ -61,15 +61,19 @@ def redact(text: str) -> str:
     return m.text.sub(REDACTED, text)
 
 
+def has_secret(data: bytes) -> bool:
+    """Whether `data` may carry a registered secret (in any letter case): a cheap pre-check."""
+    if not _MATCHERS:
+        return False
+    low = data.lower()
+    return any(s in low for s in _MATCHERS[0].lower_raw)
+
+
 def redact_bytes(data: bytes) -> bytes:
     """`redact` for a body as received (UTF-8 JSON): the secrets are ASCII, so is `[redacted]`."""
-    if not _MATCHERS:
+    if not has_secret(data):
         return data
-    m = _MATCHERS[0]
-    low = data.lower()
-    if not any(s in low for s in m.lower_raw):
-        return data
-    return m.raw.sub(REDACTED.encode(), data)
+    return _MATCHERS[0].raw.sub(REDACTED.encode(), data)
 
 
 def _redact_value(value: Any) -> Any:
