@@ -100,7 +100,7 @@ async def test_resources_timeline_state_and_skills(emulator: Emulator, tmp_path:
         up = await c.call_tool("upload_media", {"paths": [str(make_media(tmp_path / "media"))]})
         sid = up.structured_content["session_id"]
         timeline = (await c.read_resource(f"nemo://sessions/{sid}/timeline")).contents[0]
-        assert timeline.text == "Timeline (1 track): 1. Video: clip (0-10s)"
+        assert timeline.text == 'Timeline (1 track): 1. Video: "clip" (0-10s)'
         state = (await c.read_resource(f"nemo://sessions/{sid}/state")).contents[0]
         assert state.mime_type == "application/json"
         data = json.loads(state.text)

@@ -222,6 +222,8 @@ class Authenticator:
                 cached = self._files.load_token(self._settings.api_url)
                 if cached is not None:
                     logs.add_secret(cached.token)
+                    # the id that token was issued to is a secret too, even when unused now
+                    logs.add_secret(self._client_id or self._files.read_client_id())
                     self._current = cached
             current = self._valid()
             if current is not None:

@@ -208,17 +208,23 @@ class NemoClient:
         skill: str,
         intervals: Sequence[float] | None = None,
         max_unchanged: int | None = None,
+        deadline: float | None = None,
     ) -> Draft:
-        """After a dropped stream: poll the state until the draft differs from `before`."""
+        """After a dropped stream: poll the state until the draft differs from `before`. "No
+        change" is the answer only past `deadline` (`anyio.current_time()` clock: the run's
+        ceiling, when NemoVideo must have ended it; default NEMO_STREAM_MAX_SECONDS from now)."""
 
         async def read() -> SessionState:
             return await self.get_state(session_id, skill=skill)
 
+        now = anyio.current_time()
+        ceiling = now + self.settings.stream_max_seconds if deadline is None else deadline
         return await recover_state(
             read,
             before,
             intervals=tuple(intervals) if intervals else self.settings.recovery_poll_seconds,
             max_unchanged=max_unchanged or self.settings.recovery_max_unchanged,
+            give_up_after=max(0.0, ceiling - now),
             sleep=self._http.sleep,
         )
 

@@ -158,11 +158,9 @@ def error_for_code(code: int | None, message: str | None, ctx: ErrorContext) -> 
             "the file is too large for NemoVideo (code 4002): the limit is 500 MB per file; "
             "compress or trim it first"
         )
-    said = safe_text(message)
     label = f"code {code}" if code is not None else "a refusal"
     return BackendError(
-        f"NemoVideo answered {label} while trying to {ctx.what}" + (f": {said}" if said else ""),
-        code=code,
+        f"NemoVideo answered {label} while trying to {ctx.what}", code=code, said=safe_text(message)
     )
 
 

@@ -2,7 +2,8 @@
 
 Every failure the client can report is a `NemoError`; nothing else escapes it (httpx2 errors are
 wrapped, never re-raised). Each class carries the fields a caller needs to act, and a message
-that is safe to show a person: it never contains the bearer token or raw response bodies.
+that is safe to show a person: it never contains the bearer token or raw response bodies, nor
+NemoVideo's own words (those are in `said`, for the caller to quote as NemoVideo's).
 
     NemoError
     ├── TransportError            connection refused/reset, DNS, protocol error (retryable)
@@ -142,11 +143,12 @@ class FileTooLarge(NemoError):
 
 
 class RenderFailed(NemoError):
-    """A render reached status `failed`; `message` is the backend's failure text."""
+    """A render reached status `failed`; `said` is NemoVideo's own failure text (or None)."""
 
-    def __init__(self, message: str, *, render_id: str) -> None:
+    def __init__(self, message: str, *, render_id: str, said: str | None = None) -> None:
         super().__init__(message)
         self.render_id = render_id
+        self.said = said  # NemoVideo's words: whoever shows them quotes them as NemoVideo's
 
 
 class StreamError(NemoError):
@@ -158,7 +160,12 @@ class StreamStalled(StreamError):
 
 
 class BackendError(NemoError):
-    """Any other non-zero envelope code or unexpected answer."""
+    """Any other non-zero envelope code or unexpected answer; `said` is NemoVideo's own message
+    about it (or None), kept out of `message` so that it is never taken for this client's words."""
+
+    def __init__(self, message: str, *, code: int | str | None = None, said: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.said = said
 
 
 def bind_url(user_id: str | None) -> str | None:

@@ -58,11 +58,17 @@ def map_transport(exc: httpx2.HTTPError, ctx: ErrorContext) -> TransportError:
     )
 
 
-def json_or_none(content: bytes) -> Any:
+def json_or_none(content: bytes, *, redact: bool = True) -> Any:
+    """A JSON answer of NemoVideo, parsed (None when it is not JSON).
+
+    Every registered secret in it (the tokens, the client id), in any letter case, is redacted
+    first: this and the SSE decoder (`edit.py`) are where NemoVideo's text enters the process, so
+    nothing it echoes reaches the store, a log or a tool result. Only the anonymous-token answer,
+    which carries a token on purpose, is read with `redact=False`."""
     if not content.strip():
         return None
     try:
-        return json.loads(content)
+        return json.loads(logs.redact_bytes(content) if redact else content)
     except ValueError:
         return None
 
@@ -295,7 +301,7 @@ class Http:
         try:
             if not response.is_success:
                 raise refusal(response, response.content, ctx)
-            data = decode(json_or_none(response.content), ctx)
+            data = decode(json_or_none(response.content, redact=False), ctx)
             token = AnonymousToken.model_validate(data)
         except TokenRefused:
             raise AuthError("NemoVideo refused to issue an anonymous token") from None

@@ -69,10 +69,10 @@ def parse_render(data: Any, render_id: str) -> RenderStatus:
 
 
 def _failed(status: RenderStatus) -> RenderFailed:
-    reason = f": {status.error}" if status.error else ""
-    if status.backend_word:  # timed_out, expired...
-        reason = f" ({status.backend_word}){reason}"
-    return RenderFailed(f"the render {status.render_id} failed{reason}", render_id=status.render_id)
+    word = f" ({status.backend_word})" if status.backend_word else ""  # timed_out, expired...
+    return RenderFailed(
+        f"the render {status.render_id} failed{word}", render_id=status.render_id, said=status.error
+    )
 
 
 class Renders:

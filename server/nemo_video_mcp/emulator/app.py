@@ -3,7 +3,8 @@
 Generic faults, taken per request in this order: `delay` (sleep, then go on), `expire_token`
 (requests with an Authorization header: every token issued so far, static ones included, starts
 answering 1001), then the first of `http` / `envelope` / `reset`, which answers instead of the
-endpoint (after reading the request body, so the client always gets to read the answer).
+endpoint (after reading the request body, so the client always gets to read the answer). An
+`envelope` message may echo the caller's secrets (`responses.fill`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from . import analyses, api, render_download, renders, runs, uploads
 from .config import Fault
-from .responses import StreamAbort, envelope_error
+from .responses import StreamAbort, envelope_error, fill
 from .state import Recorded, State
 
 _MAX_KEPT_BODY = 16 << 20
@@ -111,9 +112,11 @@ class EmulatorApp:
                 }
             )
             raise StreamAbort
-        response = (
-            _http_fault(fault) if fault.kind == "http" else envelope_error(fault["code"], fault["message"])
-        )
+        if fault.kind == "http":
+            response = _http_fault(fault)
+        else:
+            message = fill(str(fault["message"]), self.state, rec.headers.get("authorization"))
+            response = envelope_error(fault["code"], message)
         await response(scope, receive, send)
         return True
 

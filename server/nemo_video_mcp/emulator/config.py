@@ -73,6 +73,8 @@ class EmulatorConfig:
     sandbox_paths: bool = False  # drafts name media by /mnt/userdata/<file> instead of the CDN URL
     media_shape: MediaShape = "list"  # generated_media and video_analyses: a list | an object by name
     analysis_content: AnalysisContent = "both"  # a video_analyses entry carries its JSON inline | url
+    # appended to every edit reply (see `fill`: it may echo the caller's token and client id)
+    reply_extra: str = ""
 
     def __post_init__(self) -> None:
         if isinstance(self.data_dir, str):  # `python -m nemo_video_mcp.emulator --set data_dir=...`

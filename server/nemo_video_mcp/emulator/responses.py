@@ -32,6 +32,20 @@ def authenticate(request: Request) -> User | None:
     return state_of(request).authenticate(request.headers.get("authorization"))
 
 
+def fill(template: str, state: State, authorization: str | None) -> str:
+    """A text the test chose, with `{token}` (the caller's bearer token), `{TOKEN}` (the same,
+    upper-cased) and `{client_id}` (the client id that token was issued to) filled in: a backend
+    that echoes secrets, for the tests that check they are never shown, logged or stored."""
+    if "{" not in template:
+        return template
+    token = (authorization or "").partition(" ")[2].strip()
+    return (
+        template.replace("{token}", token)
+        .replace("{TOKEN}", token.upper())
+        .replace("{client_id}", state.client_id_of(authorization))
+    )
+
+
 def base_url(request: Request) -> str:
     return str(request.base_url).rstrip("/")
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
-from ..backend import FINAL_PHASES
+from ..backend import FINAL_PHASES, RenderStatus
 
 TurnStatus = Literal["running", "completed", "failed"]
 TURN_DONE: tuple[TurnStatus, ...] = ("completed", "failed")
@@ -133,11 +133,18 @@ def render_record(r: sqlite3.Row) -> RenderRecord:
     return RenderRecord(**{**d, "path": path, "download": bool(d["download"])})
 
 
+def render_phase(status: str) -> str:
+    """The phase of a render's status word (NemoVideo's own words: "succeeded", "done", "canceled"...)."""
+    return RenderStatus(render_id="-", status=status).phase
+
+
 def render_finished(r: sqlite3.Row) -> bool:
-    """Over: a final status, except a completed render still waiting for its download."""
-    if r["status"] not in RENDER_DONE:
+    """Over: a final phase (whatever word NemoVideo used for it), except a completed render still
+    waiting for its download."""
+    phase = render_phase(r["status"])
+    if phase not in RENDER_DONE:
         return False
-    awaiting_file = r["status"] == "completed" and r["download"] and r["path"] is None
+    awaiting_file = phase == "completed" and r["download"] and r["path"] is None
     return not (awaiting_file and r["error"] is None)
 
 

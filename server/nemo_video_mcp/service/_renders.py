@@ -31,6 +31,7 @@ from ._workspace_errors import (
     ExportUnconfirmed,
     NoDownloadLink,
     NotExportReady,
+    RenderMissing,
     UnknownHandle,
     WorkspaceError,
 )
@@ -40,6 +41,9 @@ from ._workspace_wait import Reporter, clamp_budget, wait_with_progress
 log = get_logger(__name__)
 
 POLL_WINDOW_SECONDS = 300.0  # one `wait_render` call; the job loops until the render is over
+# the status recorded for a render NemoVideo has no trace of (a poll answered 404): the contract's
+# word for a render that failed by running out of time there, which is what it is to the user
+MISSING = "expired"
 
 
 @dataclass
@@ -94,8 +98,10 @@ class Renders(Worker):
             )
         except TransportError as exc:  # sent, but no answer: it may be rendering; keep the record
             raise ExportUnconfirmed(exc, render_id=render_id) from None
-        except (NemoError, WorkspaceError) as exc:
-            self._store.update_render(render_id, status="failed", error=str(exc), finished=True)
+        except (NemoError, WorkspaceError) as exc:  # refused: it never started (the error says why)
+            said: str | None = getattr(exc, "said", None)  # the record keeps NemoVideo's words only
+            status_word = "failed" if said else MISSING
+            self._store.update_render(render_id, status=status_word, error=said, finished=True)
             raise
         record = self._save(record, status)
         log.info("render submitted", render_id=render_id, session_id=ref.session_id)
@@ -128,6 +134,18 @@ class Renders(Worker):
             if job.done.is_set() and job.record.path is None:
                 job = self._start(job.record, True)
         return await self._wait(job, wait_seconds, progress)
+
+    def check_unfinished(self) -> int:
+        """At start-up: poll every render a previous server process left unfinished (a submit cut
+        off before its answer too), by its id, never submitting it again, in the background; a
+        render NemoVideo has no trace of is recorded as such. Returns how many are checked."""
+        checked = 0
+        for record in self._store.unfinished_renders():
+            if record.render_id in self._jobs or _phase(record.status) in FINAL_PHASES:
+                continue  # a finished render waiting for its file is saved when asked for
+            self._start(record, record.download)
+            checked += 1
+        return checked
 
     def _start(self, record: RenderRecord, download: bool) -> _Job:
         job = _Job(record, download)
@@ -171,9 +189,8 @@ class Renders(Worker):
             # a 404 while polling: the backend has no such render (it never started, or it expired);
             # a 404 of the download of a finished render is a failed download, not a failed render
             if exc.code == 404 and _phase(job.record.status) != "completed":
-                reason = f"NemoVideo has no export {record.render_id} (it never started, or it expired)"
-                job.record = self._store.update_render(record.render_id, status="failed", error=reason)
-                job.error = RenderFailed(reason, render_id=record.render_id)
+                job.record = self._store.update_render(record.render_id, status=MISSING)
+                job.error = RenderMissing(record.render_id)
         except Exception as exc:
             if not isinstance(exc, NemoError | WorkspaceError):
                 log.exception("render job crashed", render_id=record.render_id)
@@ -192,8 +209,8 @@ class Renders(Worker):
             deadline = anyio.current_time() + POLL_WINDOW_SECONDS
             try:
                 status = await self._client.wait_render(rid, skill=skill, deadline=deadline, on_status=seen)
-            except RenderFailed as exc:
-                status = RenderStatus(render_id=rid, status="failed", error=exc.message)
+            except RenderFailed as exc:  # the record keeps NemoVideo's own words only
+                status = RenderStatus(render_id=rid, status="failed", error=exc.said)
             seen(status)
 
     async def _download(self, job: _Job) -> None:
@@ -239,8 +256,11 @@ class Renders(Worker):
         )
 
 
-def _failure(record: RenderRecord) -> RenderFailed:
-    return RenderFailed(record.error or "the render failed without a reason", render_id=record.render_id)
+def _failure(record: RenderRecord) -> RenderFailed | RenderMissing:
+    if record.status == MISSING and record.error is None:
+        return RenderMissing(record.render_id)
+    rid = record.render_id
+    return RenderFailed(f"the render {rid} failed", render_id=rid, said=record.error)
 
 
 def _on_disk(record: RenderRecord) -> bool:

@@ -26,6 +26,8 @@ __all__ = ["Expired", "RenderRecord", "SessionRecord", "Store", "StoreError", "T
 
 DB_FILENAME = "nemo-video-mcp.sqlite3"
 BUSY_TIMEOUT_MS = 3000
+# a render still unfinished this long after its submit can never finish (renders take 30-90 s)
+RENDER_NEVER_FINISHES_SECONDS = 24 * 3600.0
 
 
 class StoreError(RuntimeError):
@@ -291,17 +293,22 @@ class Store:
     def expire(self, older_than_seconds: float) -> Expired:
         """Delete finished turns and renders older than the TTL, and lost sessions nothing uses.
 
-        Running turns and unfinished renders are never deleted, whatever their age; sessions
-        that are not lost are never deleted.
+        Running turns are never deleted, whatever their age (a later call settles them), nor
+        unfinished renders, except those that can never finish: submitted longer ago than the TTL
+        and than RENDER_NEVER_FINISHES_SECONDS. Sessions that are not lost are never deleted.
         """
-        cutoff = self._clock() - older_than_seconds
+        now = self._clock()
+        cutoff = now - older_than_seconds
+        stale = min(cutoff, now - RENDER_NEVER_FINISHES_SECONDS)
         with self._tx() as conn:
             turns = conn.execute(
                 "DELETE FROM turns WHERE status != 'running' AND COALESCE(finished_at, created_at) < ?",
                 (cutoff,),
             ).rowcount
             renders = conn.execute(
-                "DELETE FROM renders WHERE finished_at IS NOT NULL AND finished_at < ?", (cutoff,)
+                "DELETE FROM renders WHERE (finished_at IS NOT NULL AND finished_at < ?) "
+                "OR (finished_at IS NULL AND created_at < ?)",
+                (cutoff, stale),
             ).rowcount
             sessions = conn.execute(
                 "DELETE FROM sessions WHERE lost = 1 AND updated_at < ? "

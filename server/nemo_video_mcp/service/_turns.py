@@ -3,12 +3,19 @@
 A message is never sent twice: the same instruction while a turn of the session is running
 returns that turn; a different one is refused until the running turn is over; a dropped stream
 is followed by reading the state back (`client.recover_state`), never by sending again. Every
-turn is recorded in the Store with the draft before it, so a turn the server was running when
-it stopped is still reported after a restart, from the timeline as it is now.
+turn is recorded in the Store with the draft before it.
+
+A run this server lost (its stream broke, or a previous server process was running it when it
+stopped) may still be running on NemoVideo until its ceiling (NEMO_STREAM_MAX_SECONDS after it
+started). Until then it stays `running` and is watched through the timeline, as after a dropped
+stream: it is `completed` once the timeline changes, and says it did not apply only once the
+ceiling has passed with no change. Meanwhile the same instruction is answered from that turn and
+a different one is refused (one run per session), with when it will be accepted.
 """
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,23 +42,40 @@ class _Turn:
     ref: SessionRef
     instruction: str
     before: Draft
+    ceiling: float  # seconds NemoVideo may run one message: then it is over, whatever we saw
     started: float = field(default_factory=anyio.current_time)
     done: anyio.Event = field(default_factory=anyio.Event)
     outcome: Outcome | None = None  # set when the run is over
     error: Exception | None = None  # raised to every waiter (a lost session, no credits...)
-    activity: EditActivity = "waiting"
+    activity: EditActivity = "waiting"  # "restarted": adopted from a previous server process
     tool: str | None = None  # the backend tool it runs ("working")
+
+    @property
+    def deadline(self) -> float:
+        """When the run's ceiling passes (`anyio.current_time()` clock)."""
+        return self.started + self.ceiling
+
+    @property
+    def unconfirmed(self) -> bool:
+        """This server lost the run (dropped stream, restart): watched through the timeline."""
+        return self.activity in ("recovering", "restarted")
 
     def view(self) -> TurnView:
         sid, o = self.ref.session_id, self.outcome
         if o is None:
             elapsed = anyio.current_time() - self.started
+            ending: TurnEnding = (
+                "restart_watching" if self.activity == "restarted"
+                else "dropped_watching" if self.activity == "recovering"
+                else "running"
+            )  # fmt: skip
             return TurnView(
-                sid, self.turn_id, "running", "running", self.before, None, self.before, elapsed=elapsed
-            )
+                sid, self.turn_id, "running", ending, self.before, None, self.before,
+                elapsed=elapsed, ceiling=self.ceiling,
+            )  # fmt: skip
         return TurnView(
             sid, self.turn_id, o.status, o.ending, self.before, o.after, o.after or self.before,
-            said=o.said, fault=o.fault, reason=o.reason,
+            said=o.said, fault=o.fault, reason=o.reason, ceiling=self.ceiling,
         )  # fmt: skip
 
 
@@ -83,24 +107,30 @@ class Turns(Worker):
             turn = self._running(ref, text)
             if turn is None:
                 record = self._store.running_turn(ref.session_id)
-                if record is not None:  # left running by a previous server process: settle it first
-                    settled = await self._report_orphan(record)
+                if record is not None and record.turn_id not in self._live:
+                    # left running by a previous server process: NemoVideo may still be running it
+                    orphan = await self._adopt(record)
                     if _same(record.instruction, text):  # never send it twice, restart or not
-                        return self._record_view(settled)
+                        turn = orphan
+                    elif not orphan.done.is_set():
+                        raise _busy(orphan)
+            if turn is None:
                 self._may_start(ref)
                 turn = await self._start(ref, text)
         return await self._wait(turn, wait_seconds, progress)
 
     async def result(self, turn_id: str, wait_seconds: float | None, progress: ProgressFn | None) -> TurnView:
         turn = self._live.get(turn_id)
-        if turn is not None:
-            return await self._wait(turn, wait_seconds, progress)
-        record = self._store.get_turn(turn_id)
-        if record is None:
-            raise UnknownHandle("turn", turn_id)
-        if record.status == "running":  # started by a server process that has since stopped
-            record = await self._report_orphan(record)
-        return self._record_view(record)
+        if turn is None:
+            record = self._store.get_turn(turn_id)
+            if record is None:
+                raise UnknownHandle("turn", turn_id)
+            if record.status != "running":
+                return self._record_view(record)
+            # started by a server process that has since stopped: watch it from here
+            async with self._locks.setdefault(record.session_id, anyio.Lock()):
+                turn = self._live.get(turn_id) or await self._adopt(record)
+        return await self._wait(turn, wait_seconds, progress)
 
     def _running(self, ref: SessionRef, text: str) -> _Turn | None:
         """The session's running turn when it carries the same instruction; refuse a different one."""
@@ -110,13 +140,13 @@ class Turns(Worker):
         )
         if live is None or _same(live.instruction, text):
             return live
-        raise TurnBusy(turn_id=live.turn_id, session_id=ref.session_id, instruction=live.instruction)
+        raise _busy(live)
 
     async def _start(self, ref: SessionRef, text: str) -> _Turn:
         _, before = await self._sessions.read(ref)
         turn_id = f"turn_{uuid.uuid4().hex[:16]}"
         self._store.add_turn(turn_id, ref.session_id, ref.skill, text, before_draft=before.raw)
-        turn = _Turn(turn_id, ref, text, before)
+        turn = _Turn(turn_id, ref, text, before, self._settings.stream_max_seconds)
         self._forget_old()
         self._live[turn_id] = turn
         self._tg.start_soon(self._run, turn)
@@ -189,9 +219,11 @@ class Turns(Worker):
         """The draft after the run (polled back after a dropped stream), or None if unreadable."""
         ref = turn.ref
         try:
-            if dropped:
+            if dropped:  # NemoVideo may go on until the run's ceiling: watch the timeline until then
                 turn.activity = "recovering"
-                after = await self._client.recover_state(ref.session_id, turn.before, skill=ref.skill)
+                after = await self._client.recover_state(
+                    ref.session_id, turn.before, skill=ref.skill, deadline=turn.deadline
+                )
             else:
                 after = Draft.parse((await self._client.get_state(ref.session_id, skill=ref.skill)).draft)
         except NemoError as exc:
@@ -210,10 +242,43 @@ class Turns(Worker):
 
     # after a restart -----------------------------------------------------------------------
 
-    async def _report_orphan(self, record: TurnRecord) -> TurnRecord:
-        """A turn a previous server process left running: report it from the state as it is now."""
-        _, now = await self._sessions.read(SessionRef(record.session_id, record.skill))
-        return self._record(record.turn_id, after_restart(Draft.parse(record.before_draft), now))
+    async def _adopt(self, record: TurnRecord) -> _Turn:
+        """A turn a previous server process left running (the caller holds the session's lock):
+        settled at once if the timeline already shows a change or its ceiling has passed, else
+        watched through the timeline in the background. A failed read adopts nothing (it raises)."""
+        ref = SessionRef(record.session_id, record.skill)
+        before = Draft.parse(record.before_draft)
+        age = max(0.0, time.time() - record.created_at)  # the store's clock is the wall clock
+        turn = _Turn(record.turn_id, ref, record.instruction, before, self._settings.stream_max_seconds)
+        turn.started, turn.activity = anyio.current_time() - age, "restarted"
+        _, now = await self._sessions.read(ref)
+        self._live[turn.turn_id] = turn
+        if not before.same_as(now) or anyio.current_time() >= turn.deadline:
+            self._finish(turn, after_restart(before, now))
+            turn.done.set()
+        else:
+            log.info("watching an edit a previous process started", turn_id=turn.turn_id)
+            self._tg.start_soon(self._watch, turn)
+        return turn
+
+    async def _watch(self, turn: _Turn) -> None:
+        """Poll the timeline until it changes or the run's ceiling passes, as after a dropped stream."""
+        ref = turn.ref
+        try:
+            after = await self._client.recover_state(
+                ref.session_id, turn.before, skill=ref.skill, deadline=turn.deadline
+            )
+            self._sessions.remember(ref, after)
+            self._finish(turn, after_restart(turn.before, after))
+        except Exception as exc:  # the waiters get the error; the next call adopts the turn again
+            if isinstance(exc, SessionLost):
+                exc = await self._sessions.replace_lost(ref)
+            elif not isinstance(exc, NemoError):
+                log.exception("watching an edit crashed", turn_id=turn.turn_id)
+            turn.error = exc
+            self._live.pop(turn.turn_id, None)
+        finally:
+            turn.done.set()
 
     def _record(self, turn_id: str, outcome: Outcome) -> TurnRecord:
         return self._store.update_turn(
@@ -239,5 +304,16 @@ class Turns(Worker):
         return TurnView(
             record.session_id, record.turn_id, record.status, cast(TurnEnding, ending), before, after, last,
             said=record.reply or "", fault=record.fault, reason=record.reason,
-            reply=record.reply, changes=record.changes,
+            ceiling=self._settings.stream_max_seconds, reply=record.reply, changes=record.changes,
         )  # fmt: skip
+
+
+def _busy(turn: _Turn) -> TurnBusy:
+    """The refusal of a different instruction while `turn` may still run."""
+    return TurnBusy(
+        turn_id=turn.turn_id,
+        session_id=turn.ref.session_id,
+        instruction=turn.instruction,
+        unconfirmed=turn.unconfirmed,
+        allowed_in=max(0.0, turn.deadline - anyio.current_time()),
+    )

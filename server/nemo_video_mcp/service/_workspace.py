@@ -81,6 +81,8 @@ class Workspace:
             self._turns = Turns(work, before_start=self._uploads.ensure_idle)
             self._renders = Renders(work, before_start=self._uploads.ensure_idle)
             self._expire()
+            if checked := self._renders.check_unfinished():
+                log.info("checking renders a previous process left unfinished", renders=checked)
             tg.start_soon(self._expire_periodically)
             self._stack = stack.pop_all()
         return self

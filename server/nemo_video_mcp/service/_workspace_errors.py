@@ -54,13 +54,27 @@ class UnknownHandle(WorkspaceError):
 
 
 class TurnBusy(WorkspaceError):
-    """A different instruction arrived while a turn of the same session is still running."""
+    """A different instruction arrived while a turn of the same session may still be running.
 
-    def __init__(self, *, turn_id: str, session_id: str, instruction: str) -> None:
+    `unconfirmed`: this server lost the run (the stream broke, or it restarted during it), so it
+    is watched through the timeline; `allowed_in`: seconds until the run's ceiling passes, when a
+    new instruction is accepted at the latest (earlier once the turn is over)."""
+
+    def __init__(
+        self,
+        *,
+        turn_id: str,
+        session_id: str,
+        instruction: str,
+        unconfirmed: bool = False,
+        allowed_in: float = 0.0,
+    ) -> None:
         super().__init__(f"turn {turn_id} still running in session {session_id}")
         self.turn_id = turn_id
         self.session_id = session_id
         self.instruction = instruction  # the running turn's
+        self.unconfirmed = unconfirmed
+        self.allowed_in = allowed_in
 
 
 class UploadBusy(WorkspaceError):
@@ -130,6 +144,14 @@ class SessionUnusable(WorkspaceError):
         self.skill = skill
         self.current_session_id = current_session_id
         self.last = last
+
+
+class RenderMissing(WorkspaceError):
+    """NemoVideo has no render under this id: its submit never arrived, or it expired there."""
+
+    def __init__(self, render_id: str) -> None:
+        super().__init__(f"NemoVideo has no render {render_id}")
+        self.render_id = render_id
 
 
 class NoDownloadLink(WorkspaceError):

@@ -33,8 +33,8 @@ __all__ = [
 
 ProgressStage = Literal["editing", "uploading", "importing", "reading", "rendering", "downloading"]
 EditActivity = Literal[
-    "waiting", "working", "writing", "recovering"
-]  # recovering: reading back a dropped run
+    "waiting", "working", "writing", "recovering", "restarted"
+]  # recovering: reading back a dropped run; restarted: watching a run a previous process started
 
 
 @dataclass(frozen=True)
@@ -62,12 +62,17 @@ RenderState = Literal["pending", "processing", "downloading", "completed", "fail
 
 TurnEnding = Literal[
     "running",  # still running when the wait ended
+    # still running as far as anyone knows, watched through the timeline until it changes or the
+    # run's ceiling (`ceiling` seconds after its start) passes: the stream broke / this server
+    # restarted during the run (NemoVideo may still be running it: it must not be sent again)
+    "dropped_watching",
+    "restart_watching",
     "finished",  # the run ended normally (`said` may be empty: no written reply)
     "fault",  # NemoVideo reported an error inside the stream (`fault`)
     "dropped_applied",  # the stream broke; the timeline read back shows a change
-    "dropped_unseen",  # the stream broke; no change seen since
+    "dropped_unseen",  # the stream broke; no change seen until the ceiling passed (None `after`: unread)
     "restart_applied",  # the server restarted during the run; the timeline shows a change
-    "restart_unseen",  # the server restarted during the run; no change seen
+    "restart_unseen",  # the server restarted during the run; no change seen until the ceiling passed
     "not_run",  # refused before it ran (`reason`: the error, e.g. no credits, a lost session)
     "crashed",  # this server failed (`reason`: the exception's type)
     "recorded",  # finished under an older version, which stored the reply worded (`reply`, `changes`)
@@ -113,6 +118,7 @@ class TurnView:
     fault: str | None = None  # the error NemoVideo reported inside the stream
     reason: str | None = None  # why it did not run / what failed here
     elapsed: float = 0.0  # seconds since it started (while running)
+    ceiling: float = 900.0  # seconds NemoVideo may run one message (NEMO_STREAM_MAX_SECONDS)
     reply: str | None = None  # "recorded" only: the reply as an older version worded it
     changes: list[str] | None = None  # "recorded" only
 

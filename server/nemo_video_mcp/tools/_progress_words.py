@@ -1,9 +1,17 @@
 """The progress lines a waiting call reports (`notifications/progress` messages), and the units
-every message shares: elapsed times and megabytes."""
+every message shares: elapsed times and megabytes. NemoVideo's own words in them (a render's
+status, the tool its agent runs) are quoted as data."""
 
 from __future__ import annotations
 
+import json
+
 from ..service import Progress
+
+
+def quote(word: str, limit: int = 40) -> str:
+    """A word of NemoVideo's (a status, a tool's name), quoted as data (JSON style)."""
+    return json.dumps(word if len(word) <= limit else word[: limit - 1] + "…", ensure_ascii=False)
 
 
 def elapsed_text(seconds: float) -> str:
@@ -27,16 +35,18 @@ def importing(links: int) -> str:
 _EDIT_ACTIVITY = {
     "waiting": "still working",
     "writing": "writing its reply",
-    "recovering": "the connection dropped; reading the timeline back to see the result",
+    "recovering": "the connection dropped; watching the timeline for the result",
+    "restarted": "the server restarted during the edit; watching the timeline for the result",
 }
 
 
 def progress_line(p: Progress) -> str:
     if p.stage == "editing":
-        doing = f"working ({p.detail})" if p.activity == "working" else _EDIT_ACTIVITY[p.activity]
+        working = p.activity == "working"
+        doing = f"working (tool {quote(p.detail or '')})" if working else _EDIT_ACTIVITY[p.activity]
         return f"editing: {doing} ({elapsed_text(p.elapsed)})…"
     if p.stage == "rendering":
-        return f"rendering {p.done:.0f}% ({p.detail})"
+        return f"rendering {p.done:.0f}% (status {quote(p.detail or '')})"
     if p.stage == "downloading":
         size = bytes_sent(p.done, p.total) if p.total else f"{megabytes(p.done)} MB"
         return f"downloading {size}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..service import RenderView
+from ._progress_words import quote
 from ._results import ExportResult
 
 
@@ -17,7 +18,8 @@ def message(view: RenderView) -> str:
     if view.status == "cancelled":
         return "The render was cancelled; call export_video to render again."
     pct = f" {view.progress:.0f}%" if view.progress is not None else ""
-    return f"Rendering{pct} ({view.backend_status}); renders take 30-90 s: {later}."
+    status = quote(view.backend_status)
+    return f"Rendering{pct} (NemoVideo's status: {status}); renders take 30-90 s: {later}."
 
 
 def export_result(view: RenderView) -> ExportResult:

@@ -12,6 +12,7 @@ from ..service import (
     MediaRefused,
     NoDownloadLink,
     NotExportReady,
+    RenderMissing,
     ReplacementFailed,
     SessionReplaced,
     SessionUnusable,
@@ -22,7 +23,7 @@ from ..service import (
     UploadUnconfirmed,
     WorkspaceError,
 )
-from ._progress_words import bytes_sent
+from ._progress_words import bytes_sent, elapsed_text
 from ._timeline_words import summary
 
 Describe = Callable[[NemoError], str]
@@ -66,6 +67,24 @@ def media_refused(exc: MediaRefused) -> str:
     )
 
 
+def turn_busy(exc: TurnBusy) -> str:
+    later = f"in {elapsed_text(exc.allowed_in)} at the latest, when NemoVideo's limit on one edit has passed"
+    follow = f"get_edit_result(turn_id={exc.turn_id!r})"
+    if exc.unconfirmed:
+        return (
+            f"An edit may still be running in session {exc.session_id} (turn_id {exc.turn_id!r}: "
+            f"{exc.instruction!r}): this server lost its connection to that run (or restarted during it), "
+            "so its outcome is not known yet, and NemoVideo runs one edit at a time per session. A new "
+            f"instruction is accepted as soon as the timeline shows that edit's result, or {later}. Call "
+            f"{follow} to follow it, then send the new instruction."
+        )
+    return (
+        f"An edit is still running in session {exc.session_id} (turn_id {exc.turn_id!r}: "
+        f"{exc.instruction!r}). NemoVideo runs one edit at a time per session: call {follow} first, then "
+        f"send the new instruction (it is accepted once that edit is over, {later})."
+    )
+
+
 def workspace_error(exc: WorkspaceError, describe: Describe) -> str:  # noqa: PLR0911, PLR0912 - one per error
     """The sentence for `exc`; `describe` words a backend error it wraps."""
     if isinstance(exc, BadRequest):
@@ -80,11 +99,7 @@ def workspace_error(exc: WorkspaceError, describe: Describe) -> str:  # noqa: PL
             )
         return f"No render {exc.handle!r} is known (it may have expired). Call export_video to start one."
     if isinstance(exc, TurnBusy):
-        return (
-            f"An edit is still running in session {exc.session_id} (turn_id {exc.turn_id!r}: "
-            f"{exc.instruction!r}). NemoVideo runs one edit at a time per session: call "
-            f"get_edit_result(turn_id={exc.turn_id!r}) first, then send the new instruction."
-        )
+        return turn_busy(exc)
     if isinstance(exc, UploadBusy):
         sent = f", {bytes_sent(exc.sent, exc.total)} sent" if exc.total else ""
         return (
@@ -120,6 +135,11 @@ def workspace_error(exc: WorkspaceError, describe: Describe) -> str:  # noqa: PL
         return (
             f"Session {exc.session_id} was lost by NemoVideo (code 1002) and can no longer be used; "
             f"{hint}. Last known timeline of the lost session: {_last(exc.last)}"
+        )
+    if isinstance(exc, RenderMissing):
+        return (
+            f"NemoVideo has no export {exc.render_id} (it never started, or it expired there), so nothing "
+            "is rendering under that id. Call export_video again to render the timeline."
         )
     if isinstance(exc, NoDownloadLink):
         return f"Render {exc.render_id} finished but NemoVideo gave no download link."
