@@ -145,7 +145,7 @@ class Renders(Worker):
                 await report(90 + (10 * got / total if total else 0), 100, info)
             else:
                 pct = job.record.progress or 0.0
-                await report(0.9 * pct, 100, Progress("rendering", done=pct, detail=job.record.status))
+                await report(0.9 * pct, 100, Progress("rendering", detail=job.record.status))
 
         budget = clamp_budget(wait_seconds, self._settings.wait_seconds)
         await wait_with_progress(job.done, budget, tick, interval=self._interval)

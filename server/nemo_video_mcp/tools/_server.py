@@ -64,7 +64,7 @@ def progress_of(ctx: Context[Any, Any]) -> ProgressFn:
     """The service's progress, worded, as `notifications/progress` of this call."""
 
     async def report(progress: float, total: float | None, info: Progress) -> None:
-        await ctx.report_progress(progress, total, progress_line(info))
+        await ctx.report_progress(progress, total, progress_line(info, progress, total))
 
     return report
 
@@ -198,7 +198,8 @@ def register_tools(srv: MCPServer[AppState], settings: Settings) -> None:
     @srv.tool(
         name="get_export_status",
         description=texts.GET_EXPORT_STATUS,
-        annotations=_annotations("Export status", read_only=True, idempotent=True),
+        # not read-only: it saves the finished file (never over another); a second call saves nothing more
+        annotations=_annotations("Export status", read_only=False, idempotent=True),
     )
     async def get_export_status(
         render_id: Annotated[str, Field(description="the render_id export_video returned")],
