@@ -24,7 +24,7 @@ that is safe to show a person: it never contains the bearer token or raw respons
     │   └── StreamStalled         no byte for `stall_seconds` / ceiling reached
     └── BackendError              any other non-zero envelope code or unexpected answer  .code
 
-`retryable(exc)` in `retry.py` decides which of these a caller may retry.
+`is_retryable(exc, idempotent=...)` in `_retry.py` decides which of these a caller may retry.
 """
 
 from __future__ import annotations

@@ -113,8 +113,8 @@ def register_tools(srv: MCPServer[AppState], settings: Settings) -> None:
     )
     async def upload_media(
         ctx: Context[AppState, Any],
-        paths: Annotated[list[str], Field(description="absolute paths of local files")] = [],  # noqa: B006
-        urls: Annotated[list[str], Field(description="http(s) links to media")] = [],  # noqa: B006
+        paths: Annotated[list[str], Field(description="absolute paths of local files")] = [],  # noqa: B006 - the SDK passes a fresh list
+        urls: Annotated[list[str], Field(description="http(s) links to media")] = [],  # noqa: B006 - as above
         session_id: SessionId = None,
         skill: SkillArg = None,
     ) -> UploadResult:
