@@ -1,7 +1,8 @@
 """Results that agree with themselves (issue 15 §3), through `mcp.Client` in both protocol modes:
 an export's progress words say the number sent with them, an edit's progress has a total a host
 can draw a bar against, a tool that saves files is not annotated read-only, and an upload's
-message says what to do next."""
+message says what to do next. Also: an export whose file URL fails still lands (issue 10 §5: the
+client's `download_render` gets its real caller)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from nemo_video_mcp.emulator import Emulator
+from nemo_video_mcp.emulator import Emulator, Fault
 from support_common import make_media, text_of
 from tools_support import MODES, Progress, connect, file_bytes, tool_settings
 
@@ -117,3 +118,21 @@ async def test_upload_message_names_the_next_step(emulator: Emulator, tmp_path: 
     assert not edit.is_error, text_of(edit)
     assert edit.structured_content["status"] == "completed"
     assert edit.structured_content["session_id"] == sid
+
+
+async def test_export_whose_file_url_fails_is_saved_through_the_fallback(
+    emulator: Emulator, tmp_path: Path, mode: str
+) -> None:
+    """The render's URL answers 404 every time: the export still lands, through NemoVideo's
+    download endpoint (`NemoClient.download_render`, which had no caller but the tests)."""
+    settings = tool_settings(emulator, tmp_path)
+    async with connect(settings, mode) as c:
+        await c.call_tool("upload_media", {"paths": [str(make_media(tmp_path / "media"))]})
+        emulator.inject(Fault("http", path="/files/", status=404, times=10))
+        done = await c.call_tool("export_video", {"wait_seconds": 8})
+    out = done.structured_content
+    assert not done.is_error, text_of(done)
+    assert out["status"] == "completed"
+    assert file_bytes(out["path"]) == emulator.render_content()
+    assert Path(out["path"]).parent == settings.output_dir
+    assert emulator.requests_to(f"/api/render/proxy/{out['render_id']}/download")

@@ -208,9 +208,10 @@ class Renders(Worker):
         def got(done: int, total: int | None) -> None:
             job.downloading = (done, total)
 
-        # into the folder, never overwriting: a taken name becomes `name (1).mp4`
-        path = await self._client.download(
-            record.url, folder, filename=name, skill=record.skill, progress=got
+        # into the folder, never overwriting: a taken name becomes `name (1).mp4`; a URL that fails
+        # is followed by a few more polls for a new one, then NemoVideo's download endpoint
+        path = await self._client.download_render(
+            record.render_id, folder, skill=record.skill, url=record.url, filename=name, progress=got
         )
         job.record = self._store.update_render(record.render_id, path=path)
         log.info("render downloaded", render_id=record.render_id, path=str(path))
