@@ -64,10 +64,11 @@ async def test_tool_names_arguments_and_annotations(emulator: Emulator, tmp_path
     assert args["get_export_status"] == {"render_id", "wait_seconds", "download"}
     assert args["check_credits"] == set()
     read_only = {name for name, t in tools.items() if t.annotations.read_only_hint}
-    assert read_only == {"get_state", "check_credits", "get_edit_result", "get_export_status"}
+    assert read_only == {"get_state", "check_credits", "get_edit_result"}  # get_export_status saves files
     assert all(t.annotations.open_world_hint for t in tools.values())
     assert tools["send_edit"].annotations.idempotent_hint is False
-    for name in ("upload_media", "export_video", "get_state", "check_credits"):
+    assert tools["get_export_status"].annotations.idempotent_hint is True  # a second call saves nothing more
+    for name in ("upload_media", "export_video", "get_export_status", "get_state", "check_credits"):
         assert tools[name].annotations.destructive_hint is False
     for name in TOOLS:
         assert tools[name].output_schema is not None

@@ -1,9 +1,10 @@
 """Structured logging to stderr, never stdout (stdout carries only the MCP protocol).
 
-`configure(level, secrets=...)` sets up structlog and routes the standard library's logging
-(the SDK's, uvicorn's, httpx2's) through the same renderer on stderr. A redaction processor
-replaces every registered secret (the bearer token, the HTTP transport token, the client id)
-with `[redacted]` wherever it appears in an event, so no log line can carry one.
+`configure(level, stream=..., json=...)` (called by `cli.py`) sets up structlog and routes the
+standard library's logging (the SDK's, uvicorn's, httpx2's) through the same renderer on stderr.
+A redaction processor replaces every secret registered with `add_secret` (the bearer token, the
+HTTP transport token, the client id) with `[redacted]` wherever it appears in an event, so no log
+line can carry one.
 
 `redact` / `redact_bytes` match the secrets in any letter case. The backend client applies
 `redact_bytes` to every JSON answer and `redact` to every SSE payload before parsing them, so

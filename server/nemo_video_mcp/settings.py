@@ -17,7 +17,6 @@ import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 SKILLS: tuple[str, ...] = ("objectremover-video", "video-json-ai", "editor-remastered")
-PLATFORMS: tuple[str, ...] = ("clawhub", "cursor", "unknown")
 DEFAULT_API_URL = "https://mega-api-prod.nemovideo.ai"
 WAIT_CEILING_SECONDS = 50.0
 
@@ -51,7 +50,6 @@ ENV_VARS: dict[str, str] = {
     "NEMO_HTTP_TOKEN": "http_token",
     "NEMO_LOG_LEVEL": "log_level",
 }
-_LIST_FIELDS = {"media_roots", "recovery_poll_seconds"}
 
 
 class SettingsError(ValueError):
@@ -145,11 +143,6 @@ class Settings(BaseModel):
         if not v or any(x <= 0 for x in v):
             raise ValueError("must be one or more positive numbers of seconds, comma-separated")
         return v
-
-    @property
-    def token_source(self) -> str:
-        """Where the token comes from, for `doctor` (never the token itself)."""
-        return "NEMO_TOKEN" if self.token is not None else "anonymous token (fetched and cached)"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], *, home: Path | None = None) -> Settings:

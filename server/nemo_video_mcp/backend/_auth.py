@@ -182,7 +182,6 @@ class Authenticator:
         self._client_id: str | None = settings.client_id
         self._fixed = settings.token.get_secret_value() if settings.token is not None else None
         self._session_user_id: str | None = None
-        self.fetches = 0  # anonymous-token calls made (diagnostics and tests)
         if self._fixed:
             logs.add_secret(self._fixed)
         logs.add_secret(self._client_id)
@@ -260,7 +259,6 @@ class Authenticator:
     async def _fetch_with_fallbacks(self, skill: str) -> AnonymousToken:
         regenerated = waited = False
         while True:
-            self.fetches += 1
             try:
                 return await self._fetch(self.client_id(), skill)
             except ClientIdRejected:

@@ -1,8 +1,9 @@
 """`NemoClient`: the typed async client of the NemoVideo backend (knows nothing of MCP).
 
 One shared `httpx2.AsyncClient`; every request carries the skill's attribution headers and the
-bearer token; every failure is one of `errors.py`. See `docs/ARCHITECTURE.md` for the contract
-and `backend-api.md` for the endpoints.
+bearer token; every failure is one of `_errors.py`. See `docs/ARCHITECTURE.md` for the contract
+and the backend contract, `../shared/backend-api.md` (beside the checkout, not in it), for the
+endpoints.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from typing import Any
 from urllib.parse import quote
 
 import anyio
-import httpx2
 from pydantic import ValidationError
 
 from ..settings import Settings
@@ -46,11 +46,10 @@ class NemoClient:
         settings: Settings,
         skills: SkillRegistry,
         *,
-        transport: httpx2.AsyncBaseTransport | None = None,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
     ) -> None:
         self.settings = settings
-        self._http = Http(settings, skills, transport=transport, sleep=sleep)
+        self._http = Http(settings, skills, sleep=sleep)
         self._renders = Renders(self._http)
         self._render_downloads = RenderDownloads(self._http, self._renders)
         self._run_locks: dict[str, anyio.Lock] = {}
@@ -77,10 +76,6 @@ class NemoClient:
     def is_anonymous(self) -> bool:
         """False when NEMO_TOKEN is set (a registered user: no registration link on 2001)."""
         return self._http.auth.is_anonymous
-
-    async def ensure_token(self, *, skill: str) -> None:
-        """Get the token now (anonymous: fetched or read from the cache), e.g. for `doctor`."""
-        await self._http.auth.token(skill)
 
     # --- sessions, state, credits -----------------------------------------------------------
 

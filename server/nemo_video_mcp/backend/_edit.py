@@ -1,4 +1,4 @@
-"""One `/run_sse` run: `EditRun` (the state polling after a dropped stream is in recovery.py).
+"""One `/run_sse` run: `EditRun` (the state polling after a dropped stream is in _recovery.py).
 
     async with client.edit(sid, "add a title", skill=...) as run:  # POST; refusals raise here
         async for event in run:                                    # RunEvent, as they arrive
@@ -12,7 +12,7 @@ before acting (1001 → renew the token, 429 → wait once). No byte for `stream
 `stream_max_seconds` ceiling → `StreamStalled`; a connection that breaks → `StreamError` (code
 `dropped`). Error frames inside the stream are events (`StreamFault`): they set `result.error` and
 `run.failed`, and the caller decides; a trailing "temporary issue" error after normal replies is
-not yielded at all (see `accumulator.py`). A `done` event ends the run even if the body goes on.
+not yielded at all (see `_accumulator.py`). A `done` event ends the run even if the body goes on.
 """
 
 from __future__ import annotations

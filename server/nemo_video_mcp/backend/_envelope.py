@@ -3,7 +3,7 @@
 The backend answers with an envelope `{"code": 0, "message": "...", "data": {...}}`, the render
 endpoints also with `{"success": true, "data": ...}` / `{"success": false, "error": "..."}`, and
 any of them may answer with the bare object. `unwrap` recognises the three; `error_for_code` and
-`error_for_response` turn a refusal into the one exception of `errors.py` a caller can act on.
+`error_for_response` turn a refusal into the one exception of `_errors.py` a caller can act on.
 
 Messages never carry a response body or a token: only the backend's short `message`/`error`
 text, on one line, truncated, with every registered secret redacted.

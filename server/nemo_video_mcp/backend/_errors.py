@@ -25,7 +25,7 @@ NemoVideo's own words (those are in `said`, for the caller to quote as NemoVideo
     │   └── StreamStalled         no byte for `stall_seconds` / ceiling reached
     └── BackendError              any other non-zero envelope code or unexpected answer  .code
 
-`retryable(exc)` in `retry.py` decides which of these a caller may retry.
+`is_retryable(exc, idempotent=...)` in `_retry.py` decides which of these a caller may retry.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """The one shared `httpx2.AsyncClient`, the headers every request carries, and the retry loop.
 
-`Http.run(attempt, ...)` calls `attempt(token)` until it returns, applying the whole policy in one
-place: code 1001 / HTTP 401 → renew the token once and retry; 429 → wait once (`Retry-After`,
-else NEMO_RETRY_AFTER_SECONDS); transport errors and 5xx → backoff and retry when `retry.py` says
+`Http.run(attempt, ...)` calls `attempt(token)` until it returns, applying the policy to API calls
+(the token fetch, downloads and render polls have loops of their own in `_auth.py`, `_download.py`,
+`_renders.py`): code 1001 / HTTP 401 → renew the token once and retry; 429 → wait once (`Retry-After`,
+else NEMO_RETRY_AFTER_SECONDS); transport errors and 5xx → backoff and retry when `_retry.py` says
 so (idempotent calls, or requests that never left this machine). httpx2 exceptions never escape:
 they become `TransportError`/`RequestTimeout` with messages that name no URL, body or token.
 """
@@ -112,7 +113,6 @@ class Http:
         settings: Settings,
         skills: SkillRegistry,
         *,
-        transport: httpx2.AsyncBaseTransport | None = None,
         sleep: Sleep = anyio.sleep,
         rand: Callable[[], float] = random.random,
     ) -> None:
@@ -120,7 +120,6 @@ class Http:
         self.skills = skills
         self.sleep = sleep
         self._rand = rand
-        self._transport = transport
         self._client: httpx2.AsyncClient | None = None
         self._sync_client: httpx2.Client | None = None
         self._closed = False
@@ -135,7 +134,6 @@ class Http:
                 raise RuntimeError("Cannot send a request, as the client has been closed.")
             self._client = httpx2.AsyncClient(
                 base_url=self.settings.api_url,
-                transport=self._transport,
                 timeout=self.timeout(),
                 headers={"User-Agent": f"nemo-video-mcp/{__version__}"},
                 follow_redirects=False,
@@ -144,7 +142,7 @@ class Http:
 
     @property
     def sync_client(self) -> httpx2.Client:
-        """A blocking client for big downloads, used from worker threads only (`download.py`).
+        """A blocking client for big downloads, used from worker threads only (`_download.py`).
         It reads 1 MiB per socket read (httpcore2's sync HTTP/1.1 default is 64 KiB); the async
         connection class, which every other request uses, is a different class and unchanged."""
         if self._sync_client is None:

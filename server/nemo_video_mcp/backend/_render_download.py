@@ -4,8 +4,8 @@ A render can report `completed` before its URL is there, or with a URL that cann
 As NemoVideo's own CLI does, the render is then polled a few more times (`render_url_polls`)
 until a (new) URL appears; failing that, `GET /api/render/proxy/<id>/download` on the API's own
 origin, with the bearer and attribution headers, answers with the file or a redirect to it (the
-token never follows a redirect to another host: see `download.py`). Every download keeps the
-guarantees of `download.py` (`.part` file, no overwrite, nothing left behind on failure).
+token never follows a redirect to another host: see `_download.py`). Every download keeps the
+guarantees of `_download.py` (`.part` file, no overwrite, nothing left behind on failure).
 """
 
 from __future__ import annotations

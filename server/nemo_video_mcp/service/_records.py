@@ -1,4 +1,4 @@
-"""The store's table layout and its rows as typed, immutable records (used by `store.py`).
+"""The store's table layout and its rows as typed, immutable records (used by `_store.py`).
 
 The schema is versioned with `PRAGMA user_version`: `MIGRATIONS[i]` upgrades version i to i+1.
 Append a migration to change the layout; never edit one that has shipped.

@@ -163,7 +163,7 @@ class Renders(Worker):
                 await report(90 + (10 * got / total if total else 0), 100, info)
             else:
                 pct = job.record.progress or 0.0
-                await report(0.9 * pct, 100, Progress("rendering", done=pct, detail=job.record.status))
+                await report(0.9 * pct, 100, Progress("rendering", detail=job.record.status))
 
         budget = clamp_budget(wait_seconds, self._settings.wait_seconds)
         await wait_with_progress(job.done, budget, tick, interval=self._interval)
@@ -225,9 +225,10 @@ class Renders(Worker):
         def got(done: int, total: int | None) -> None:
             job.downloading = (done, total)
 
-        # into the folder, never overwriting: a taken name becomes `name (1).mp4`
-        path = await self._client.download(
-            record.url, folder, filename=name, skill=record.skill, progress=got
+        # into the folder, never overwriting: a taken name becomes `name (1).mp4`; a URL that fails
+        # is followed by a few more polls for a new one, then NemoVideo's download endpoint
+        path = await self._client.download_render(
+            record.render_id, folder, skill=record.skill, url=record.url, filename=name, progress=got
         )
         job.record = self._store.update_render(record.render_id, path=path)
         log.info("render downloaded", render_id=record.render_id, path=str(path))

@@ -5,7 +5,7 @@ The methods are synchronous on purpose: each is one short transaction on a local
 under a millisecond), so `anyio.to_thread.run_sync` would cost more than it saves; only another
 process holding the write lock (two hosts sharing one state dir) can make a call wait, and
 `busy_timeout` bounds that. The file is 0600 (SQLite gives -wal/-shm the same mode) in a folder
-created 0700. Every write is one transaction; the layout and migrations are in `records.py`.
+created 0700. Every write is one transaction; the layout and migrations are in `_records.py`.
 """
 
 from __future__ import annotations
@@ -205,7 +205,7 @@ class Store:
              "bytes_received": bytes_received, "finished_at": finished_at, "ending": ending,
              "fault": fault, "reason": reason, "after_draft": records.dump_json(after_draft)}
         )  # fmt: skip
-        sql = f"UPDATE turns SET {sets or 'turn_id = turn_id'} WHERE turn_id = ? RETURNING *"  # noqa: S608
+        sql = f"UPDATE turns SET {sets or 'turn_id = turn_id'} WHERE turn_id = ? RETURNING *"  # noqa: S608 - column names are ours, values bound
         return records.turn_record(self._write(sql, (*args, turn_id), f"turn {turn_id}"))
 
     def get_turn(self, turn_id: str) -> TurnRecord | None:
@@ -268,7 +268,7 @@ class Store:
             {"status": status, "progress": progress, "url": url, "error": error,
              "path": None if path is None else str(path)}
         )  # fmt: skip
-        sql = f"UPDATE renders SET {sets or 'render_id = render_id'} WHERE render_id = ? RETURNING *"  # noqa: S608
+        sql = f"UPDATE renders SET {sets or 'render_id = render_id'} WHERE render_id = ? RETURNING *"  # noqa: S608 - names ours, values bound
         with self._tx() as conn:
             rows = conn.execute(sql, (*args, render_id)).fetchall()
             if not rows:

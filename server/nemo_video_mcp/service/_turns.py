@@ -163,12 +163,15 @@ class Turns(Worker):
     async def _wait(self, turn: _Turn, wait_seconds: float | None, progress: ProgressFn | None) -> TurnView:
         report = Reporter(progress)
 
+        budget = clamp_budget(wait_seconds, self._settings.wait_seconds)
+        # the bar: the turn's age against its age when this wait gives up (so a host can draw it)
+        ends = anyio.current_time() - turn.started + budget
+
         async def tick() -> None:
             elapsed = anyio.current_time() - turn.started
             info = Progress("editing", elapsed, activity=turn.activity, detail=turn.tool)
-            await report(elapsed, None, info)
+            await report(min(elapsed, ends), ends, info)
 
-        budget = clamp_budget(wait_seconds, self._settings.wait_seconds)
         await wait_with_progress(turn.done, budget, tick, interval=self._interval)
         if turn.done.is_set() and turn.error is not None:
             raise turn.error

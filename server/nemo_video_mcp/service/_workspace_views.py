@@ -43,14 +43,14 @@ class Progress:
 
     stage: ProgressStage
     elapsed: float = 0.0  # seconds since the work started
-    done: float = 0.0  # bytes sent or received; for "rendering", the percent
+    done: float = 0.0  # bytes sent or received (a render's percent is the progress value itself)
     total: float | None = None  # bytes to send or receive, when known
     links: int = 0  # "importing": how many links
     activity: EditActivity = "waiting"  # "editing": what the backend is doing
     detail: str | None = None  # "editing": the backend tool it runs; "rendering": its own status word
 
 
-# (progress, total or None, what is happening)
+# (progress, total or None, what is happening); progress only increases and never passes total
 ProgressFn = Callable[[float, float | None, Progress], Awaitable[None]]
 
 UploadStatus = Literal["running", "completed"]

@@ -28,8 +28,9 @@ def clamp_budget(requested: float | None, ceiling: float) -> float:
 
 
 class Reporter:
-    """Forwards progress to the caller's callback with strictly increasing values; never raises
-    (a client that went away must not break the work)."""
+    """Forwards progress to the caller's callback with strictly increasing values, never past the
+    total (a value the bump would push past it is not sent); never raises (a client that went away
+    must not break the work)."""
 
     def __init__(self, fn: ProgressFn | None) -> None:
         self._fn = fn
@@ -40,6 +41,8 @@ class Reporter:
             return
         if progress <= self._last:
             progress = self._last + 0.01
+        if total is not None and progress > total:
+            return
         self._last = progress
         try:
             await self._fn(progress, total, message)

@@ -5,6 +5,7 @@ status, the tool its agent runs) are quoted as data."""
 from __future__ import annotations
 
 import json
+import math
 
 from ..service import Progress
 
@@ -40,16 +41,23 @@ _EDIT_ACTIVITY = {
 }
 
 
-def progress_line(p: Progress) -> str:
+def percent(progress: float, total: float | None) -> str:
+    """The share of the bar a host draws from the same `progress`/`total`, rounded down (so it
+    never reads 100% before the work is done)."""
+    return f"{math.floor(100 * progress / total)}%" if total else "?%"
+
+
+def progress_line(p: Progress, progress: float, total: float | None) -> str:
+    """The words sent with the notification `(progress, total)`: an export's percent is that number."""
     if p.stage == "editing":
         working = p.activity == "working"
         doing = f"working (tool {quote(p.detail or '')})" if working else _EDIT_ACTIVITY[p.activity]
         return f"editing: {doing} ({elapsed_text(p.elapsed)})…"
     if p.stage == "rendering":
-        return f"rendering {p.done:.0f}% (status {quote(p.detail or '')})"
+        return f"exporting {percent(progress, total)}: rendering (status {quote(p.detail or '')})"
     if p.stage == "downloading":
         size = bytes_sent(p.done, p.total) if p.total else f"{megabytes(p.done)} MB"
-        return f"downloading {size}"
+        return f"exporting {percent(progress, total)}: downloading {size}"
     if p.stage == "uploading" and p.total:
         return f"uploading {bytes_sent(p.done, p.total)}"
     if p.stage == "importing":

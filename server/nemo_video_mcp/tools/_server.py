@@ -65,7 +65,7 @@ def progress_of(ctx: Context[Any, Any]) -> ProgressFn:
     """The service's progress, worded, as `notifications/progress` of this call."""
 
     async def report(progress: float, total: float | None, info: Progress) -> None:
-        await ctx.report_progress(progress, total, progress_line(info))
+        await ctx.report_progress(progress, total, progress_line(info, progress, total))
 
     return report
 
@@ -120,8 +120,8 @@ def register_tools(srv: MCPServer[AppState], settings: Settings) -> None:
     )
     async def upload_media(
         ctx: Context[AppState, Any],
-        paths: Annotated[list[str], Field(description="absolute paths of local files")] = [],  # noqa: B006
-        urls: Annotated[list[str], Field(description="http(s) links to media")] = [],  # noqa: B006
+        paths: Annotated[list[str], Field(description="absolute paths of local files")] = [],  # noqa: B006 - the SDK passes a fresh list
+        urls: Annotated[list[str], Field(description="http(s) links to media")] = [],  # noqa: B006 - as above
         session_id: SessionId = None,
         skill: SkillArg = None,
     ) -> UploadResult:
@@ -206,7 +206,8 @@ def register_tools(srv: MCPServer[AppState], settings: Settings) -> None:
     @srv.tool(
         name="get_export_status",
         description=texts.GET_EXPORT_STATUS,
-        annotations=_annotations("Export status", read_only=True, idempotent=True),
+        # not read-only: it saves the finished file (never over another); a second call saves nothing more
+        annotations=_annotations("Export status", read_only=False, idempotent=True),
         meta=PLAYER_TOOL_META,  # the player (MCP Apps) shows the result
     )
     async def get_export_status(
