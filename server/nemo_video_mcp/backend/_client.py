@@ -217,7 +217,7 @@ class NemoClient:
             before,
             intervals=tuple(intervals) if intervals else self.settings.recovery_poll_seconds,
             max_unchanged=max_unchanged or self.settings.recovery_max_unchanged,
-            sleep=self._http.sleep,
+            retrier=self._http.retrier,
         )
 
     # --- renders ----------------------------------------------------------------------------

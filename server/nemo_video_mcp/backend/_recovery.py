@@ -7,8 +7,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from ._draft import Draft
 from ._errors import ServerError, TransportError
 from ._models import SessionState
+from ._retrying import Retrier
 
 GetState = Callable[[], Awaitable[SessionState]]
+
+
+class _Unchanged(Exception):
+    pass
 
 
 async def recover_state(
@@ -17,25 +22,30 @@ async def recover_state(
     *,
     intervals: Sequence[float],
     max_unchanged: int,
-    sleep: Callable[[float], Awaitable[None]],
+    retrier: Retrier,
 ) -> Draft:
-    """After a dropped stream: poll the state (waiting `intervals`, the last one repeating) and
-    return the draft as soon as it differs from `before`, or the last one read after
+    """After a dropped stream: poll the state (waiting `intervals`, the last one repeating, before
+    each read) and return the draft as soon as it differs from `before`, or the last one read after
     `max_unchanged` unchanged reads. Transient failures count as unchanged reads."""
     last = before
-    unchanged = 0
-    n = 0
-    while unchanged < max_unchanged:
-        await sleep(intervals[min(n, len(intervals) - 1)])
-        n += 1
-        try:
-            state = await get_state()
-        except (TransportError, ServerError):
-            unchanged += 1
-            continue
-        draft = Draft.parse(state.draft)
+
+    async def read() -> Draft:
+        nonlocal last
+        draft = Draft.parse((await get_state()).draft)
         if draft.raw != before.raw:
             return draft
         last = draft
-        unchanged += 1
-    return last
+        raise _Unchanged
+
+    def pace(exc: Exception, made: int) -> float | None:
+        if not isinstance(exc, _Unchanged | TransportError | ServerError):
+            return None
+        return intervals[min(made, len(intervals) - 1)]
+
+    try:
+        return await retrier.run(
+            read, pace, what="read the timeline back", attempts=max_unchanged, window=None,
+            first_wait=intervals[0], log_waits=False,
+        )  # fmt: skip
+    except (_Unchanged, TransportError, ServerError):
+        return last
