@@ -14,9 +14,14 @@ from ._errors import (
     SUPPORTED_FORMATS,
     AuthError,
     BackendError,
+    DiskFull,
+    DownloadError,
+    DownloadTooLarge,
+    DownloadTooSlow,
     FileTooLarge,
     NemoError,
     NoCredits,
+    NotAnswering,
     PlanBlocked,
     RateLimited,
     RenderFailed,
@@ -41,6 +46,7 @@ from ._models import (
 )
 from ._renders import new_render_id
 from ._retry import is_retryable
+from ._retrying import call_deadline, time_left
 from ._sse import Heartbeat, RunEvent, StateDelta, StreamFault, TextChunk, ToolCall, ToolResult
 
 __all__ = [
@@ -52,6 +58,10 @@ __all__ = [
     "AuthError",
     "BackendError",
     "Credits",
+    "DiskFull",
+    "DownloadError",
+    "DownloadTooLarge",
+    "DownloadTooSlow",
     "Draft",
     "EditResult",
     "EditRun",
@@ -60,6 +70,7 @@ __all__ = [
     "NemoClient",
     "NemoError",
     "NoCredits",
+    "NotAnswering",
     "PlanBlocked",
     "RateLimited",
     "RenderFailed",
@@ -85,9 +96,11 @@ __all__ = [
     "UnsupportedFile",
     "UploadedFile",
     "bind_url",
+    "call_deadline",
     "diff",
     "is_retryable",
     "new_render_id",
     "sanitise_filename",
+    "time_left",
     "unique_path",
 ]

@@ -180,7 +180,9 @@ class Retrier:
         def stop(state: RetryCallState) -> bool:
             if attempts is not None and made >= attempts:
                 return True
-            wake = anyio.current_time() + chosen
+            # time spent so far: the clock's, or the waits chosen when the sleep is injected
+            spent = max(anyio.current_time() - start, first_wait + state.idle_for)
+            wake = start + spent + chosen
             if limit is not None:
                 return wake >= limit
             return window is not None and wake - start > window
