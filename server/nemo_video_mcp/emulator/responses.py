@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -131,17 +132,29 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
 
 
 class FileResponse(Response):
-    """Deterministic bytes [start, end) of a `total`-byte file, with Content-Length, at wire speed."""
+    """Deterministic bytes [start, end) of a `total`-byte file, with Content-Length, at wire speed;
+    or trickled: `chunk` bytes every `interval` seconds, with or without Content-Length, the
+    connection dropped after `stop_after` bytes when that is set."""
 
-    def __init__(self, start: int, end: int, total: int, *, partial: bool) -> None:
+    def __init__(
+        self,
+        start: int,
+        end: int,
+        total: int,
+        *,
+        partial: bool,
+        chunk: int | None = None,
+        interval: float = 0.0,
+        content_length: bool = True,
+        stop_after: int | None = None,
+    ) -> None:
         self.start, self.end = start, end
+        self.chunk, self.interval, self.stop_after = chunk, interval, stop_after
         self.status_code = 206 if partial else 200
         self.background = None
-        headers = [
-            (b"content-type", b"video/mp4"),
-            (b"content-length", str(end - start).encode()),
-            (b"accept-ranges", b"bytes"),
-        ]
+        headers = [(b"content-type", b"video/mp4"), (b"accept-ranges", b"bytes")]
+        if content_length:
+            headers.append((b"content-length", str(end - start).encode()))
         if partial:
             headers.append((b"content-range", f"bytes {start}-{end - 1}/{total}".encode()))
         self.raw_headers = headers
@@ -150,11 +163,17 @@ class FileResponse(Response):
         await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
         view = memoryview(BLOCK)
         position = self.start
+        sent = 0
         if scope["method"] != "HEAD":
             while position < self.end:
                 offset = position % len(BLOCK)
-                length = min(len(BLOCK) - offset, self.end - position)
+                length = min(len(BLOCK) - offset, self.end - position, self.chunk or len(BLOCK))
+                if self.stop_after is not None and sent + length > self.stop_after:
+                    raise StreamAbort
                 chunk = BLOCK if length == len(BLOCK) else view[offset : offset + length]
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
                 position += length
+                sent += length
+                if self.interval:
+                    await asyncio.sleep(self.interval)
         await send({"type": "http.response.body", "body": b"", "more_body": False})
