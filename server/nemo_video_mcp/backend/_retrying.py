@@ -46,6 +46,7 @@ Decide = Callable[[Exception, int], "float | None"]
 OnDeadline = Callable[[int, float], Exception]  # (attempts made, seconds) -> the error to raise
 
 log = logs.get_logger(__name__)
+NESTED_MARGIN_SECONDS = 0.01
 
 # (deadline on the anyio clock, the task that set it)
 _CALL_DEADLINE: ContextVar[tuple[float, int] | None] = ContextVar("nemo_call_deadline", default=None)
@@ -60,7 +61,12 @@ def call_deadline(seconds: float) -> Iterator[float]:
     """Inside the block, every backend call this task makes ends `seconds` from now at the latest
     (a nested block can only bring it closer). Tasks started meanwhile inherit the variable but not
     the deadline: background work outlives the call that started it."""
-    at = anyio.current_time() + max(0.0, seconds)
+    with _deadline_at(anyio.current_time() + max(0.0, seconds)) as at:
+        yield at
+
+
+@contextmanager
+def _deadline_at(at: float) -> Iterator[float]:
     outer = current_deadline()
     if outer is not None:
         at = min(at, outer)
@@ -162,7 +168,9 @@ class Retrier:
             if anyio.current_time() >= limit:
                 raise _CutOff
             made += 1
-            with anyio.CancelScope(deadline=limit):
+            # a run nested in this attempt (the token fetch inside a request) ends a moment
+            # earlier, so the error names the step that got no answer
+            with anyio.CancelScope(deadline=limit), _deadline_at(limit - NESTED_MARGIN_SECONDS):
                 return await attempt()
             raise _CutOff
 
