@@ -255,7 +255,12 @@ class NemoClient:
         filename: str | None = None,
         skill: str | None = None,
         progress: DownloadProgress | None = None,
+        resume: bool = False,
     ) -> Path:
         """Download `url` into the directory `dest` (as `filename`, else the URL's name), or to
-        the file path `dest`; never overwrites (`name (1).mp4`...). Returns the final path."""
-        return await download(self._http, url, dest, filename=filename, skill=skill, progress=progress)
+        the file path `dest`; never overwrites (`name (1).mp4`...). Returns the final path.
+        `resume`: the name stands for this very file, so a `.part` a killed download left under it
+        is resumed (else it is written again)."""
+        return await download(
+            self._http, url, dest, filename=filename, skill=skill, progress=progress, resume=resume
+        )

@@ -4,9 +4,11 @@
   (the move itself is a hard link, which fails instead of overwriting if a racing writer took the
   name meanwhile).
 - A `.part` that a killed download left behind is taken over by the next download of the same name
-  (`_download_files.claim_part`): resumed with a `Range` request when the server honours it, else
-  written again from the start. So a render downloaded again after a crash lands on its own name,
-  never on `name (1).mp4` beside a stale part. Retries of transient failures resume the same way.
+  (`_download_files.claim_part`), so a file downloaded again after a crash lands on its own name,
+  never on `name (1).mp4` beside a stale part. With `resume=True` (the caller vouches that the name
+  stands for this very file, as a render's does) its bytes are kept and the rest asked for with a
+  `Range` request, when the server honours it; otherwise it is written again from the start.
+  Retries of transient failures always resume what this download itself wrote.
 - Limits, all refused before the disk fills: a file announced (`Content-Length`/`Content-Range`)
   larger than NEMO_DOWNLOAD_MAX_BYTES, or than the folder's free space less a reserve, is refused
   before its body is read; without an announced size the bytes are counted as they arrive and the
@@ -74,6 +76,7 @@ class _Transfer:
 
     folder: Path
     max_bytes: int
+    resume: bool  # the bytes already in the part are the beginning of this file
     done: int = 0  # bytes of the file on disk
     total: int | None = None  # the whole file's size, once announced
 
@@ -100,10 +103,12 @@ async def download(
     filename: str | None = None,
     skill: str | None = None,
     progress: DownloadProgress | None = None,
+    resume: bool = False,
 ) -> Path:
     """Download `url` into `dest` (a directory, with `filename` or the URL's name) or to `dest`
     itself (a file path whose name is sanitised). Returns the final path. Transient failures are
-    retried (the one retry loop), each attempt resuming what the `.part` already holds."""
+    retried (the one retry loop), each attempt resuming what this download already wrote; with
+    `resume`, a `.part` of the same name left by a killed download is resumed too."""
     directory, name = _resolve(url, dest, filename)
     settings = http.settings
     try:
@@ -116,7 +121,7 @@ async def download(
     target = httpx2.URL(url) if "://" in url else http.client.base_url.join(url)
     base = http.client.base_url
     same_origin = (target.scheme, target.host, target.port) == (base.scheme, base.host, base.port)
-    transfer = _Transfer(directory, settings.download_max_bytes)
+    transfer = _Transfer(directory, settings.download_max_bytes, resume)
     policy = http.policy(idempotent=True)
 
     async def attempt() -> None:
@@ -230,7 +235,7 @@ def _receive(
 ) -> tuple[httpx2.Response, bytes] | None:
     """The rest of `url` into `file` (from its current end; from zero when the server ignores the
     range); a non-2xx answer is returned with its (bounded) body."""
-    offset = os.fstat(file.fileno()).st_size
+    offset = os.fstat(file.fileno()).st_size if transfer.resume else 0
     for ranged in (True, False) if offset else (False,):
         asked = {**headers, "Range": f"bytes={offset}-"} if ranged else headers
         # (httpx2 drops Authorization on a cross-origin redirect)
@@ -279,6 +284,7 @@ def _write_body(
     file.seek(start)
     file.truncate()
     done = transfer.done = start
+    transfer.resume = True  # from here on the part holds this file's beginning
     if progress is not None:
         progress(done, total)
     told = time.monotonic()

@@ -161,11 +161,23 @@ class FileResponse(Response):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+        # uvicorn's `send` returns at once once the client is gone: stop when it leaves, or a
+        # huge file would be "sent" forever without the loop ever yielding
+        gone = asyncio.create_task(_disconnected(receive))
+        try:
+            await self._body(scope, send, gone)
+        finally:
+            gone.cancel()
+
+    async def _body(self, scope: Scope, send: Send, gone: asyncio.Task[None]) -> None:
         view = memoryview(BLOCK)
         position = self.start
         sent = 0
         if scope["method"] != "HEAD":
             while position < self.end:
+                await asyncio.sleep(0)
+                if gone.done():
+                    return
                 offset = position % len(BLOCK)
                 length = min(len(BLOCK) - offset, self.end - position, self.chunk or len(BLOCK))
                 if self.stop_after is not None and sent + length > self.stop_after:
@@ -177,3 +189,8 @@ class FileResponse(Response):
                 if self.interval:
                     await asyncio.sleep(self.interval)
         await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+async def _disconnected(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass

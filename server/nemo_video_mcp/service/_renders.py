@@ -210,7 +210,7 @@ class Renders(Worker):
 
         # into the folder, never overwriting: a taken name becomes `name (1).mp4`
         path = await self._client.download(
-            record.url, folder, filename=name, skill=record.skill, progress=got
+            record.url, folder, filename=name, skill=record.skill, progress=got, resume=True
         )
         job.record = self._store.update_render(record.render_id, path=path)
         log.info("render downloaded", render_id=record.render_id, path=str(path))
