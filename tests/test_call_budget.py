@@ -22,7 +22,17 @@ import pytest
 from mcp import Client
 
 from nemo_video_mcp.emulator import Emulator, Fault
-from reliability_support import RENDER, RUN, STATE, UPLOAD, connect, fast_emulator, fast_settings, is_crash, posts
+from reliability_support import (
+    RENDER,
+    RUN,
+    STATE,
+    UPLOAD,
+    connect,
+    fast_emulator,
+    fast_settings,
+    is_crash,
+    posts,
+)
 from support_common import make_media, text_of
 
 pytestmark = pytest.mark.anyio

@@ -13,7 +13,7 @@ from typing import Any
 import anyio
 import pytest
 
-from backend_support import SKILL, Sleeps, make_client
+from backend_support import Sleeps, make_client
 from nemo_video_mcp.backend import DiskFull, DownloadTooLarge, DownloadTooSlow, NemoClient
 from nemo_video_mcp.backend import _download as download_module
 from nemo_video_mcp.emulator import Emulator, Fault
