@@ -6,6 +6,7 @@ into the background work it starts; and no other module of backend/ sleeps in a 
 from __future__ import annotations
 
 import ast
+import contextvars
 from pathlib import Path
 
 import anyio
@@ -210,6 +211,12 @@ async def test_call_deadline_bounds_this_task_only_and_only_narrows() -> None:
             tg.start_soon(child)
     assert seen_in_child == [None]
     assert current_deadline() is None
+    # a context copied during the call and used after it by a task with the same id (ids of
+    # finished tasks are reused) is no longer bound by that call's deadline
+    with call_deadline(5):
+        copied = contextvars.copy_context()
+        assert copied.run(current_deadline) is not None
+    assert copied.run(current_deadline) is None
     with call_deadline(0.05), pytest.raises(NotAnswering):  # a run with no deadline of its own
         await Retrier().run(anyio.sleep_forever, lambda _e, _m: None, what="x", attempts=1)
 

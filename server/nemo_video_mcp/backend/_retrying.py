@@ -30,6 +30,7 @@ import math
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import TypeVar, cast
 
 import anyio
@@ -48,8 +49,15 @@ OnDeadline = Callable[[int, float], Exception]  # (attempts made, seconds) -> th
 log = logs.get_logger(__name__)
 NESTED_MARGIN_SECONDS = 0.01
 
-# (deadline on the anyio clock, the task that set it)
-_CALL_DEADLINE: ContextVar[tuple[float, int] | None] = ContextVar("nemo_call_deadline", default=None)
+
+@dataclass
+class _CallDeadline:
+    at: float  # on the anyio clock
+    task: int  # the task serving the call (the tasks it starts inherit this object, not the deadline)
+    active: bool = True  # False once the call is over (so a later task reusing the id is not bound)
+
+
+_CALL_DEADLINE: ContextVar[_CallDeadline | None] = ContextVar("nemo_call_deadline", default=None)
 
 
 def _task() -> int:
@@ -70,19 +78,21 @@ def _deadline_at(at: float) -> Iterator[float]:
     outer = current_deadline()
     if outer is not None:
         at = min(at, outer)
-    token = _CALL_DEADLINE.set((at, _task()))
+    deadline = _CallDeadline(at, _task())
+    token = _CALL_DEADLINE.set(deadline)
     try:
         yield at
     finally:
+        deadline.active = False
         _CALL_DEADLINE.reset(token)
 
 
 def current_deadline() -> float | None:
     """The deadline of the call this task is serving (`call_deadline`), or None."""
     value = _CALL_DEADLINE.get()
-    if value is None or value[1] != _task():
+    if value is None or not value.active or value.task != _task():
         return None
-    return value[0]
+    return value.at
 
 
 def time_left() -> float:
