@@ -31,7 +31,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import TypeVar, cast
+from typing import Generic, TypeVar, cast
 
 import anyio
 import httpx2
@@ -159,78 +159,111 @@ class Retrier:
         log_waits: bool = True,
     ) -> T:
         """`await attempt()` until it returns (see the module docstring for every bound)."""
-        start = anyio.current_time()
         limit = _earliest(deadline, current_deadline())
-        made = 0
-        chosen = 0.0
-
-        def out_of_time() -> Exception:
-            seconds = anyio.current_time() - start
-            if on_deadline is not None:
-                return on_deadline(made, seconds)
-            return NotAnswering(what, attempts=made, seconds=seconds)
-
-        async def once() -> T:
-            nonlocal made
-            if limit is None:
-                made += 1
-                return await attempt()
-            if anyio.current_time() >= limit:
-                raise _CutOff
-            made += 1
-            # a run nested in this attempt (the token fetch inside a request) ends a moment
-            # earlier, so the error names the step that got no answer
-            with anyio.CancelScope(deadline=limit), _deadline_at(limit - NESTED_MARGIN_SECONDS):
-                return await attempt()
-            raise _CutOff
-
-        def retry(state: RetryCallState) -> bool:
-            nonlocal chosen
-            exc = state.outcome.exception() if state.outcome is not None else None
-            if not isinstance(exc, Exception) or isinstance(exc, GiveUp | _CutOff):
-                return False  # cancellation and KeyboardInterrupt pass straight through
-            wait = decide(exc, made)
-            if wait is None:
-                return False
-            chosen = max(0.0, wait)
-            return True
-
-        def stop(state: RetryCallState) -> bool:
-            if attempts is not None and made >= attempts:
-                return True
-            # time spent so far: the clock's, or the waits chosen when the sleep is injected
-            spent = max(anyio.current_time() - start, first_wait + state.idle_for)
-            wake = start + spent + chosen
-            if limit is not None:
-                return wake >= limit
-            return window is not None and wake - start > window
-
-        def before_sleep(state: RetryCallState) -> None:
-            if not log_waits:
-                return
-            exc = state.outcome.exception() if state.outcome is not None else None
-            report = log.warning if isinstance(exc, RateLimited) else log.info
-            report(
-                "retrying", what=what, attempt=made, error=type(exc).__name__, wait_seconds=round(chosen, 3)
-            )
-
+        run = _Run(
+            attempt, decide, what=what, attempts=attempts, limit=limit, window=window, first_wait=first_wait
+        )
         if first_wait > 0:
-            if limit is not None and start + first_wait >= limit:
-                raise out_of_time()
+            if run.limit is not None and run.start + first_wait >= run.limit:
+                raise run.out_of_time(on_deadline)
             await self._sleep(first_wait)
+        # The first attempt runs bare (most calls succeed at once, and setting tenacity up costs
+        # ~0.1 ms); its failure becomes the outcome of tenacity's first attempt.
+        try:
+            return await run.once()
+        except _CutOff:
+            raise run.out_of_time(on_deadline) from None
+        except Exception as exc:
+            run.first = exc
         retrying = AsyncRetrying(
             sleep=self._sleep,
-            stop=stop,
-            wait=lambda _state: chosen,
-            retry=retry,
-            before_sleep=before_sleep,
+            stop=run.stop,
+            wait=lambda _state: run.chosen,
+            retry=run.retry,
+            before_sleep=run.log_wait if log_waits else None,
             reraise=True,
         )
         try:
-            return cast(T, await retrying(once))
+            return cast(T, await retrying(run.then))
         except GiveUp as exc:
             raise exc.error from None
         except _CutOff:
-            raise out_of_time() from None
+            raise run.out_of_time(on_deadline) from None
         except httpx2.HTTPError as exc:
-            raise map_transport(exc, what, attempts=made, seconds=anyio.current_time() - start) from None
+            seconds = anyio.current_time() - run.start
+            raise map_transport(exc, what, attempts=run.made, seconds=seconds) from None
+
+
+class _Run(Generic[T]):
+    """One `Retrier.run`: its bounds, what it has done so far, and the callables tenacity calls."""
+
+    def __init__(
+        self,
+        attempt: Callable[[], Awaitable[T]],
+        decide: Decide,
+        *,
+        what: str,
+        attempts: int | None,
+        limit: float | None,
+        window: float | None,
+        first_wait: float,
+    ) -> None:
+        self.attempt, self.decide, self.what = attempt, decide, what
+        self.attempts, self.limit, self.window, self.first_wait = attempts, limit, window, first_wait
+        self.start = anyio.current_time()
+        self.made = 0  # attempts started
+        self.chosen = 0.0  # the wait before the next attempt
+        self.first: Exception | None = None  # the failure of the bare first attempt
+
+    def out_of_time(self, on_deadline: OnDeadline | None) -> Exception:
+        seconds = anyio.current_time() - self.start
+        if on_deadline is not None:
+            return on_deadline(self.made, seconds)
+        return NotAnswering(self.what, attempts=self.made, seconds=seconds)
+
+    async def once(self) -> T:
+        limit = self.limit
+        if limit is None:
+            self.made += 1
+            return await self.attempt()
+        if anyio.current_time() >= limit:
+            raise _CutOff
+        self.made += 1
+        # a run nested in this attempt (the token fetch inside a request) ends a moment earlier,
+        # so that the error names the step that got no answer
+        with anyio.CancelScope(deadline=limit), _deadline_at(limit - NESTED_MARGIN_SECONDS):
+            return await self.attempt()
+        raise _CutOff
+
+    async def then(self) -> T:
+        """tenacity's attempts: the bare first attempt's failure, then real attempts."""
+        if self.first is not None:
+            failure, self.first = self.first, None
+            raise failure
+        return await self.once()
+
+    def retry(self, state: RetryCallState) -> bool:
+        exc = state.outcome.exception() if state.outcome is not None else None
+        if not isinstance(exc, Exception) or isinstance(exc, GiveUp | _CutOff):
+            return False  # cancellation and KeyboardInterrupt pass straight through
+        wait = self.decide(exc, self.made)
+        if wait is None:
+            return False
+        self.chosen = max(0.0, wait)
+        return True
+
+    def stop(self, state: RetryCallState) -> bool:
+        if self.attempts is not None and self.made >= self.attempts:
+            return True
+        # time spent so far: the clock's, or the waits chosen when the sleep is injected
+        spent = max(anyio.current_time() - self.start, self.first_wait + state.idle_for)
+        wake = self.start + spent + self.chosen
+        if self.limit is not None:
+            return wake >= self.limit
+        return self.window is not None and wake - self.start > self.window
+
+    def log_wait(self, state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome is not None else None
+        report = log.warning if isinstance(exc, RateLimited) else log.info
+        wait = round(self.chosen, 3)
+        report("retrying", what=self.what, attempt=self.made, error=type(exc).__name__, wait_seconds=wait)
