@@ -103,6 +103,14 @@ async def test_retry_after_comes_first_and_a_refusal_is_not_retried() -> None:
     assert refused.calls == 1
 
 
+async def test_a_retry_at_once_waits_for_nothing() -> None:
+    waits = Waits()
+    attempt = Flaky(LookupError("token refused"))
+    assert await Retrier(sleep=waits).run(attempt, lambda _e, _m: 0.0, what="x", attempts=2) == "ok"
+    assert attempt.calls == 2
+    assert waits.waits == []
+
+
 async def test_a_wait_that_would_end_past_the_deadline_is_not_started() -> None:
     waits = Waits()
     attempt = Flaky(RateLimited("x", retry_after=30), RateLimited("x", retry_after=30))

@@ -143,7 +143,8 @@ class Retrier:
         self.sleep = sleep
 
     async def _sleep(self, seconds: float) -> None:
-        await self.sleep(float(seconds))
+        if seconds > 0:  # a retry at once (a renewed token, a new client id) waits for nothing
+            await self.sleep(float(seconds))
 
     async def run(
         self,
