@@ -1,8 +1,9 @@
-"""A render's download that a killed server left half done (issue 14 §8): the next download of that
-render takes over the `.part` and resumes it, landing on the render's own file name, never on
-`name (1).mp4` beside a stale part. Through `mcp.Client` (both protocol modes) with the part put
-there as a killed process leaves it, and with a real `nemo-video-mcp` process killed (SIGKILL)
-while it downloads."""
+"""Downloads of exports through the tools (issue 14 §8). A download that a killed server left half
+done: the next download of that render takes over the `.part` and resumes it, landing on the
+render's own file name, never on `name (1).mp4` beside a stale part (through `mcp.Client` in both
+protocol modes with the part put there as a killed process leaves it, and with a real
+`nemo-video-mcp` process killed by SIGKILL while it downloads). An export over the download cap is
+refused readably, saves nothing, and stays exported (its url still answers)."""
 
 from __future__ import annotations
 
@@ -53,6 +54,28 @@ async def test_a_stale_part_of_a_render_is_resumed_on_its_own_name(
     assert read(out / name) == emulator.render_content()
     assert sorted(p.name for p in out.iterdir()) == [name]
     assert ranges(emulator) == ["bytes=100000-"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_an_export_over_the_download_cap_is_refused_and_stays_exported(
+    emulator: Emulator, tmp_path: Path, mode: str
+) -> None:
+    fast_emulator(emulator).config.render_bytes = SIZE
+    settings = fast_settings(emulator.url, tmp_path, {"NEMO_DOWNLOAD_MAX_BYTES": "100000"})
+    async with connect(settings, mode) as c:
+        await c.call_tool("upload_media", {"paths": [str(make_media(tmp_path / "media"))]})
+        refused = await c.call_tool("export_video", {})
+        text = text_of(refused)
+        assert refused.is_error, text
+        assert "over this server's download limit" in text
+        assert "NEMO_DOWNLOAD_MAX_BYTES" in text
+        assert "nothing was saved" in text
+        rid = emulator.requests_to(RENDER, "POST")[0].json["id"]
+        kept = await c.call_tool("get_export_status", {"render_id": rid, "download": False})
+    assert not kept.is_error, text_of(kept)
+    assert kept.structured_content["status"] == "completed"
+    assert kept.structured_content["url"]
+    assert not settings.output_dir.exists() or list(settings.output_dir.iterdir()) == []
 
 
 @pytest.mark.slow
