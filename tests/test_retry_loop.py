@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import contextvars
+from collections.abc import Callable
 from pathlib import Path
 
 import anyio
@@ -54,7 +55,7 @@ def policy(*, idempotent: bool = True, max_retries: int = 3) -> RetryPolicy:
     )
 
 
-def decide_by(p: RetryPolicy):  # type: ignore[no-untyped-def]
+def decide_by(p: RetryPolicy) -> Callable[[Exception, int], float | None]:
     return lambda exc, _made: p.wait_after(exc)
 
 
