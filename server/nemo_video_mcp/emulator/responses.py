@@ -174,8 +174,11 @@ class FileResponse(Response):
         position = self.start
         sent = 0
         if scope["method"] != "HEAD":
+            chunks = 0
             while position < self.end:
-                await asyncio.sleep(0)
+                chunks += 1
+                if chunks % 16 == 0:  # let the disconnect watcher run (cheaper than every chunk)
+                    await asyncio.sleep(0)
                 if gone.done():
                     return
                 offset = position % len(BLOCK)
