@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 SKILLS: tuple[str, ...] = ("objectremover-video", "video-json-ai", "editor-remastered")
 DEFAULT_API_URL = "https://mega-api-prod.nemovideo.ai"
 WAIT_CEILING_SECONDS = 50.0
+DOWNLOAD_MAX_BYTES = 20 * 1024**3  # 20 GiB
 
 SkillSlug = Literal["objectremover-video", "video-json-ai", "editor-remastered"]
 Platform = Literal["clawhub", "cursor", "unknown"]
@@ -47,6 +48,8 @@ ENV_VARS: dict[str, str] = {
     "NEMO_RECOVERY_POLL_SECONDS": "recovery_poll_seconds",
     "NEMO_RECOVERY_MAX_UNCHANGED": "recovery_max_unchanged",
     "NEMO_RECORD_TTL_HOURS": "record_ttl_hours",
+    "NEMO_DOWNLOAD_MAX_BYTES": "download_max_bytes",
+    "NEMO_DOWNLOAD_MAX_SECONDS": "download_max_seconds",
     "NEMO_HTTP_TOKEN": "http_token",
     "NEMO_LOG_LEVEL": "log_level",
 }
@@ -119,6 +122,8 @@ class Settings(BaseModel):
     recovery_poll_seconds: tuple[float, ...] = (30.0, 60.0)
     recovery_max_unchanged: int = Field(default=5, ge=1, le=100)
     record_ttl_hours: float = Field(default=24.0 * 7, gt=0)
+    download_max_bytes: int = Field(default=DOWNLOAD_MAX_BYTES, gt=0)
+    download_max_seconds: float = Field(default=3600.0, gt=0, le=7 * 24 * 3600.0)
     http_token: SecretStr | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

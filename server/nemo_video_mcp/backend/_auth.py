@@ -6,9 +6,10 @@
   once in `<state_dir>/client_id`, mode 0600; the state dir is created 0700).
 - Concurrent callers share one fetch (an `anyio.Lock`); a renewal asked for a token that another
   caller already replaced returns the replacement instead of fetching again.
-- The anonymous call: HTTP 400 (client id missing or refused) is a client bug: a new id is
-  generated and the call retried once; HTTP 429 waits (`Retry-After`, else
-  NEMO_RETRY_AFTER_SECONDS) and retries once.
+- The anonymous call runs in the one retry loop (`_retrying.Retrier`): HTTP 400 (client id
+  missing or refused) is a client bug: a new id is generated and the call retried once at once;
+  HTTP 429 waits (`Retry-After`, else NEMO_RETRY_AFTER_SECONDS) and retries once, and a connection
+  that could not be opened is retried with backoff (`_retry.RetryPolicy`, as for every call).
 
 Every token learned is registered with `logs.add_secret` so no log line can carry it.
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import tempfile
 import time
 import uuid
@@ -33,11 +35,13 @@ from .. import logs
 from ..settings import Settings
 from ._errors import AuthError, RateLimited
 from ._models import AnonymousToken
-from ._retry import MAX_RETRY_AFTER
+from ._retry import RetryPolicy
+from ._retrying import Retrier
 
 CLIENT_ID_FILE = "client_id"
 TOKEN_FILE = "token.json"  # noqa: S105 (a file name)
 EXPIRY_MARGIN_SECONDS = 60.0  # renew a little before the backend would refuse the token
+ANONYMOUS_WHAT = "get an anonymous NemoVideo token"
 
 log = logs.get_logger(__name__)
 
@@ -169,11 +173,14 @@ class Authenticator:
         fetch: FetchToken,
         *,
         sleep: Sleep = anyio.sleep,
+        retrier: Retrier | None = None,
+        rand: Callable[[], float] = random.random,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._settings = settings
         self._fetch = fetch
-        self._sleep = sleep
+        self._retrier = retrier if retrier is not None else Retrier(sleep=sleep)
+        self._rand = rand
         self._clock = clock
         self._files = StateFiles(settings.state_dir)
         self._lock = anyio.Lock()
@@ -257,28 +264,40 @@ class Authenticator:
         return token
 
     async def _fetch_with_fallbacks(self, skill: str) -> AnonymousToken:
-        regenerated = waited = False
-        while True:
-            try:
-                return await self._fetch(self.client_id(), skill)
-            except ClientIdRejected:
+        s = self._settings
+        policy = RetryPolicy(
+            idempotent=False,
+            max_retries=s.max_retries,
+            default_retry_after=s.retry_after_seconds,
+            rand=self._rand,
+        )
+        regenerated = False
+
+        async def once() -> AnonymousToken:
+            return await self._fetch(self.client_id(), skill)
+
+        def decide(exc: Exception, _made: int) -> float | None:
+            nonlocal regenerated
+            if isinstance(exc, ClientIdRejected):
                 if regenerated:
-                    raise AuthError(
-                        "NemoVideo refused the anonymous-token request twice (HTTP 400, client id); "
-                        "set NEMO_TOKEN or NEMO_CLIENT_ID to a valid value"
-                    ) from None
+                    return None
                 regenerated = True
                 log.warning("client_id_rejected_regenerating")
                 self._client_id = self._files.new_client_id()
                 logs.add_secret(self._client_id)
-            except RateLimited as exc:
-                delay = exc.retry_after if exc.retry_after is not None else self._settings.retry_after_seconds
-                if waited or delay > MAX_RETRY_AFTER:
-                    raise RateLimited(
-                        "NemoVideo is rate limiting anonymous tokens (HTTP 429; one per client per "
-                        "7 days): try again later or set NEMO_TOKEN",
-                        retry_after=exc.retry_after,
-                    ) from None
-                waited = True
-                log.warning("anonymous_token_rate_limited", wait_seconds=delay)
-                await self._sleep(delay)
+                return 0.0
+            return policy.wait_after(exc)
+
+        try:
+            return await self._retrier.run(once, decide, what=ANONYMOUS_WHAT, attempts=policy.max_attempts)
+        except ClientIdRejected:
+            raise AuthError(
+                "NemoVideo refused the anonymous-token request twice (HTTP 400, client id); "
+                "set NEMO_TOKEN or NEMO_CLIENT_ID to a valid value"
+            ) from None
+        except RateLimited as exc:
+            raise RateLimited(
+                "NemoVideo is rate limiting anonymous tokens (HTTP 429; one per client per "
+                "7 days): try again later or set NEMO_TOKEN",
+                retry_after=exc.retry_after,
+            ) from None

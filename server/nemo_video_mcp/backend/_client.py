@@ -220,7 +220,7 @@ class NemoClient:
             intervals=tuple(intervals) if intervals else self.settings.recovery_poll_seconds,
             max_unchanged=max_unchanged or self.settings.recovery_max_unchanged,
             give_up_after=max(0.0, ceiling - now),
-            sleep=self._http.sleep,
+            retrier=self._http.retrier,
         )
 
     # --- renders ----------------------------------------------------------------------------
@@ -267,14 +267,16 @@ class NemoClient:
         filename: str | None = None,
         progress: DownloadProgress | None = None,
         polls: int | None = None,
+        resume: bool = False,
     ) -> Path:
         """Download a completed render: from `url`; when it has none or it fails, from the URL a few
         more polls bring (`polls`, default `render_url_polls`); else from NemoVideo's fallback
         `GET /api/render/proxy/<id>/download` (bearer and attribution on the API's origin only).
         Same guarantees as `download`. Raises the fallback's error when every way failed."""
         return await self._render_downloads.download(
-            render_id, dest, skill=skill, url=url, filename=filename, progress=progress, polls=polls
-        )
+            render_id, dest, skill=skill, url=url, filename=filename, progress=progress, polls=polls,
+            resume=resume,
+        )  # fmt: skip
 
     async def download_render_fallback(
         self,
@@ -298,7 +300,12 @@ class NemoClient:
         filename: str | None = None,
         skill: str | None = None,
         progress: DownloadProgress | None = None,
+        resume: bool = False,
     ) -> Path:
         """Download `url` into the directory `dest` (as `filename`, else the URL's name), or to
-        the file path `dest`; never overwrites (`name (1).mp4`...). Returns the final path."""
-        return await download(self._http, url, dest, filename=filename, skill=skill, progress=progress)
+        the file path `dest`; never overwrites (`name (1).mp4`...). Returns the final path.
+        `resume`: the name stands for this very file, so a `.part` a killed download left under it
+        is resumed (else it is written again)."""
+        return await download(
+            self._http, url, dest, filename=filename, skill=skill, progress=progress, resume=resume
+        )

@@ -13,12 +13,11 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
-import anyio
-
 from ._envelope import safe_text
 from ._errors import RateLimited, RenderFailed, ServerError, TransportError
 from ._http import Http
 from ._models import RenderStatus
+from ._retrying import GiveUp
 
 RENDER_PATH = "/api/render/proxy/lambda"
 OnStatus = Callable[[RenderStatus], None]
@@ -68,6 +67,13 @@ def parse_render(data: Any, render_id: str) -> RenderStatus:
     )
 
 
+class _StillRunning(Exception):
+    pass
+
+
+_SKIPPED = (TransportError, ServerError, RateLimited)  # a poll that failed even after its retries
+
+
 def _failed(status: RenderStatus) -> RenderFailed:
     word = f" ({status.backend_word})" if status.backend_word else ""  # timed_out, expired...
     return RenderFailed(
@@ -110,21 +116,23 @@ class Renders:
             raise _failed(status)
         return status
 
-    async def get(self, render_id: str, *, skill: str) -> RenderStatus:
-        """One poll; transient failures are retried on the same id."""
+    async def get(self, render_id: str, *, skill: str, deadline: float | None = None) -> RenderStatus:
+        """One poll; transient failures are retried on the same id (until `deadline` at the latest)."""
         data = await self.http.call(
             "GET",
             f"{RENDER_PATH}/{quote(render_id, safe='')}",
             skill=skill,
             ctx=self.http.context("check the export"),
             idempotent=True,
+            deadline=deadline,
         )
         return parse_render(data, render_id)
 
     async def wait(
         self, render_id: str, *, skill: str, deadline: float, on_status: OnStatus | None = None
     ) -> RenderStatus:
-        """Poll until the render finishes or `deadline` (`anyio.current_time()` clock) passes.
+        """Poll until the render finishes or `deadline` (`anyio.current_time()` clock) passes, the
+        interval growing from NEMO_POLL_SECONDS by half each time up to NEMO_POLL_MAX_SECONDS.
 
         Returns the last status at the deadline (the caller decides what to do); raises
         `RenderFailed` for `failed` (also `timed_out`, `expired`). Unknown words count as still
@@ -132,28 +140,38 @@ class Renders:
         A poll that fails even after its retries is skipped; only when no poll at all succeeded
         by the deadline is its error raised."""
         settings = self.http.settings
-        interval = settings.poll_seconds
         ceiling = max(settings.poll_seconds, settings.poll_max_seconds)
         last: RenderStatus | None = None
-        while True:
-            try:
-                status = await self.get(render_id, skill=skill)
-            except (TransportError, ServerError, RateLimited):
-                if last is None and anyio.current_time() >= deadline:
-                    raise
-            else:
-                last = status
-                if on_status is not None:
-                    on_status(status)
-                if status.phase == "failed":
-                    raise _failed(status)
-                if status.finished:
-                    return status
-            remaining = deadline - anyio.current_time()
-            if remaining <= 0 and last is not None:
-                return last
-            await self.http.sleep(max(0.0, min(interval, remaining)))
-            interval = min(interval * 1.5, ceiling)
+
+        async def poll() -> RenderStatus:
+            nonlocal last
+            status = await self.get(render_id, skill=skill, deadline=deadline)
+            last = status
+            if on_status is not None:
+                on_status(status)
+            if status.phase == "failed":
+                raise GiveUp(_failed(status))
+            if status.finished:
+                return status
+            raise _StillRunning
+
+        def interval(exc: Exception, made: int) -> float | None:
+            if not isinstance(exc, (_StillRunning, *_SKIPPED)):
+                return None
+            return min(settings.poll_seconds * 1.5 ** (made - 1), ceiling)
+
+        try:
+            return await self.http.retrier.run(
+                poll, interval, what="check the export", attempts=None, deadline=deadline,
+                window=None, log_waits=False,
+            )  # fmt: skip
+        except _StillRunning:
+            assert last is not None
+            return last
+        except _SKIPPED:
+            if last is None:
+                raise
+            return last
 
     async def cancel(self, render_id: str, *, skill: str) -> None:
         await self.http.call(

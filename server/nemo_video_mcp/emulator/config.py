@@ -58,6 +58,7 @@ class EmulatorConfig:
     anonymous_rate_limit: bool = False  # 2nd anonymous token for one X-Client-Id within ttl -> 429
     max_upload_bytes: int = 500 * 1024 * 1024
     require_attribution: bool = True  # render submit without all X-Skill-* headers -> HTTP 402
+    download_ranges: bool = True  # downloads honour a `Range` header (206); False: always the whole file
     static_tokens: dict[str, str] = field(default_factory=_default_static_tokens)  # token -> registered user
     # The sandbox (sandbox.py): with `data_dir` the state is kept there and loaded at start; with
     # `real_media` too, uploads are kept and read, and renders are real videos of them.
@@ -102,6 +103,8 @@ FaultKind = Literal[
     "envelope",
     "reset",
     "delay",
+    "hang",
+    "trickle",
     "sse_stall",
     "sse_drop",
     "sse_silent",
@@ -123,6 +126,10 @@ _PARAMS: dict[str, dict[str, Any]] = {
     "envelope": {"code": _REQUIRED, "message": None},
     "reset": {},
     "delay": {"seconds": 1.0},
+    "hang": {},  # accept the request, read it, never answer (until the client goes away)
+    # a download sent `chunk_bytes` at a time, `interval` seconds apart (without Content-Length
+    # when `content_length` is False); `stop_after` bytes then drop the connection (None: finish)
+    "trickle": {"chunk_bytes": 4096, "interval": 0.05, "content_length": True, "stop_after": None},
     "sse_stall": {"after_events": 1, "seconds": 5.0},
     "sse_drop": {"after_events": 1},
     "sse_silent": {},
@@ -225,6 +232,8 @@ class Fault:
 def _default_path(kind: str) -> str:
     if kind.startswith("sse_"):
         return "/run_sse"
+    if kind == "trickle":
+        return "/files/"
     if kind in ("render_fail", "render_no_url"):
         return "/api/render/proxy/lambda"
     return "/"

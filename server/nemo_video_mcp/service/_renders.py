@@ -228,7 +228,13 @@ class Renders(Worker):
         # into the folder, never overwriting: a taken name becomes `name (1).mp4`; a URL that fails
         # is followed by a few more polls for a new one, then NemoVideo's download endpoint
         path = await self._client.download_render(
-            record.render_id, folder, skill=record.skill, url=record.url, filename=name, progress=got
+            record.render_id,
+            folder,
+            skill=record.skill,
+            url=record.url,
+            filename=name,
+            progress=got,
+            resume=True,
         )
         job.record = self._store.update_render(record.render_id, path=path)
         log.info("render downloaded", render_id=record.render_id, path=str(path))

@@ -42,7 +42,7 @@ from ._workspace_views import (
     TurnView,
     UploadView,
 )
-from ._workspace_wait import PROGRESS_INTERVAL_SECONDS
+from ._workspace_wait import PROGRESS_INTERVAL_SECONDS, within_budget
 
 log = get_logger(__name__)
 
@@ -126,6 +126,7 @@ class Workspace:
 
     # uploads -------------------------------------------------------------------------------
 
+    @within_budget
     async def upload(
         self,
         paths: Sequence[str],
@@ -141,6 +142,7 @@ class Workspace:
 
     # edits ---------------------------------------------------------------------------------
 
+    @within_budget
     async def send_edit(
         self,
         instruction: str,
@@ -152,6 +154,7 @@ class Workspace:
     ) -> TurnView:
         return await self.turns.send(instruction, session_id, skill, wait_seconds, progress)
 
+    @within_budget
     async def edit_result(
         self, turn_id: str, *, wait_seconds: float | None, progress: ProgressFn | None = None
     ) -> TurnView:
@@ -159,6 +162,7 @@ class Workspace:
 
     # state and credits ---------------------------------------------------------------------
 
+    @within_budget
     async def state(self, session_id: str | None, *, skill: str | None = None) -> StateView:
         ref = await self.sessions.resolve(session_id, skill)
         state, draft = await self.sessions.read(ref)
@@ -173,12 +177,14 @@ class Workspace:
             draft=draft.raw,
         )
 
+    @within_budget
     async def credits(self) -> CreditsView:
         c = await self._client.get_credits(skill=self.sessions.default_skill)
         return CreditsView(c.available, c.frozen, c.total)
 
     # renders -------------------------------------------------------------------------------
 
+    @within_budget
     async def export(
         self,
         *,
@@ -203,6 +209,7 @@ class Workspace:
             progress=progress,
         )
 
+    @within_budget
     async def export_status(
         self,
         render_id: str,

@@ -2,22 +2,55 @@
 
 A wait ends when the work is done or the budget is spent, whichever comes first; cancelling it
 (the tool call was cancelled) stops only the wait, never the background work it watches.
+
+A whole tool call ends within its budget plus CALL_GRACE_SECONDS (`@within_budget` on the
+workspace's methods): every backend call it makes on the way (creating the session, the reads before
+an edit or an export) ends by that deadline, raising `NotAnswering` if NemoVideo has not answered,
+and the wait for the background work gets what is left of the budget.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Concatenate, ParamSpec, Protocol, TypeVar
 
 import anyio
 
+from ..backend import call_deadline, time_left
 from ..logs import get_logger
+from ..settings import Settings
 from ._workspace_views import Progress, ProgressFn
 
 log = get_logger(__name__)
 T = TypeVar("T")
+P = ParamSpec("P")
 
 PROGRESS_INTERVAL_SECONDS = 2.5
+CALL_GRACE_SECONDS = 8.0  # a tool call ends within its wait budget plus this
+
+
+class _HasSettings(Protocol):
+    settings: Settings
+
+
+S = TypeVar("S", bound=_HasSettings)
+
+
+def within_budget(
+    method: Callable[Concatenate[S, P], Awaitable[T]],
+) -> Callable[Concatenate[S, P], Awaitable[T]]:
+    """Bound a workspace method (one tool call) by its `wait_seconds` keyword (or the configured
+    wait) plus CALL_GRACE_SECONDS: the backend calls made by this task inside it end by then."""
+
+    @functools.wraps(method)
+    async def bounded(self: S, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        wait = kwargs.get("wait_seconds")
+        requested = float(wait) if isinstance(wait, int | float) else None
+        with call_deadline(clamp_budget(requested, self.settings.wait_seconds) + CALL_GRACE_SECONDS):
+            return await method(self, *args, **kwargs)
+
+    return bounded
 
 
 def clamp_budget(requested: float | None, ceiling: float) -> float:
@@ -87,9 +120,9 @@ async def wait_with_progress(
     interval: float = PROGRESS_INTERVAL_SECONDS,
 ) -> bool:
     """Wait for `done` for at most `budget` seconds, calling `tick` at once and every `interval`
-    seconds meanwhile. Returns whether `done` was set."""
+    seconds meanwhile (never past the tool call's deadline). Returns whether `done` was set."""
     if done.is_set():
         return True
-    with anyio.move_on_after(budget):
+    with anyio.move_on_after(min(budget, time_left())):
         await with_progress(done.wait, tick, interval=interval)
     return done.is_set()
