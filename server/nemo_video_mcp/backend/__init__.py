@@ -43,6 +43,7 @@ from ._models import (
 from ._renders import new_render_id
 from ._retry import is_retryable
 from ._sse import Heartbeat, RunEvent, StateDelta, StreamFault, TextChunk, ToolCall, ToolResult
+from ._upload import OpenFile
 
 __all__ = [
     "DEFAULT_NAME",
@@ -64,6 +65,7 @@ __all__ = [
     "NemoClient",
     "NemoError",
     "NoCredits",
+    "OpenFile",
     "PlanBlocked",
     "RateLimited",
     "RenderFailed",

@@ -6,6 +6,12 @@ A server that an assistant (or text injected into its context) could talk into u
 inside one of the roots (`NEMO_MEDIA_ROOTS`) with no hidden (`.`) file or folder below the root;
 a regular file; a supported extension; at most 500 MB; and its first bytes must be those of a
 container of the extension's family. Every refusal is a `MediaRejected` that says what to do.
+
+`MediaPolicy.open(path or MediaFile)` is the one way to read such a file afterwards: a context
+manager yielding a `CheckedFile` (a binary file object opened once, without following a symlink,
+and the facts as checked), refused with `MediaRejected(code="changed")` when what the name leads
+to now is not the file that was checked (same `(st_dev, st_ino)`). Uploads stream from it; local
+media work must use it too.
 """
 
 from __future__ import annotations
@@ -13,12 +19,15 @@ from __future__ import annotations
 import difflib
 import os
 import stat
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import unquote, urlparse
 
 from ..backend import MAX_UPLOAD_BYTES
+from ._checked_open import Identity, identity, open_no_follow, read_at
 from ._formats import ALIASES, CONTAINERS, FORMATS, SUPPORTED_FORMATS, MediaKind, sniff
 
 _HEAD_BYTES = 16
@@ -34,6 +43,17 @@ class MediaFile:
     size: int
     ext: str  # lower case, no dot: one of SUPPORTED_FORMATS
     kind: MediaKind
+    identity: Identity = (0, 0)  # (st_dev, st_ino) of the file that was checked
+    given: str = ""  # the path as the caller wrote it
+
+
+@dataclass(frozen=True)
+class CheckedFile:
+    """A checked file, open: read `file` (binary, read-only, opened once and never by name again).
+    `media` holds the facts, its `size` as of the open."""
+
+    media: MediaFile
+    file: BinaryIO
 
 
 class MediaRejected(ValueError):
@@ -98,21 +118,75 @@ class MediaPolicy:
         ext = real.suffix.lower().lstrip(".")
         if ext not in FORMATS:
             raise self._unsupported(ext, shown)
-        if before.st_size == 0:
+        self._check_size(before.st_size, shown)
+        kind = FORMATS[ext][0]
+        media = MediaFile(real, before.st_size, ext, kind, identity(before), shown)
+        fd = self._open_same(media)
+        os.close(fd)
+        return media
+
+    @contextmanager
+    def open(self, target: str | MediaFile) -> Iterator[CheckedFile]:
+        """The checked file, open: `target` is a path (checked now) or what `check` returned (opened
+        only if the name still leads to that very file). `MediaRejected` when it may not be read."""
+        media = self.check(target) if isinstance(target, str) else target
+        fd = self._open_same(media)
+        try:
+            size = os.fstat(fd).st_size
+            self._check_size(size, media.given)
+            file = os.fdopen(fd, "rb", buffering=0)
+        except BaseException:
+            os.close(fd)
+            raise
+        with file:
+            yield CheckedFile(replace(media, size=size), file)
+
+    def _open_same(self, media: MediaFile) -> int:
+        """A descriptor for `media.path` if it is still the file that was checked (never through a
+        symlink, a regular file, its first bytes those of its extension's family); else refused."""
+        shown = media.given or str(media.path)
+        try:
+            fd = open_no_follow(media.path)
+        except PermissionError as exc:
+            raise MediaRejected(
+                f"'{shown}' cannot be read ({exc.strerror}).",
+                "Check the file's permissions.",
+                code="unreadable",
+            ) from None
+        except OSError as exc:
+            # a symlink swapped in on the way (ELOOP / ENOTDIR), or the file gone since it was checked
+            raise MediaRejected(
+                f"'{shown}' cannot be read as it was checked ({exc.strerror or type(exc).__name__}).",
+                "It may have been moved or replaced meanwhile: check the file, then try again.",
+                code="changed",
+            ) from None
+        try:
+            now = os.fstat(fd)
+            if identity(now) != media.identity or not stat.S_ISREG(now.st_mode):
+                raise MediaRejected(
+                    f"'{shown}' changed while it was being checked (it is not the same file any more).",
+                    "Check the file, then try again.",
+                    code="changed",
+                )
+            container = sniff(read_at(fd, 0, _HEAD_BYTES))
+            if container not in FORMATS[media.ext][1]:
+                raise self._mismatch(media.ext, container, shown)
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+    def _check_size(self, size: int, shown: str) -> None:
+        if size == 0:
             raise MediaRejected(
                 f"'{shown}' is empty (0 bytes).", "Export or copy it again.", code="empty_file"
             )
-        if before.st_size > self.max_bytes:
+        if size > self.max_bytes:
             raise MediaRejected(
-                f"'{shown}' is {before.st_size / 2**20:.0f} MB; the limit is {self.max_bytes // 2**20} MB.",
+                f"'{shown}' is {size / 2**20:.0f} MB; the limit is {self.max_bytes // 2**20} MB.",
                 "Compress it (lower resolution or bitrate) or trim it to the part you need, then try again.",
                 code="too_large",
             )
-        kind, allowed = FORMATS[ext]
-        container = sniff(self._head(real, before, shown))
-        if container not in allowed:
-            raise self._mismatch(ext, container, shown)
-        return MediaFile(path=real, size=before.st_size, ext=ext, kind=kind)
 
     def _parse(self, raw_path: str) -> tuple[str, Path]:
         """The path as the user wrote it (for messages) and as an absolute path (`~` expanded)."""
@@ -156,33 +230,6 @@ class MediaPolicy:
                 "Move it to a visible folder (a name not starting with '.') inside the allowed folders.",
                 code="hidden",
             )
-
-    @staticmethod
-    def _head(real: Path, before: os.stat_result, shown: str) -> bytes:
-        """The first bytes, read without following a symlink swapped in since the checks."""
-        flags = (
-            os.O_RDONLY
-            | getattr(os, "O_NOFOLLOW", 0)
-            | getattr(os, "O_NONBLOCK", 0)
-            | getattr(os, "O_BINARY", 0)
-        )
-        try:
-            fd = os.open(real, flags)
-        except OSError as exc:
-            raise MediaRejected(
-                f"'{shown}' cannot be read ({exc.strerror}).",
-                "Check the file's permissions.",
-                code="unreadable",
-            ) from None
-        try:
-            now = os.fstat(fd)
-            if (now.st_dev, now.st_ino) != (before.st_dev, before.st_ino) or not stat.S_ISREG(now.st_mode):
-                raise MediaRejected(
-                    f"'{shown}' changed while it was being checked.", "Try again.", code="changed"
-                )
-            return os.read(fd, _HEAD_BYTES)
-        finally:
-            os.close(fd)
 
     def _not_found(self, path: Path, shown: str) -> MediaRejected:
         """Up to 5 similar names: from the folder it names if that one is allowed, else from the roots."""
