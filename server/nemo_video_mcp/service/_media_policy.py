@@ -16,7 +16,6 @@ media work must use it too.
 
 from __future__ import annotations
 
-import difflib
 import os
 import stat
 from collections.abc import Iterator, Sequence
@@ -27,12 +26,12 @@ from typing import BinaryIO
 from urllib.parse import unquote, urlparse
 
 from ..backend import MAX_UPLOAD_BYTES
+from ..echo import shorten
 from ._checked_open import Identity, identity, open_no_follow, read_at
 from ._formats import ALIASES, CONTAINERS, FORMATS, SUPPORTED_FORMATS, MediaKind, sniff
+from ._nearby import MAX_SUGGESTIONS, Nearby, listdir
 
 _HEAD_BYTES = 16
-_MAX_SUGGESTIONS = 5
-_SCAN_LIMIT = 5000  # entries looked at when searching the roots for similar names
 
 
 @dataclass(frozen=True)
@@ -70,14 +69,6 @@ class MediaRejected(ValueError):
         return self.message
 
 
-def _listdir(folder: Path) -> list[str]:
-    """Visible names in `folder`, sorted; [] when it cannot be listed."""
-    try:
-        return sorted(n for n in os.listdir(folder) if not n.startswith("."))
-    except OSError:
-        return []
-
-
 def _hidden_below(root: Path, real: Path) -> str | None:
     """The first hidden component of `real` below `root`, or None."""
     return next((p for p in real.relative_to(root).parts if p.startswith(".")), None)
@@ -97,13 +88,19 @@ class MediaPolicy:
             f"NEMO_MEDIA_ROOTS (folders separated by '{os.pathsep}') in the server's settings and restart it."
         )
 
-    def check(self, raw_path: str) -> MediaFile:
-        """The file at `raw_path` if it may be uploaded; else `MediaRejected` saying what to do."""
-        shown, path = self._parse(raw_path)
+    def nearby(self) -> Nearby:
+        """A similar-names search for one call (bounded work, reused across its paths)."""
+        return Nearby(self.roots, self._allowed_folder)
+
+    def check(self, raw_path: str, nearby: Nearby | None = None) -> MediaFile:
+        """The file at `raw_path` if it may be uploaded; else `MediaRejected` saying what to do.
+        Pass the call's `nearby` when checking several paths (suggestions are bounded per call)."""
+        nearby = nearby or self.nearby()
+        shown, path = self._parse(raw_path, nearby)
         try:
             real = path.resolve(strict=True)
         except FileNotFoundError:
-            raise self._not_found(path, shown) from None
+            raise self._not_found(path, shown, nearby) from None
         except (OSError, RuntimeError) as exc:  # permission denied, a symlink loop...
             why = getattr(exc, "strerror", None) or str(exc)
             raise MediaRejected(
@@ -188,10 +185,11 @@ class MediaPolicy:
                 code="too_large",
             )
 
-    def _parse(self, raw_path: str) -> tuple[str, Path]:
-        """The path as the user wrote it (for messages) and as an absolute path (`~` expanded)."""
-        shown = raw_path.strip()
-        text = shown[1:-1] if len(shown) > 1 and shown[0] == shown[-1] and shown[0] in "'\"" else shown
+    def _parse(self, raw_path: str, nearby: Nearby) -> tuple[str, Path]:
+        """The path as the user wrote it (for messages, shortened) and as an absolute path (`~` expanded)."""
+        given = raw_path.strip()
+        shown = shorten(given)
+        text = given[1:-1] if len(given) > 1 and given[0] == given[-1] and given[0] in "'\"" else given
         if text.startswith("file://"):
             text = unquote(urlparse(text).path)
         if not text or "\x00" in text:
@@ -203,7 +201,7 @@ class MediaPolicy:
         except RuntimeError:  # no home folder to expand `~` to
             path = Path(text)
         if not path.is_absolute():
-            found = self._search_roots(path.name)
+            found = nearby.in_roots(path.name)
             maybe = f" Did you mean: {', '.join(str(p) for p in found)}?" if found else ""
             raise MediaRejected(
                 f"'{shown}' is a relative path; this server cannot tell which folder it is in.",
@@ -231,14 +229,9 @@ class MediaPolicy:
                 code="hidden",
             )
 
-    def _not_found(self, path: Path, shown: str) -> MediaRejected:
-        """Up to 5 similar names: from the folder it names if that one is allowed, else from the roots."""
-        parent = Path(os.path.normpath(path.parent))
-        near: list[Path] = []
-        if self._allowed_folder(parent):
-            close = difflib.get_close_matches(path.name, _listdir(parent), n=_MAX_SUGGESTIONS, cutoff=0.5)
-            near = [parent / n for n in close]
-        near = near or self._search_roots(path.name)
+    def _not_found(self, path: Path, shown: str, nearby: Nearby) -> MediaRejected:
+        """Similar names (bounded per call): from the folder it names if allowed, else from the roots."""
+        near = nearby.around(path)
         if near:
             hint = "Similar files: " + ", ".join(str(p) for p in near) + "."
         else:
@@ -253,25 +246,6 @@ class MediaPolicy:
         inside = [r for r in self.roots if real.is_relative_to(r)]
         return real.is_dir() and any(_hidden_below(r, real) is None for r in inside)
 
-    def _search_roots(self, name: str) -> list[Path]:
-        """Files in the roots (two levels deep, hidden ones skipped) with names close to `name`."""
-        candidates: dict[str, Path] = {}
-        budget = _SCAN_LIMIT
-        queue = [(root, 2) for root in self.roots]
-        while queue and budget > 0:
-            folder, depth = queue.pop(0)
-            for n in _listdir(folder)[:budget]:
-                budget -= 1
-                entry = folder / n
-                if entry.is_file():
-                    candidates.setdefault(n, entry)
-                elif depth > 1 and entry.is_dir() and not entry.is_symlink():  # never list outside
-                    queue.append((entry, depth - 1))
-        close = (
-            difflib.get_close_matches(name, list(candidates), n=_MAX_SUGGESTIONS, cutoff=0.6) if name else []
-        )
-        return [candidates[c] for c in close]
-
     @staticmethod
     def _not_a_file(real: Path, shown: str, mode: int) -> MediaRejected:
         if not stat.S_ISDIR(mode):
@@ -280,10 +254,10 @@ class MediaPolicy:
                 "Give the path of a video, image or audio file.",
                 code="not_a_file",
             )
-        media = [n for n in _listdir(real) if Path(n).suffix.lower().lstrip(".") in FORMATS]
-        more = " ..." if len(media) > _MAX_SUGGESTIONS else ""
+        media = [n for n in listdir(real) if Path(n).suffix.lower().lstrip(".") in FORMATS]
+        more = " ..." if len(media) > MAX_SUGGESTIONS else ""
         inside = (
-            f"Media files in it: {', '.join(media[:_MAX_SUGGESTIONS])}{more}."
+            f"Media files in it: {', '.join(media[:MAX_SUGGESTIONS])}{more}."
             if media
             else "It holds no media files."
         )

@@ -41,6 +41,7 @@ from ._workspace_wait import Reporter, clamp_budget, wait_with_progress
 log = get_logger(__name__)
 
 REPEAT_WINDOW_SECONDS = 600.0  # the same inputs again within this time after success: not re-sent
+MAX_INPUTS = 100  # files and links in one upload call
 
 # (session id, sorted (real path, size, mtime_ns) of the files, sorted links)
 UploadKey = tuple[str, tuple[tuple[str, int, int], ...], tuple[str, ...]]
@@ -101,9 +102,12 @@ class Uploads(Worker):
         skill: str | None,
         progress: ProgressFn | None,
     ) -> UploadView:
-        files, links = self._check(paths, urls)
+        if len(paths) + len(urls) > MAX_INPUTS:
+            raise BadRequest("too_many_inputs", value=str(len(paths) + len(urls)), limit=MAX_INPUTS)
+        # the checks read the disk (and may search the media folders for similar names): off the loop
+        files, links = await anyio.to_thread.run_sync(self._check, paths, urls)
         ref = await self._sessions.resolve(session_id, skill)
-        key = _key(ref.session_id, files, links)
+        key = await anyio.to_thread.run_sync(_key, ref.session_id, files, links)
         self._prune()
         job = self._jobs.get(key)
         if job is not None and job.done.is_set():
@@ -138,9 +142,10 @@ class Uploads(Worker):
             raise BadRequest("nothing_to_upload")
         files: list[MediaFile] = []
         rejected: list[tuple[str, str | None]] = []
+        nearby = self._policy.nearby()  # one bounded search for similar names per call
         for raw in paths:
             try:
-                files.append(self._policy.check(raw))
+                files.append(self._policy.check(raw, nearby))
             except MediaRejected as exc:
                 rejected.append((raw, str(exc)))
         for url in urls:

@@ -18,6 +18,7 @@ Problem = Literal[
     "unknown_quality",  # value, choices: as above
     "unknown_skill",  # value, choices: as above
     "not_a_session_id",  # value: what was given
+    "too_many_inputs",  # value: how many were given; limit: how many one call may carry
 ]
 HandleKind = Literal["turn", "render"]
 
@@ -37,11 +38,20 @@ class BadRequest(WorkspaceError):
     """The arguments cannot be acted on; `problem` says which, `value` and `choices` what was
     given and what would have been accepted."""
 
-    def __init__(self, problem: Problem, *, value: str | None = None, choices: tuple[str, ...] = ()) -> None:
-        super().__init__(f"bad request: {problem}" + (f" ({value!r})" if value is not None else ""))
+    def __init__(
+        self,
+        problem: Problem,
+        *,
+        value: str | None = None,
+        choices: tuple[str, ...] = (),
+        limit: int | None = None,
+    ) -> None:
+        shown = f" ({value[:80]!r})" if value is not None else ""
+        super().__init__(f"bad request: {problem}{shown}")
         self.problem: Problem = problem
         self.value = value
         self.choices = choices
+        self.limit = limit
 
 
 class UnknownHandle(WorkspaceError):
