@@ -104,6 +104,21 @@ def check_state_dir(settings: Settings) -> list[Check]:
     return checks or [Check("ok", f"state folder {folder} (0700, files 0600)")]
 
 
+def check_state_store(settings: Settings) -> list[Check]:
+    """The state database: usable, or what is wrong with it and the fix, in the words the tools
+    use. Creates and changes nothing (a damaged file is never deleted)."""
+    from .service import Store
+    from .tools import store_fix, store_problem
+
+    problem = Store.probe(settings.state_dir)
+    if problem is not None:
+        return [Check("fail", store_problem(problem), store_fix(problem))]
+    path = Store.file_in(settings.state_dir)
+    if not path.exists():
+        return [Check("ok", f"state database {path} is created on first use")]
+    return [Check("ok", f"state database {path} (readable, intact)")]
+
+
 def _writable(folder: Path) -> bool:
     """Try it: os.access says yes to root even on a read-only mount."""
     try:
@@ -236,6 +251,7 @@ def run(settings: Settings, *, sandbox: bool = False, out: TextIO | None = None)
     """Run every check, print a report on `out` (stdout), return 0 (healthy) or 1."""
     out = out or sys.stdout
     checks = [*check_python(), *check_packages(), *check_token(settings), *check_state_dir(settings)]
+    checks += check_state_store(settings)
     checks += [*check_media_roots(settings), *check_output_dir(settings)]
     skill_checks, registry = check_skills(settings)
     checks += skill_checks

@@ -27,6 +27,7 @@ from ._workspace_errors import (
     ReplacementFailed,
     SessionReplaced,
     SessionUnusable,
+    StoreUnavailable,
     WorkspaceError,
 )
 
@@ -111,8 +112,14 @@ class Sessions:
         return state, draft
 
     def remember(self, ref: SessionRef, draft: Draft) -> None:
-        """Keep the last draft read, so a lost session's timeline can still be told."""
-        self._store.save_draft(ref.session_id, draft.raw)
+        """Keep the last draft read, so a lost session's timeline can still be told. Best effort: a
+        read must not fail because this could not be written (a full disk)."""
+        try:
+            self._store.save_draft(ref.session_id, draft.raw)
+        except StoreUnavailable as exc:
+            if not exc.write:
+                raise
+            log.warning("last draft not saved", session_id=ref.session_id, error=str(exc))
 
     def last_draft(self, session_id: str) -> Draft | None:
         record = self._store.get_session(session_id)

@@ -29,7 +29,7 @@ from ._store import Store
 from ._turns import Turns
 from ._uploads import Uploads
 from ._work_context import WorkContext
-from ._workspace_errors import BadRequest
+from ._workspace_errors import BadRequest, StoreUnavailable
 from ._workspace_views import (
     CreditsView,
     ExportFormat,
@@ -91,7 +91,11 @@ class Workspace:
             await stack.__aexit__(exc_type, exc, tb)
 
     def _expire(self) -> None:
-        expired = self._store.expire(self.settings.record_ttl_hours * 3600)
+        try:
+            expired = self._store.expire(self.settings.record_ttl_hours * 3600)
+        except StoreUnavailable as exc:  # the tools say why, call by call; the server goes on
+            log.warning("old records not expired", error=str(exc))
+            return
         if any(expired):
             log.info("expired old records", turns=expired.turns, renders=expired.renders)
 

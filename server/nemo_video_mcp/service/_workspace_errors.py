@@ -7,6 +7,7 @@ what to do next, is written from these fields by `tools/_error_words.py`: never 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from ..backend import Draft, NemoError, TransportError
@@ -21,6 +22,16 @@ Problem = Literal[
     "too_many_inputs",  # value: how many were given; limit: how many one call may carry
 ]
 HandleKind = Literal["turn", "render"]
+StoreProblem = Literal[
+    "corrupt",  # not a database, or damaged (truncated...)
+    "newer_schema",  # written by a newer version of this server
+    "not_writable",  # permission denied, read-only file system
+    "not_a_file",  # the database path is a folder (or another non-file)
+    "folder_unusable",  # the state folder is a file, or cannot be created
+    "disk_full",  # no space left for the database
+    "locked",  # another process holds the database
+    "unusable",  # any other failure to open or use it
+]
 
 
 class WorkspaceError(Exception):
@@ -175,3 +186,29 @@ class UploadUnconfirmed(WorkspaceError):
     def __init__(self, cause: TransportError) -> None:
         super().__init__(f"upload without an answer: {cause}")
         self.cause = cause
+
+
+class StoreUnavailable(WorkspaceError):
+    """The state database (`path`) cannot be opened or used: `problem` says why, `detail` is the
+    system's own short message. `write` is True when only writing failed (reads still work).
+    For `newer_schema`, `found` and `known` are the file's schema version and this server's.
+    The file is never deleted or replaced."""
+
+    def __init__(
+        self,
+        path: Path,
+        problem: StoreProblem,
+        detail: str,
+        *,
+        write: bool = False,
+        found: int | None = None,
+        known: int | None = None,
+    ) -> None:
+        aside = "; move it aside to start afresh" if problem in ("corrupt", "newer_schema") else ""
+        super().__init__(f"cannot use the state database {path}: {detail}{aside}")
+        self.path = path
+        self.problem: StoreProblem = problem
+        self.reason = detail
+        self.write = write
+        self.found = found
+        self.known = known

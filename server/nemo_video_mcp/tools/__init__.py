@@ -6,5 +6,7 @@ Import from here; the submodules (`_name.py`) are private to the package.
 from __future__ import annotations
 
 from ._server import AppState, build_server
+from ._store_words import fix as store_fix
+from ._store_words import problem as store_problem
 
-__all__ = ["AppState", "build_server"]
+__all__ = ["AppState", "build_server", "store_fix", "store_problem"]

@@ -17,6 +17,7 @@ from ..service import (
     SessionReplaced,
     SessionUnusable,
     ShuttingDown,
+    StoreUnavailable,
     TurnBusy,
     UnknownHandle,
     UploadBusy,
@@ -24,6 +25,7 @@ from ..service import (
     WorkspaceError,
 )
 from ._progress_words import bytes_sent
+from ._store_words import store_unavailable
 from ._timeline_words import summary
 
 Describe = Callable[[NemoError], str]
@@ -83,6 +85,8 @@ def workspace_error(exc: WorkspaceError, describe: Describe) -> str:  # noqa: PL
     """The sentence for `exc`; `describe` words a backend error it wraps."""
     if isinstance(exc, BadRequest):
         return bad_request(exc)
+    if isinstance(exc, StoreUnavailable):
+        return store_unavailable(exc)
     if isinstance(exc, MediaRefused):
         return media_refused(exc)
     if isinstance(exc, UnknownHandle):
