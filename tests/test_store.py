@@ -12,6 +12,7 @@ import anyio.lowlevel
 import pytest
 
 from nemo_video_mcp.service import StoreUnavailable
+from nemo_video_mcp.service._records import SCHEMA_VERSION
 from nemo_video_mcp.service._store import DB_FILENAME, Store, StoreError
 
 SID = "7345678901234567890"  # 19 digits: must stay a string
@@ -199,7 +200,7 @@ def test_wal_mode_schema_version_and_private_files(tmp_path: Path) -> None:
         path = folder / DB_FILENAME
         with sqlite3.connect(path) as other:
             assert other.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-            assert other.execute("PRAGMA user_version").fetchone()[0] == 2
+            assert other.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert mode(folder) == 0o700
         assert mode(path) == 0o600
         for suffix in ("-wal", "-shm"):

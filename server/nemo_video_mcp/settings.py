@@ -48,6 +48,7 @@ ENV_VARS: dict[str, str] = {
     "NEMO_RECOVERY_MAX_UNCHANGED": "recovery_max_unchanged",
     "NEMO_RECORD_TTL_HOURS": "record_ttl_hours",
     "NEMO_HTTP_TOKEN": "http_token",
+    "NEMO_HTTP_ISOLATE_CLIENTS": "http_isolate_clients",
     "NEMO_LOG_LEVEL": "log_level",
 }
 _LIST_FIELDS = {"media_roots", "recovery_poll_seconds"}
@@ -105,7 +106,8 @@ class Settings(BaseModel):
     recovery_poll_seconds: tuple[float, ...] = (30.0, 60.0)
     recovery_max_unchanged: int = Field(default=5, ge=1, le=100)
     record_ttl_hours: float = Field(default=24.0 * 7, gt=0)
-    http_token: SecretStr | None = None
+    http_token: SecretStr | None = None  # one token, or several separated by commas (one per client)
+    http_isolate_clients: bool = False
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("api_url")
@@ -129,6 +131,12 @@ class Settings(BaseModel):
         if not v or any(x <= 0 for x in v):
             raise ValueError("must be one or more positive numbers of seconds, comma-separated")
         return v
+
+    @property
+    def http_tokens(self) -> tuple[str, ...]:
+        """The bearer tokens the HTTP transport accepts (NEMO_HTTP_TOKEN, split at commas)."""
+        raw = self.http_token.get_secret_value() if self.http_token is not None else ""
+        return tuple(dict.fromkeys(t.strip() for t in raw.split(",") if t.strip()))
 
     @property
     def token_source(self) -> str:

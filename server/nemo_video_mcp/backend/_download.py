@@ -27,8 +27,9 @@ import anyio
 import httpx2
 
 from ._envelope import ErrorContext
-from ._errors import NemoError, ServerError, TransportError
+from ._errors import BackendError, NemoError, ServerError, TransportError
 from ._http import ERROR_BODY_LIMIT, Http, map_transport, refusal
+from ._renders import output_url
 from ._retry import is_retryable
 
 DownloadProgress = Callable[[int, int | None], None]
@@ -120,7 +121,10 @@ async def download(
         raise NemoError(
             f"cannot create the folder {directory}: {exc.strerror or type(exc).__name__}"
         ) from None
-    target = httpx2.URL(url) if "://" in url else http.client.base_url.join(url)
+    absolute = output_url(url, http.settings.api_url)  # relative: on the API's origin; odd: refused
+    if absolute is None:
+        raise BackendError("NemoVideo's download link is not an http(s) address this server follows")
+    target = httpx2.URL(absolute)
     same_origin = (target.scheme, target.host, target.port) == (
         http.client.base_url.scheme,
         http.client.base_url.host,

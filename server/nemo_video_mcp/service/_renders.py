@@ -108,7 +108,9 @@ class Renders(Worker):
         download: bool | None,
         wait_seconds: float | None,
         progress: ProgressFn | None,
+        owner: str = "",
     ) -> RenderView:
+        self._sessions.check_owner("render", render_id, self._session_of(render_id), owner)
         job = self._jobs.get(render_id)
         if job is None or (
             job.done.is_set() and job.error is not None and not isinstance(job.error, RenderFailed)
@@ -128,6 +130,11 @@ class Renders(Worker):
             if job.done.is_set() and job.record.path is None:
                 job = self._start(job.record, True)
         return await self._wait(job, wait_seconds, progress)
+
+    def _session_of(self, render_id: str) -> str | None:
+        job = self._jobs.get(render_id)
+        record = job.record if job is not None else self._store.get_render(render_id)
+        return record.session_id if record is not None else None
 
     def _start(self, record: RenderRecord, download: bool) -> _Job:
         job = _Job(record, download)

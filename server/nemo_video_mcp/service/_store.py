@@ -1,4 +1,4 @@
-"""Durable records: sessions, the current session per skill, edit turns and renders (SQLite).
+"""Durable records: sessions, the current session per client and skill, edit turns and renders (SQLite).
 
 One connection in WAL mode, guarded by a lock (usable from the event loop and worker threads).
 The methods are synchronous on purpose: each is one short transaction on a local file (well
@@ -208,25 +208,38 @@ class Store:
     # sessions ------------------------------------------------------------------------------
 
     def add_session(
-        self, session_id: str, skill: str, *, task_id: str | None = None, user_id: str | None = None
+        self,
+        session_id: str,
+        skill: str,
+        *,
+        task_id: str | None = None,
+        user_id: str | None = None,
+        owner: str = "",
     ) -> SessionRecord:
         now = self._clock()
-        sql = "INSERT INTO sessions VALUES (?, ?, ?, ?, ?, ?, NULL, 0) RETURNING *"
-        row = self._write(sql, (session_id, skill, task_id, user_id, now, now), f"session {session_id}")
-        return records.session_record(row)
+        sql = (
+            "INSERT INTO sessions (session_id, skill, task_id, user_id, created_at, updated_at, owner) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *"
+        )
+        args = (session_id, skill, task_id, user_id, now, now, owner)
+        return records.session_record(self._write(sql, args, f"session {session_id}"))
 
     def get_session(self, session_id: str) -> SessionRecord | None:
         row = self._one("SELECT * FROM sessions WHERE session_id = ?", (session_id,))
         return records.session_record(row) if row else None
 
-    def set_current(self, skill: str, session_id: str) -> None:
+    def set_current(self, skill: str, session_id: str, *, owner: str = "") -> None:
         with self._tx() as conn:
-            conn.execute("INSERT OR REPLACE INTO current VALUES (?, ?)", (skill, session_id))
+            sql = "INSERT OR REPLACE INTO current (owner, skill, session_id) VALUES (?, ?, ?)"
+            conn.execute(sql, (owner, skill, session_id))
 
-    def current(self, skill: str) -> SessionRecord | None:
-        """The skill's current session, or None (never a session marked lost)."""
-        sql = "SELECT s.* FROM current c JOIN sessions s USING (session_id) WHERE c.skill = ? AND s.lost = 0"
-        row = self._one(sql, (skill,))
+    def current(self, skill: str, *, owner: str = "") -> SessionRecord | None:
+        """The client's current session of the skill, or None (never a session marked lost)."""
+        sql = (
+            "SELECT s.* FROM current c JOIN sessions s USING (session_id) "
+            "WHERE c.owner = ? AND c.skill = ? AND s.lost = 0"
+        )
+        row = self._one(sql, (owner, skill))
         return records.session_record(row) if row else None
 
     def mark_lost(self, session_id: str) -> None:

@@ -101,12 +101,14 @@ class Uploads(Worker):
         session_id: str | None,
         skill: str | None,
         progress: ProgressFn | None,
+        *,
+        owner: str = "",
     ) -> UploadView:
         if len(paths) + len(urls) > MAX_INPUTS:
             raise BadRequest("too_many_inputs", value=str(len(paths) + len(urls)), limit=MAX_INPUTS)
         # the checks read the disk (and may search the media folders for similar names): off the loop
         files, links = await anyio.to_thread.run_sync(self._check, paths, urls)
-        ref = await self._sessions.resolve(session_id, skill)
+        ref = await self._sessions.resolve(session_id, skill, owner)
         key = await anyio.to_thread.run_sync(_key, ref.session_id, files, links)
         self._prune()
         job = self._jobs.get(key)

@@ -21,7 +21,7 @@ Problem = Literal[
     "not_a_session_id",  # value: what was given
     "too_many_inputs",  # value: how many were given; limit: how many one call may carry
 ]
-HandleKind = Literal["turn", "render"]
+HandleKind = Literal["turn", "render", "session"]
 StoreProblem = Literal[
     "corrupt",  # not a database, or damaged (truncated...)
     "newer_schema",  # written by a newer version of this server

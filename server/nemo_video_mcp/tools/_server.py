@@ -21,6 +21,7 @@ from ..service import ExportFormat, ExportQuality, Progress, ProgressFn, Workspa
 from ..settings import Settings, SkillSlug
 from ..skills import SkillRegistry
 from . import _texts as texts
+from ._clients import client_of
 from ._errors import tool_errors
 from ._progress_words import progress_line
 from ._prompts import register_prompts
@@ -49,14 +50,19 @@ WaitSeconds = Annotated[
 
 @dataclass(frozen=True)
 class AppState:
-    """What the lifespan yields: the workspace every tool works through."""
+    """What the lifespan yields: the workspace every tool works through, and the bearer tokens of
+    the HTTP clients it keeps apart (empty: every client shares one workspace)."""
 
     workspace: Workspace
+    isolated_tokens: tuple[str, ...] = ()
 
 
 def workspace_of(ctx: Context[Any, Any]) -> Workspace:
+    """The workspace as the calling client sees it (its own sessions when clients are kept apart)."""
     state: AppState = ctx.request_context.lifespan_context
-    return state.workspace
+    if not state.isolated_tokens:
+        return state.workspace
+    return state.workspace.scoped(client_of(ctx.headers, state.isolated_tokens))
 
 
 def progress_of(ctx: Context[Any, Any]) -> ProgressFn:
@@ -89,8 +95,9 @@ def build_server(
 
     @asynccontextmanager
     async def lifespan(_server: MCPServer[AppState]) -> AsyncIterator[AppState]:
+        isolated = settings.http_tokens if settings.http_isolate_clients else ()
         async with workspace_factory() as workspace:
-            yield AppState(workspace)
+            yield AppState(workspace, isolated)
 
     srv: MCPServer[AppState] = MCPServer(
         SERVER_NAME, version=__version__, instructions=texts.INSTRUCTIONS, lifespan=lifespan

@@ -90,6 +90,11 @@ def workspace_error(exc: WorkspaceError, describe: Describe) -> str:  # noqa: PL
     if isinstance(exc, MediaRefused):
         return media_refused(exc)
     if isinstance(exc, UnknownHandle):
+        if exc.kind == "session":
+            return (
+                f"No session {shorten(exc.handle)!r} is known here. Omit session_id to work in the current "
+                "session (each result names its session_id)."
+            )
         if exc.kind == "turn":
             return (
                 f"No edit turn {shorten(exc.handle)!r} is known (it may have expired). Call get_state to see "
@@ -143,7 +148,10 @@ def workspace_error(exc: WorkspaceError, describe: Describe) -> str:  # noqa: PL
             f"{hint}. Last known timeline of the lost session: {_last(exc.last)}"
         )
     if isinstance(exc, NoDownloadLink):
-        return f"Render {exc.render_id} finished but NemoVideo gave no download link."
+        return (
+            f"Render {exc.render_id} finished but NemoVideo gave no download link this server can use (none, "
+            "or one that is not an http(s) address)."
+        )
     if isinstance(exc, ShuttingDown):
         return "The upload was stopped: the server is shutting down."
     if isinstance(exc, ExportUnconfirmed):
