@@ -14,13 +14,16 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import shutil
 import sqlite3
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import anyio
 import pytest
+from mcp import Client, StdioServerParameters
 
 from nemo_video_mcp import doctor
 from nemo_video_mcp.emulator import Emulator
@@ -247,3 +250,36 @@ async def test_a_really_full_disk_while_running(emulator: Emulator, tmp_path: Pa
     assert not state_result.is_error, text_of(state_result)
     assert code == 1
     assert "is full" in report
+
+
+# ---- the real process (what a host runs) -------------------------------------------------------
+
+
+def _script() -> str:
+    beside = Path(sys.executable).parent / (
+        "nemo-video-mcp.exe" if sys.platform == "win32" else "nemo-video-mcp"
+    )
+    found = str(beside) if beside.is_file() else shutil.which("nemo-video-mcp")
+    assert found, "the nemo-video-mcp console script is not installed (run `uv sync`)"
+    return found
+
+
+async def test_the_real_server_starts_on_a_damaged_store_and_says_why(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """Before: the process exited on the first connect ("Connection closed" in the host)."""
+    named, _ = _corrupt(tmp_path / "state")
+    env = {
+        "NEMO_API_URL": emulator.url,
+        "NEMO_STATE_DIR": str(tmp_path / "state"),
+        "NEMO_OUTPUT_DIR": str(tmp_path / "out"),
+        "NEMO_MEDIA_ROOTS": str(tmp_path),
+    }
+    params = StdioServerParameters(command=_script(), env=env, cwd=tmp_path)
+    with anyio.fail_after(60):
+        async with Client(params, mode="legacy") as client:
+            state = await client.call_tool("get_state", {})
+            credits = await client.call_tool("check_credits", {})
+    assert state.is_error
+    assert f"The state database {named} is damaged" in text_of(state)
+    assert not credits.is_error, text_of(credits)
