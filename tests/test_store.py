@@ -11,6 +11,8 @@ import anyio
 import anyio.lowlevel
 import pytest
 
+from nemo_video_mcp.service import StoreUnavailable
+from nemo_video_mcp.service._records import SCHEMA_VERSION
 from nemo_video_mcp.service._store import DB_FILENAME, Store, StoreError
 
 SID = "7345678901234567890"  # 19 digits: must stay a string
@@ -198,7 +200,7 @@ def test_wal_mode_schema_version_and_private_files(tmp_path: Path) -> None:
         path = folder / DB_FILENAME
         with sqlite3.connect(path) as other:
             assert other.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-            assert other.execute("PRAGMA user_version").fetchone()[0] == 2
+            assert other.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert mode(folder) == 0o700
         assert mode(path) == 0o600
         for suffix in ("-wal", "-shm"):
@@ -220,13 +222,13 @@ def test_existing_readable_file_is_tightened(tmp_path: Path) -> None:
 def test_unusable_database_files_give_an_actionable_error(tmp_path: Path) -> None:
     garbage = tmp_path / "garbage.sqlite3"
     garbage.write_bytes(b"this is not a database, just some text " * 100)
-    with pytest.raises(StoreError, match=r"garbage\.sqlite3.*move it aside"):
+    with pytest.raises(StoreUnavailable, match=r"garbage\.sqlite3.*move it aside"):
         Store(garbage)
 
     newer = tmp_path / "newer.sqlite3"
     with sqlite3.connect(newer) as conn:
         conn.execute("PRAGMA user_version = 99")
-    with pytest.raises(StoreError, match="newer than this server"):
+    with pytest.raises(StoreUnavailable, match="newer than this server"):
         Store(newer)
 
 

@@ -37,8 +37,10 @@ def create_server(settings: Settings, *, skills: SkillRegistry | None = None) ->
     async def open_workspace() -> AsyncIterator[Workspace]:
         async with AsyncExitStack() as stack:
             client = await stack.enter_async_context(NemoClient(settings, registry))
-            store = Store.in_dir(settings.state_dir)
+            store = Store.open_in(settings.state_dir)  # a broken one still starts: each tool says why
             stack.callback(store.close)
+            if store.problem is not None:
+                log.error("the state database cannot be used", error=str(store.problem))
             workspace = await stack.enter_async_context(Workspace(settings, client, store))
             log.info("workspace open", api_url=settings.api_url, state_dir=str(settings.state_dir))
             yield workspace

@@ -22,6 +22,8 @@ from typing import Any, NamedTuple, TextIO
 
 import structlog
 
+from .echo import LOG_CHARS, shorten
+
 _SECRETS: set[str] = set()
 REDACTED = "[redacted]"
 
@@ -97,7 +99,7 @@ def _redaction_processor(
 
 class _RedactingFormatter(structlog.stdlib.ProcessorFormatter):
     def format(self, record: logging.LogRecord) -> str:
-        return redact(super().format(record))
+        return shorten(redact(super().format(record)), LOG_CHARS)  # an echoed input stays bounded
 
 
 _SHARED: list[Any] = [

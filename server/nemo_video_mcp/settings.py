@@ -51,6 +51,7 @@ ENV_VARS: dict[str, str] = {
     "NEMO_DOWNLOAD_MAX_BYTES": "download_max_bytes",
     "NEMO_DOWNLOAD_MAX_SECONDS": "download_max_seconds",
     "NEMO_HTTP_TOKEN": "http_token",
+    "NEMO_HTTP_ISOLATE_CLIENTS": "http_isolate_clients",
     "NEMO_LOG_LEVEL": "log_level",
 }
 
@@ -124,7 +125,8 @@ class Settings(BaseModel):
     record_ttl_hours: float = Field(default=24.0 * 7, gt=0)
     download_max_bytes: int = Field(default=DOWNLOAD_MAX_BYTES, gt=0)
     download_max_seconds: float = Field(default=3600.0, gt=0, le=7 * 24 * 3600.0)
-    http_token: SecretStr | None = None
+    http_token: SecretStr | None = None  # one token, or several separated by commas (one per client)
+    http_isolate_clients: bool = False
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("api_url")
@@ -148,6 +150,12 @@ class Settings(BaseModel):
         if not v or any(x <= 0 for x in v):
             raise ValueError("must be one or more positive numbers of seconds, comma-separated")
         return v
+
+    @property
+    def http_tokens(self) -> tuple[str, ...]:
+        """The bearer tokens the HTTP transport accepts (NEMO_HTTP_TOKEN, split at commas)."""
+        raw = self.http_token.get_secret_value() if self.http_token is not None else ""
+        return tuple(dict.fromkeys(t.strip() for t in raw.split(",") if t.strip()))
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], *, home: Path | None = None) -> Settings:

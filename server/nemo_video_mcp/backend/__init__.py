@@ -74,6 +74,7 @@ from ._sse import (
     ToolResult,
 )
 from ._state_items import StateItem, state_items, url_file_name
+from ._upload import OpenFile
 
 __all__ = [
     "DEFAULT_NAME",
@@ -106,6 +107,7 @@ __all__ = [
     "NemoError",
     "NoCredits",
     "NotAnswering",
+    "OpenFile",
     "PlanBlocked",
     "PlanRequired",
     "Question",

@@ -20,6 +20,7 @@ import contextlib
 import json
 import os
 import random
+import stat
 import tempfile
 import time
 import uuid
@@ -42,6 +43,8 @@ CLIENT_ID_FILE = "client_id"
 TOKEN_FILE = "token.json"  # noqa: S105 (a file name)
 EXPIRY_MARGIN_SECONDS = 60.0  # renew a little before the backend would refuse the token
 ANONYMOUS_WHAT = "get an anonymous NemoVideo token"
+MAX_STATE_FILE_BYTES = 64 * 1024  # a token cache or a client id is a few hundred bytes
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0)
 
 log = logs.get_logger(__name__)
 
@@ -87,6 +90,29 @@ class CachedToken:
         return now >= self.expires_at - margin
 
 
+def read_small_file(path: Path, limit: int = MAX_STATE_FILE_BYTES) -> str | None:
+    """The text of `path` if it is a regular file of at most `limit` bytes; None otherwise, decided
+    before reading a byte: a FIFO (opened non-blocking), a device, a symlink or a huge file put in
+    its place is refused, never read (it could block the server or fill its memory)."""
+    try:
+        fd = os.open(path, _READ_FLAGS)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > limit:
+            log.warning(
+                "state_file_refused", file=path.name, regular=stat.S_ISREG(st.st_mode), size=st.st_size
+            )
+            return None
+        data = os.read(fd, limit + 1)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return data[:limit].decode("utf-8", "replace") if len(data) <= limit else None
+
+
 def _write_private(path: Path, text: str) -> None:
     """Write `text` to `path` atomically with mode 0600 (never readable by others, even briefly)."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -122,10 +148,10 @@ class StateFiles:
             log.warning("state_write_failed", file=name, error=type(exc).__name__)
 
     def read_client_id(self) -> str | None:
+        raw = read_small_file(self.dir / CLIENT_ID_FILE)
         try:
-            raw = (self.dir / CLIENT_ID_FILE).read_text(encoding="utf-8").strip()
-            return str(uuid.UUID(raw))
-        except (OSError, ValueError):
+            return str(uuid.UUID(raw.strip())) if raw is not None else None
+        except ValueError:
             return None
 
     def new_client_id(self) -> str:
@@ -134,9 +160,10 @@ class StateFiles:
         return cid
 
     def load_token(self, api_url: str) -> CachedToken | None:
+        text = read_small_file(self.dir / TOKEN_FILE)
         try:
-            raw = json.loads((self.dir / TOKEN_FILE).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            raw = json.loads(text) if text is not None else None
+        except ValueError:
             return None
         if not isinstance(raw, dict) or not isinstance(raw.get("token"), str) or not raw["token"]:
             return None

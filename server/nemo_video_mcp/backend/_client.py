@@ -28,7 +28,7 @@ from ._models import Credits, RenderStatus, SessionInfo, SessionState, UploadedF
 from ._recovery import recover_state
 from ._render_download import RenderDownloads
 from ._renders import OnStatus, Renders
-from ._upload import MultipartFiles, Progress, parse_files
+from ._upload import MultipartFiles, OpenFile, Progress, parse_files
 
 APP = "nemo_agent"
 CLAIM_URL = "https://nemovideo.com/workspace/claim"
@@ -158,13 +158,14 @@ class NemoClient:
     async def upload_files(
         self,
         session_id: str,
-        paths: Sequence[Path],
+        files: Sequence[Path | OpenFile],
         *,
         skill: str,
         progress: Progress | None = None,
     ) -> list[UploadedFile]:
-        """Upload local files in one multipart request streamed from disk."""
-        body = MultipartFiles([Path(p) for p in paths])
+        """Upload local files in one multipart request streamed from disk: paths (opened by name), or
+        files the caller opened and checked (`OpenFile`, streamed from that descriptor)."""
+        body = MultipartFiles([f if isinstance(f, OpenFile) else Path(f) for f in files])
         data = await self._http.call(
             "POST",
             f"/api/upload-video/{APP}/me/{_sid(session_id)}",

@@ -60,6 +60,7 @@ from ._errors import (
     TransportError,
 )
 from ._http import ERROR_BODY_LIMIT, Http, json_or_none, refusal
+from ._renders import output_url
 from ._retrying import GiveUp
 
 __all__ = [
@@ -131,7 +132,10 @@ async def download(
         raise NemoError(
             f"cannot write into the folder {directory}: {exc.strerror or type(exc).__name__}"
         ) from None
-    target = httpx2.URL(url) if "://" in url else http.client.base_url.join(url)
+    absolute = output_url(url, http.settings.api_url)  # relative: on the API's origin; odd: refused
+    if absolute is None:
+        raise BackendError("NemoVideo's download link is not an http(s) address this server follows")
+    target = httpx2.URL(absolute)
     base = http.client.base_url
     same_origin = (target.scheme, target.host, target.port) == (base.scheme, base.host, base.port)
     transfer = _Transfer(directory, settings.download_max_bytes, resume)

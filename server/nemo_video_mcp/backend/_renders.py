@@ -11,8 +11,10 @@ import secrets
 import time
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
+from ..echo import shorten
+from ..logs import get_logger
 from ._envelope import safe_text
 from ._errors import RateLimited, RenderFailed, ServerError, TransportError
 from ._http import Http
@@ -20,6 +22,7 @@ from ._models import RenderStatus
 from ._retrying import GiveUp
 
 RENDER_PATH = "/api/render/proxy/lambda"
+log = get_logger(__name__)
 OnStatus = Callable[[RenderStatus], None]
 
 
@@ -47,6 +50,27 @@ def _progress(value: Any) -> float | None:
     except ValueError:
         return None
     return min(100.0, max(0.0, number)) if math.isfinite(number) else None
+
+
+def output_url(url: str | None, api_url: str) -> str | None:
+    """A render's download link as an absolute http(s) URL, or None when it must not be followed.
+
+    An absolute `http(s)://host/...` link is kept. A relative one (`/files/x.mp4`, `files/x.mp4`)
+    is a path on the API's origin (`api_url`'s scheme, host and port), so the same-origin token
+    rules apply to it. Anything else is refused, never guessed at: a scheme-less host
+    (`//host/x.mp4`), another scheme (`file:`, `ftp:`, `C:` ...), backslashes, whitespace or control
+    characters (so a link is never opened as a local path or sent to a host it does not name)."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme.lower() in ("http", "https") and parts.netloc:
+        return url
+    odd = any(c in url for c in "\\ ") or any(ord(c) < 32 or ord(c) == 127 for c in url)
+    if odd or parts.scheme or parts.netloc or url.startswith("//"):
+        log.warning("render link refused", url=shorten(url))
+        return None
+    api = urlsplit(api_url)
+    return f"{api.scheme}://{api.netloc}/{url.lstrip('/')}"
 
 
 def parse_render(data: Any, render_id: str) -> RenderStatus:
@@ -111,13 +135,19 @@ class Renders:
             idempotent=False,
             json_body=body,
         )
-        status = parse_render(data, rid)
+        status = self._absolute(parse_render(data, rid))
         if status.phase == "failed":
             raise _failed(status)
         return status
 
+    def _absolute(self, status: RenderStatus) -> RenderStatus:
+        """The status with its link made absolute on the API's origin, or dropped if refused."""
+        url = output_url(status.url, self.http.settings.api_url)
+        return status if url == status.url else status.model_copy(update={"url": url})
+
     async def get(self, render_id: str, *, skill: str, deadline: float | None = None) -> RenderStatus:
         """One poll; transient failures are retried on the same id (until `deadline` at the latest)."""
+
         data = await self.http.call(
             "GET",
             f"{RENDER_PATH}/{quote(render_id, safe='')}",
@@ -126,7 +156,7 @@ class Renders:
             idempotent=True,
             deadline=deadline,
         )
-        return parse_render(data, render_id)
+        return self._absolute(parse_render(data, render_id))
 
     async def wait(
         self, render_id: str, *, skill: str, deadline: float, on_status: OnStatus | None = None

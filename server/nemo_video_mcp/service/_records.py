@@ -49,6 +49,18 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE turns ADD COLUMN after_draft TEXT;
     UPDATE turns SET ending = 'recorded' WHERE status != 'running';
     """,
+    # 3: sessions belong to a client (`owner`: '' when clients are not kept apart, else a label of
+    # the HTTP client's bearer token, never the token), and each client has its own current session
+    # per skill.
+    """
+    ALTER TABLE sessions ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+    CREATE TABLE current_by_owner (
+        owner TEXT NOT NULL, skill TEXT NOT NULL, session_id TEXT NOT NULL,
+        PRIMARY KEY (owner, skill));
+    INSERT INTO current_by_owner SELECT '', skill, session_id FROM current;
+    DROP TABLE current;
+    ALTER TABLE current_by_owner RENAME TO current;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -63,6 +75,7 @@ class SessionRecord:
     updated_at: float
     last_draft: dict[str, Any] | None
     lost: bool
+    owner: str = ""  # the client it belongs to ('' when clients are not kept apart)
 
 
 @dataclass(frozen=True)

@@ -114,7 +114,9 @@ class Renders(Worker):
         download: bool | None,
         wait_seconds: float | None,
         progress: ProgressFn | None,
+        owner: str = "",
     ) -> RenderView:
+        self._sessions.check_owner("render", render_id, self._session_of(render_id), owner)
         job = self._jobs.get(render_id)
         if job is None or (
             job.done.is_set() and job.error is not None and not isinstance(job.error, RenderFailed)
@@ -146,6 +148,11 @@ class Renders(Worker):
             self._start(record, record.download)
             checked += 1
         return checked
+
+    def _session_of(self, render_id: str) -> str | None:
+        job = self._jobs.get(render_id)
+        record = job.record if job is not None else self._store.get_render(render_id)
+        return record.session_id if record is not None else None
 
     def _start(self, record: RenderRecord, download: bool) -> _Job:
         job = _Job(record, download)

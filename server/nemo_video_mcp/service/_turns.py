@@ -98,11 +98,13 @@ class Turns(Worker):
         skill: str | None,
         wait_seconds: float | None,
         progress: ProgressFn | None,
+        *,
+        owner: str = "",
     ) -> TurnView:
         text = instruction.strip()
         if not text:
             raise BadRequest("empty_instruction")
-        ref = await self._sessions.resolve(session_id, skill)
+        ref = await self._sessions.resolve(session_id, skill, owner)
         async with self._locks.setdefault(ref.session_id, anyio.Lock()):
             turn = self._running(ref, text)
             if turn is None:
@@ -119,7 +121,10 @@ class Turns(Worker):
                 turn = await self._start(ref, text)
         return await self._wait(turn, wait_seconds, progress)
 
-    async def result(self, turn_id: str, wait_seconds: float | None, progress: ProgressFn | None) -> TurnView:
+    async def result(
+        self, turn_id: str, wait_seconds: float | None, progress: ProgressFn | None, *, owner: str = ""
+    ) -> TurnView:
+        self._sessions.check_owner("turn", turn_id, self._session_of(turn_id), owner)
         turn = self._live.get(turn_id)
         if turn is None:
             record = self._store.get_turn(turn_id)
@@ -131,6 +136,11 @@ class Turns(Worker):
             async with self._locks.setdefault(record.session_id, anyio.Lock()):
                 turn = self._live.get(turn_id) or await self._adopt(record)
         return await self._wait(turn, wait_seconds, progress)
+
+    def _session_of(self, turn_id: str) -> str | None:
+        live = self._live.get(turn_id)
+        record = None if live is not None else self._store.get_turn(turn_id)
+        return live.ref.session_id if live is not None else record.session_id if record else None
 
     def _running(self, ref: SessionRef, text: str) -> _Turn | None:
         """The session's running turn when it carries the same instruction; refuse a different one."""

@@ -11,6 +11,7 @@ callback `(progress, total, message)`. Knows nothing of MCP or httpx2.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from types import TracebackType
@@ -30,7 +31,7 @@ from ._store import Store
 from ._turns import Turns
 from ._uploads import Uploads
 from ._work_context import WorkContext
-from ._workspace_errors import BadRequest
+from ._workspace_errors import BadRequest, StoreUnavailable
 from ._workspace_views import (
     CreditsView,
     ExportFormat,
@@ -66,6 +67,7 @@ class Workspace:
         self._policy = policy or MediaPolicy(settings.media_roots)
         self._interval = progress_interval
         self.sessions = Sessions(settings, client, store)
+        self.client = ""  # whose view this is ('' when clients are not kept apart; see `scoped`)
         self._stack: AsyncExitStack | None = None
         self._turns: Turns | None = None
         self._renders: Renders | None = None
@@ -95,7 +97,11 @@ class Workspace:
             await stack.__aexit__(exc_type, exc, tb)
 
     def _expire(self) -> None:
-        expired = self._store.expire(self.settings.record_ttl_hours * 3600)
+        try:
+            expired = self._store.expire(self.settings.record_ttl_hours * 3600)
+        except StoreUnavailable as exc:  # the tools say why, call by call; the server goes on
+            log.warning("old records not expired", error=str(exc))
+            return
         if any(expired):
             log.info("expired old records", turns=expired.turns, renders=expired.renders)
 
@@ -105,6 +111,14 @@ class Workspace:
         while True:
             await anyio.sleep(period)
             self._expire()
+
+    def scoped(self, client: str) -> Workspace:
+        """This workspace as the client `client` sees it: its own current and last used sessions,
+        and only its own sessions, turns and renders (another's ids are answered as unknown).
+        The background work and the records are shared; only this view's calls are scoped."""
+        view = copy.copy(self)
+        view.client = client
+        return view
 
     @property
     def turns(self) -> Turns:
@@ -138,7 +152,7 @@ class Workspace:
     ) -> UploadView:
         """Every input is checked before any byte leaves; one refusal means nothing is uploaded. The
         upload runs in the background: the view says `running` when the budget ran out first."""
-        return await self.uploads.upload(paths, urls, session_id, skill, progress)
+        return await self.uploads.upload(paths, urls, session_id, skill, progress, owner=self.client)
 
     # edits ---------------------------------------------------------------------------------
 
@@ -152,19 +166,21 @@ class Workspace:
         wait_seconds: float | None,
         progress: ProgressFn | None = None,
     ) -> TurnView:
-        return await self.turns.send(instruction, session_id, skill, wait_seconds, progress)
+        return await self.turns.send(
+            instruction, session_id, skill, wait_seconds, progress, owner=self.client
+        )
 
     @within_budget
     async def edit_result(
         self, turn_id: str, *, wait_seconds: float | None, progress: ProgressFn | None = None
     ) -> TurnView:
-        return await self.turns.result(turn_id.strip(), wait_seconds, progress)
+        return await self.turns.result(turn_id.strip(), wait_seconds, progress, owner=self.client)
 
     # state and credits ---------------------------------------------------------------------
 
     @within_budget
     async def state(self, session_id: str | None, *, skill: str | None = None) -> StateView:
-        ref = await self.sessions.resolve(session_id, skill)
+        ref = await self.sessions.resolve(session_id, skill, self.client)
         state, draft = await self.sessions.read(ref)
         return StateView(
             session_id=ref.session_id,
@@ -179,7 +195,7 @@ class Workspace:
 
     @within_budget
     async def credits(self) -> CreditsView:
-        c = await self._client.get_credits(skill=self.sessions.default_skill)
+        c = await self._client.get_credits(skill=self.sessions.default_skill_of(self.client))
         return CreditsView(c.available, c.frozen, c.total)
 
     # renders -------------------------------------------------------------------------------
@@ -199,7 +215,7 @@ class Workspace:
             raise BadRequest("unknown_format", value=format, choices=EXPORT_FORMATS)
         if quality not in EXPORT_QUALITIES:
             raise BadRequest("unknown_quality", value=quality, choices=EXPORT_QUALITIES)
-        ref = await self.sessions.resolve(session_id, None)
+        ref = await self.sessions.resolve(session_id, None, self.client)
         return await self.renders.export(
             ref,
             format=format,
@@ -219,7 +235,11 @@ class Workspace:
         progress: ProgressFn | None = None,
     ) -> RenderView:
         return await self.renders.status(
-            render_id.strip(), download=download, wait_seconds=wait_seconds, progress=progress
+            render_id.strip(),
+            download=download,
+            wait_seconds=wait_seconds,
+            progress=progress,
+            owner=self.client,
         )
 
     # the player (MCP Apps) -------------------------------------------------------------------

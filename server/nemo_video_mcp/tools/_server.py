@@ -22,6 +22,7 @@ from ..settings import Settings, SkillSlug
 from ..skills import SkillRegistry
 from . import _texts as texts
 from ._arguments import ArgumentCheckingServer
+from ._clients import client_of
 from ._errors import tool_errors
 from ._player import PLAYER_TOOL_META, Player, register_player
 from ._progress_words import progress_line
@@ -51,14 +52,19 @@ WaitSeconds = Annotated[
 
 @dataclass(frozen=True)
 class AppState:
-    """What the lifespan yields: the workspace every tool works through."""
+    """What the lifespan yields: the workspace every tool works through, and the bearer tokens of
+    the HTTP clients it keeps apart (empty: every client shares one workspace)."""
 
     workspace: Workspace
+    isolated_tokens: tuple[str, ...] = ()
 
 
 def workspace_of(ctx: Context[Any, Any]) -> Workspace:
+    """The workspace as the calling client sees it (its own sessions when clients are kept apart)."""
     state: AppState = ctx.request_context.lifespan_context
-    return state.workspace
+    if not state.isolated_tokens:
+        return state.workspace
+    return state.workspace.scoped(client_of(ctx.headers, state.isolated_tokens))
 
 
 def progress_of(ctx: Context[Any, Any]) -> ProgressFn:
@@ -91,8 +97,9 @@ def build_server(
 
     @asynccontextmanager
     async def lifespan(_server: MCPServer[AppState]) -> AsyncIterator[AppState]:
+        isolated = settings.http_tokens if settings.http_isolate_clients else ()
         async with workspace_factory() as workspace:
-            yield AppState(workspace)
+            yield AppState(workspace, isolated)
 
     player = Player(settings, workspace_from=lambda state: state.workspace)  # MCP Apps (tools/_player.py)
     srv: MCPServer[AppState] = ArgumentCheckingServer(

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..backend import MAX_UPLOAD_BYTES, SUPPORTED_FORMATS, Draft, NemoError
+from ..echo import INSTRUCTION_CHARS, bounded, shorten
 from ..service import (
     BadRequest,
     ExportUnconfirmed,
@@ -17,6 +18,7 @@ from ..service import (
     SessionReplaced,
     SessionUnusable,
     ShuttingDown,
+    StoreUnavailable,
     TurnBusy,
     UnknownHandle,
     UploadBusy,
@@ -24,6 +26,7 @@ from ..service import (
     WorkspaceError,
 )
 from ._progress_words import bytes_sent, elapsed_text
+from ._store_words import store_unavailable
 from ._timeline_words import summary
 
 Describe = Callable[[NemoError], str]
@@ -41,7 +44,11 @@ def _lost(session_id: str) -> str:
     )
 
 
-def bad_request(exc: BadRequest) -> str:
+def _echo(value: str | None) -> str | None:
+    return None if value is None else shorten(value)
+
+
+def bad_request(exc: BadRequest) -> str:  # noqa: PLR0911 - one return per problem
     choices = ", ".join(exc.choices)
     match exc.problem:
         case "empty_instruction":
@@ -49,17 +56,25 @@ def bad_request(exc: BadRequest) -> str:
         case "nothing_to_upload":
             return "Nothing to upload: give local file paths in `paths` or http(s) links in `urls`."
         case "unknown_format":
-            return f"Unknown export format {exc.value!r}; choose one of: {choices}."
+            return f"Unknown export format {_echo(exc.value)!r}; choose one of: {choices}."
         case "unknown_quality":
-            return f"Unknown quality {exc.value!r}; choose one of: {choices}."
+            return f"Unknown quality {_echo(exc.value)!r}; choose one of: {choices}."
         case "unknown_skill":
-            return f"Unknown skill {exc.value!r}. Choose one of: {choices}."
+            return f"Unknown skill {_echo(exc.value)!r}. Choose one of: {choices}."
         case "not_a_session_id":
-            return f"{exc.value!r} is not a session id (use the `session_id` a result gave, or omit it)."
+            return (
+                f"{_echo(exc.value)!r} is not a session id (use the `session_id` a result gave, or omit it)."
+            )
+        case "too_many_inputs":
+            return (
+                f"Too many files and links in one call ({exc.value}); nothing was uploaded. Upload at most "
+                f"{exc.limit} per call: split them over several upload_media calls."
+            )
 
 
 def media_refused(exc: MediaRefused) -> str:
-    lines = "\n".join(f"- {item}: {reason or NOT_A_LINK}" for item, reason in exc.rejected)
+    items = [f"- {shorten(item)}: {reason or NOT_A_LINK}" for item, reason in exc.rejected]
+    lines = "\n".join(bounded(items))
     return (
         f"Nothing was uploaded: {len(exc.rejected)} of {exc.total} input(s) were refused.\n{lines}\n"
         f"Supported formats: {', '.join(SUPPORTED_FORMATS)}; at most "
@@ -71,16 +86,18 @@ def turn_busy(exc: TurnBusy) -> str:
     later = f"in {elapsed_text(exc.allowed_in)} at the latest, when NemoVideo's limit on one edit has passed"
     follow = f"get_edit_result(turn_id={exc.turn_id!r})"
     if exc.unconfirmed:
+        said = shorten(exc.instruction, INSTRUCTION_CHARS)
         return (
             f"An edit may still be running in session {exc.session_id} (turn_id {exc.turn_id!r}: "
-            f"{exc.instruction!r}): this server lost its connection to that run (or restarted during it), "
+            f"{said!r}): this server lost its connection to that run (or restarted during it), "
             "so its outcome is not known yet, and NemoVideo runs one edit at a time per session. A new "
             f"instruction is accepted as soon as the timeline shows that edit's result, or {later}. Call "
             f"{follow} to follow it, then send the new instruction."
         )
+    said = shorten(exc.instruction, INSTRUCTION_CHARS)
     return (
         f"An edit is still running in session {exc.session_id} (turn_id {exc.turn_id!r}: "
-        f"{exc.instruction!r}). NemoVideo runs one edit at a time per session: call {follow} first, then "
+        f"{said!r}). NemoVideo runs one edit at a time per session: call {follow} first, then "
         f"send the new instruction (it is accepted once that edit is over, {later})."
     )
 
@@ -89,22 +106,33 @@ def workspace_error(exc: WorkspaceError, describe: Describe) -> str:  # noqa: PL
     """The sentence for `exc`; `describe` words a backend error it wraps."""
     if isinstance(exc, BadRequest):
         return bad_request(exc)
+    if isinstance(exc, StoreUnavailable):
+        return store_unavailable(exc)
     if isinstance(exc, MediaRefused):
         return media_refused(exc)
     if isinstance(exc, UnknownHandle):
+        if exc.kind == "session":
+            return (
+                f"No session {shorten(exc.handle)!r} is known here. Omit session_id to work in the current "
+                "session (each result names its session_id)."
+            )
         if exc.kind == "turn":
             return (
-                f"No edit turn {exc.handle!r} is known (it may have expired). Call get_state to see the "
-                "timeline as it is now."
+                f"No edit turn {shorten(exc.handle)!r} is known (it may have expired). Call get_state to see "
+                "the timeline as it is now."
             )
-        return f"No render {exc.handle!r} is known (it may have expired). Call export_video to start one."
+        return (
+            f"No render {shorten(exc.handle)!r} is known (it may have expired). Call export_video to start "
+            "one."
+        )
     if isinstance(exc, TurnBusy):
         return turn_busy(exc)
     if isinstance(exc, UploadBusy):
         sent = f", {bytes_sent(exc.sent, exc.total)} sent" if exc.total else ""
+        names = ", ".join(bounded([shorten(n) for n in exc.names]))
         return (
             f"An upload is still running in session {exc.session_id} (upload_id {exc.upload_id!r}: "
-            f"{', '.join(exc.names)}{sent}). An edit or export now would work on a timeline without that "
+            f"{names}{sent}). An edit or export now would work on a timeline without that "
             "media: call upload_media again with the same arguments to wait for it (nothing is sent twice), "
             "then try again."
         )
@@ -142,7 +170,10 @@ def workspace_error(exc: WorkspaceError, describe: Describe) -> str:  # noqa: PL
             "is rendering under that id. Call export_video again to render the timeline."
         )
     if isinstance(exc, NoDownloadLink):
-        return f"Render {exc.render_id} finished but NemoVideo gave no download link."
+        return (
+            f"Render {exc.render_id} finished but NemoVideo gave no download link this server can use (none, "
+            "or one that is not an http(s) address)."
+        )
     if isinstance(exc, ShuttingDown):
         return "The upload was stopped: the server is shutting down."
     if isinstance(exc, ExportUnconfirmed):
