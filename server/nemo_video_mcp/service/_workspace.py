@@ -83,8 +83,7 @@ class Workspace:
             self._turns = Turns(work, before_start=self._uploads.ensure_idle)
             self._renders = Renders(work, before_start=self._uploads.ensure_idle)
             self._expire()
-            if checked := self._renders.check_unfinished():
-                log.info("checking renders a previous process left unfinished", renders=checked)
+            self._check_unfinished()
             tg.start_soon(self._expire_periodically)
             self._stack = stack.pop_all()
         return self
@@ -95,6 +94,15 @@ class Workspace:
         stack, self._stack = self._stack, None
         if stack is not None:
             await stack.__aexit__(exc_type, exc, tb)
+
+    def _check_unfinished(self) -> None:
+        try:
+            checked = self._renders.check_unfinished()
+        except StoreUnavailable as exc:  # the tools say why, call by call; the server goes on
+            log.warning("unfinished renders not checked", error=str(exc))
+            return
+        if checked:
+            log.info("checking renders a previous process left unfinished", renders=checked)
 
     def _expire(self) -> None:
         try:
