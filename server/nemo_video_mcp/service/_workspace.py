@@ -1,10 +1,10 @@
 """The facade the tools call: sessions, uploads, edit turns, renders, credits and state views.
 
     async with Workspace(settings, client, store) as ws:   # opens the task group for background work
-        await ws.send_edit("remove the car", session_id=None, skill=None, wait_seconds=None, progress=cb)
+        await ws.send_edit("remove the car", session_id=None, skill=None, wait=None, progress=cb)
 
 Background work (uploads, edits, render polling, downloads) runs in the workspace's task group, so
-a tool call only ever waits up to its budget (`wait_seconds`, never above `settings.wait_seconds`)
+a tool call only ever waits up to its budget (`wait`, never above `settings.wait_seconds`)
 and cancelling it stops the wait, not the work. Progress reaches the caller through a plain async
 callback `(progress, total, message)`. Knows nothing of MCP or httpx2.
 """
@@ -97,7 +97,7 @@ class Workspace:
 
     def _check_unfinished(self) -> None:
         try:
-            checked = self._renders.check_unfinished()
+            checked = self.renders.check_unfinished()
         except StoreUnavailable as exc:  # the tools say why, call by call; the server goes on
             log.warning("unfinished renders not checked", error=str(exc))
             return
@@ -171,18 +171,16 @@ class Workspace:
         *,
         session_id: str | None,
         skill: str | None,
-        wait_seconds: float | None,
+        wait: float | None,
         progress: ProgressFn | None = None,
     ) -> TurnView:
-        return await self.turns.send(
-            instruction, session_id, skill, wait_seconds, progress, owner=self.client
-        )
+        return await self.turns.send(instruction, session_id, skill, wait, progress, owner=self.client)
 
     @within_budget
     async def edit_result(
-        self, turn_id: str, *, wait_seconds: float | None, progress: ProgressFn | None = None
+        self, turn_id: str, *, wait: float | None, progress: ProgressFn | None = None
     ) -> TurnView:
-        return await self.turns.result(turn_id.strip(), wait_seconds, progress, owner=self.client)
+        return await self.turns.result(turn_id.strip(), wait, progress, owner=self.client)
 
     # state and credits ---------------------------------------------------------------------
 
@@ -216,7 +214,7 @@ class Workspace:
         format: str = "mp4",
         quality: str = "high",
         download: bool = True,
-        wait_seconds: float | None,
+        wait: float | None,
         progress: ProgressFn | None = None,
     ) -> RenderView:
         if format not in EXPORT_FORMATS:
@@ -229,7 +227,7 @@ class Workspace:
             format=format,
             quality=quality,
             download=download,
-            wait_seconds=wait_seconds,
+            wait_seconds=wait,
             progress=progress,
         )
 
@@ -239,13 +237,13 @@ class Workspace:
         render_id: str,
         *,
         download: bool | None = None,
-        wait_seconds: float | None,
+        wait: float | None,
         progress: ProgressFn | None = None,
     ) -> RenderView:
         return await self.renders.status(
             render_id.strip(),
             download=download,
-            wait_seconds=wait_seconds,
+            wait_seconds=wait,
             progress=progress,
             owner=self.client,
         )

@@ -40,12 +40,12 @@ S = TypeVar("S", bound=_HasSettings)
 def within_budget(
     method: Callable[Concatenate[S, P], Awaitable[T]],
 ) -> Callable[Concatenate[S, P], Awaitable[T]]:
-    """Bound a workspace method (one tool call) by its `wait_seconds` keyword (or the configured
+    """Bound a workspace method (one tool call) by its `wait` keyword (or the configured
     wait) plus CALL_GRACE_SECONDS: the backend calls made by this task inside it end by then."""
 
     @functools.wraps(method)
     async def bounded(self: S, /, *args: P.args, **kwargs: P.kwargs) -> T:
-        wait = kwargs.get("wait_seconds")
+        wait = kwargs.get("wait")
         requested = float(wait) if isinstance(wait, int | float) else None
         with call_deadline(clamp_budget(requested, self.settings.wait_seconds) + CALL_GRACE_SECONDS):
             return await method(self, *args, **kwargs)
@@ -54,7 +54,7 @@ def within_budget(
 
 
 def clamp_budget(requested: float | None, ceiling: float) -> float:
-    """`wait_seconds` as asked, never above the configured ceiling, never negative."""
+    """The wait asked for, never above the configured ceiling, never negative."""
     if requested is None:
         return ceiling
     return max(0.0, min(float(requested), ceiling))

@@ -155,7 +155,7 @@ def register_tools(srv: MCPServer[AppState], settings: Settings) -> None:
                 instruction,
                 session_id=session_id,
                 skill=skill,
-                wait_seconds=wait_seconds,
+                wait=wait_seconds,
                 progress=progress_of(ctx),
             )
             return edit_result(view)
@@ -171,9 +171,7 @@ def register_tools(srv: MCPServer[AppState], settings: Settings) -> None:
         wait_seconds: WaitSeconds = None,
     ) -> EditResult:
         with guard("get_edit_result"):
-            view = await workspace_of(ctx).edit_result(
-                turn_id, wait_seconds=wait_seconds, progress=progress_of(ctx)
-            )
+            view = await workspace_of(ctx).edit_result(turn_id, wait=wait_seconds, progress=progress_of(ctx))
             return edit_result(view)
 
     @srv.tool(
@@ -205,7 +203,7 @@ def register_tools(srv: MCPServer[AppState], settings: Settings) -> None:
                 format=format,
                 quality=quality,
                 download=download,
-                wait_seconds=wait_seconds,
+                wait=wait_seconds,
                 progress=progress_of(ctx),
             )
             return export_result(view)
@@ -227,7 +225,7 @@ def register_tools(srv: MCPServer[AppState], settings: Settings) -> None:
     ) -> ExportResult:
         with guard("get_export_status"):
             view = await workspace_of(ctx).export_status(
-                render_id, download=download, wait_seconds=wait_seconds, progress=progress_of(ctx)
+                render_id, download=download, wait=wait_seconds, progress=progress_of(ctx)
             )
             return export_result(view)
 
