@@ -1,0 +1,330 @@
+"""Pictures of a video the assistant can look at: the frames at given times, and a contact sheet.
+
+`grab_frames(source, at_seconds)` seeks to the keyframe before each time and decodes forward to the
+frame shown at that time (a time after a frame it already decoded, with no keyframe in between,
+decodes on instead of seeking back). Pictures are upright (the display rotation is applied) and
+scaled down to fit `box`. `contact_sheet(source, count=...)` is one JPEG of `count` evenly spaced
+frames with their times drawn on them, shrunk until it is under `max_bytes`; for a still image, the
+image itself scaled down. `encode_jpeg(image, max_bytes)` is the same shrinking for one picture.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from ._media_base import (
+    CancelCheck,
+    MediaBadRequest,
+    MediaSource,
+    MediaUnsuitable,
+    _PReadFile,
+    open_input,
+    raise_if_cancelled,
+    source_name,
+    subject,
+    unreadable,
+)
+from ._media_probe import media_kind
+
+if TYPE_CHECKING:
+    from av.container import InputContainer
+    from av.video.frame import VideoFrame
+    from av.video.stream import VideoStream
+    from PIL.Image import Image
+
+DEFAULT_BOX = (1280, 1280)  # a grabbed frame fits in this (width, height), upright
+SHEET_COUNT = 6
+SHEET_MAX_BYTES = 150_000  # "well under 200 KB"
+SHEET_TILE = 480  # the long side of a tile, before any shrinking
+_QUALITIES = (82, 72, 62, 50, 40)
+_SHRINK = 0.8  # each further try after the lowest quality: sides times this
+_SEEK_SLACK = 1e-6  # seconds: a frame this close after a time counts as shown at it
+
+
+@dataclass(frozen=True)
+class GrabbedFrame:
+    """The picture shown at `requested` seconds: the frame that starts at `seconds` (<= requested,
+    or the first frame when `requested` is before it)."""
+
+    requested: float
+    seconds: float
+    image: Image  # RGB, upright, within the box asked for
+
+
+@dataclass(frozen=True)
+class ContactSheet:
+    jpeg: bytes
+    width: int
+    height: int
+    kind: Literal["video", "image"]
+    times: tuple[float, ...]  # the times of the tiles, left to right then top to bottom ((): a still image)
+    columns: int
+    rows: int
+
+
+def _turns(frame: VideoFrame) -> int:
+    """The frame's display rotation, counterclockwise, as 0/90/180/270."""
+    try:
+        degrees = frame.rotation
+    except (ValueError, OverflowError):  # NaN: a degenerate matrix
+        return 0
+    return (round(degrees / 90) * 90) % 360
+
+
+def _fit(width: int, height: int, box: tuple[int, int] | None) -> tuple[int, int]:
+    if box is None:
+        return width, height
+    scale = min(1.0, box[0] / width, box[1] / height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def frame_image(frame: VideoFrame, box: tuple[int, int] | None) -> Image:
+    """The frame as an upright RGB picture fitting `box` (scaled by FFmpeg before turning)."""
+    turns = _turns(frame)
+    shown_w, shown_h = (frame.height, frame.width) if turns in (90, 270) else (frame.width, frame.height)
+    w, h = _fit(shown_w, shown_h, box)
+    if turns in (90, 270):
+        w, h = h, w
+    image = frame.to_image(width=w, height=h, interpolation="AREA")
+    return image.rotate(turns, expand=True) if turns else image
+
+
+class _Reader:
+    """Decodes one video stream forward, seeking only when a wanted time is not ahead of it."""
+
+    def __init__(self, container: InputContainer, stream: VideoStream) -> None:
+        self.container = container
+        self.stream = stream
+        self.tb = stream.time_base
+        self.origin = (container.start_time or 0) / 1_000_000  # the time players show as 0
+        self.frames: Iterator[VideoFrame] = iter(())
+        self.held: VideoFrame | None = None  # the frame shown at the last time asked for
+        self.ahead: VideoFrame | None = None  # decoded, starting after the last time asked for
+        self.started = False
+
+    def _decode(self) -> Iterator[VideoFrame]:
+        for packet in self.container.demux(self.stream):
+            try:
+                yield from packet.decode()  # type: ignore[misc]
+            except (ValueError, OSError):  # a damaged packet: skip it, as ffmpeg does
+                continue
+
+    def time(self, frame: VideoFrame) -> float:
+        return float(frame.time if frame.time is not None else 0.0) - self.origin
+
+    def _keyframe_between(self, after: float, target: float) -> bool:
+        """Whether the index has a keyframe in (after, target]: then seeking skips decoding."""
+        entries = self.stream.index_entries
+        if self.tb is None or len(entries) == 0:
+            return target - after > 2.0
+        try:
+            i = entries.search_timestamp(int((target + self.origin) / self.tb), backward=True)
+            return i >= 0 and float(entries[i].timestamp * self.tb) - self.origin > after + _SEEK_SLACK
+        except (ValueError, OverflowError, IndexError):
+            return True
+
+    def at(self, target: float) -> VideoFrame:
+        """The frame shown at `target` seconds (the first frame if `target` is before it)."""
+        held = self.held
+        position = self.ahead or held
+        if (
+            not self.started
+            or held is None
+            or position is None
+            or self.time(held) > target + _SEEK_SLACK
+            or self._keyframe_between(self.time(position), target)
+        ):
+            self._seek(target)
+            held = None
+        pending = [self.ahead] if self.ahead is not None else []
+        self.ahead = None
+        for frame in itertools.chain(pending, self.frames):
+            if self.time(frame) > target + _SEEK_SLACK:
+                self.ahead = frame
+                self.held = held
+                return held or frame
+            held = frame
+        self.held = held
+        if held is None:
+            raise ValueError("no picture could be decoded")
+        return held
+
+    def _seek(self, target: float) -> None:
+        self.started = True
+        if self.tb is not None:
+            offset = max(0, int((target + self.origin) / self.tb))
+            self.container.seek(offset, stream=self.stream, backward=True)
+        else:
+            self.container.seek(0)
+        self.frames = self._decode()
+        self.held = None
+        self.ahead = None
+
+
+def grab_frames(
+    source: MediaSource,
+    at_seconds: Sequence[float],
+    *,
+    box: tuple[int, int] | None = DEFAULT_BOX,
+    name: str = "",
+    cancelled: CancelCheck | None = None,
+) -> list[GrabbedFrame]:
+    """The pictures shown at `at_seconds` (in the order asked), upright, fitting `box` (None: full
+    size). A still image gives its one picture for each time. Times outside the video, sound only,
+    or a file FFmpeg cannot read → a `MediaError` saying so."""
+    name = name or source_name(source)
+    with open_input(source, name=name) as container:
+        kind, video = _pictures(container, name)
+        duration = (container.duration or 0) / 1_000_000
+        if kind == "video" and duration:
+            wrong = [t for t in at_seconds if t < 0 or t > duration]
+            if wrong:
+                raise MediaBadRequest(
+                    f"{subject(name)} lasts {duration:.2f} s; "
+                    f"{', '.join(f'{t:g}' for t in wrong)} s {'is' if len(wrong) == 1 else 'are'} outside it.",
+                    f"Ask for times from 0 to {duration:.2f}.",
+                    code="bad_range",
+                )
+        video.thread_type = "AUTO"
+        reader = _Reader(container, video)
+        found: dict[float, GrabbedFrame] = {}
+        for t in sorted(set(at_seconds)):
+            raise_if_cancelled(cancelled)
+            try:
+                frame = reader.at(0.0 if kind == "image" else t)
+            except ValueError as exc:
+                raise unreadable(name, str(exc)) from None
+            found[t] = GrabbedFrame(requested=t, seconds=round(reader.time(frame), 6), image=frame_image(frame, box))
+        return [found[t] for t in at_seconds]
+
+
+def _pictures(container: InputContainer, name: str) -> tuple[Literal["video", "image"], VideoStream]:
+    try:
+        kind, video, _audio = media_kind(container)
+    except ValueError as exc:
+        raise unreadable(name, str(exc)) from None
+    if kind == "audio" or video is None:
+        raise MediaUnsuitable(
+            f"{subject(name)} is sound only: it has no pictures to show.", code="audio_only"
+        )
+    if video.codec_context is None:
+        raise unreadable(name, "its pictures are in a format this server's FFmpeg cannot decode")
+    return ("image" if kind == "image" else "video"), video
+
+
+def encode_jpeg(image: Image, *, max_bytes: int, quality: int = _QUALITIES[0]) -> bytes:
+    """`image` as a JPEG of at most `max_bytes`: lower quality first, then smaller sides."""
+    current = image.convert("RGB")
+    qualities = [q for q in _QUALITIES if q <= quality] or [quality]
+    while True:
+        for q in qualities:
+            out = io.BytesIO()
+            current.save(out, "JPEG", quality=q, optimize=True)
+            if out.tell() <= max_bytes:
+                return out.getvalue()
+        w, h = current.size
+        if w <= 16 or h <= 16:
+            return out.getvalue()
+        current = current.resize((max(16, int(w * _SHRINK)), max(16, int(h * _SHRINK))))
+
+
+def time_label(seconds: float) -> str:
+    """`0:03.5`, `12:07.0`, `1:02:03.0`."""
+    tenths = round(seconds * 10)
+    h, rest = divmod(tenths, 36000)
+    m, rest = divmod(rest, 600)
+    s = rest / 10
+    return f"{h}:{m:02d}:{s:04.1f}" if h else f"{m}:{s:04.1f}"
+
+
+def _layout(count: int, tile_w: int, tile_h: int) -> tuple[int, int]:
+    """(columns, rows) for `count` tiles whose sheet is closest to 16:9."""
+    best = (count, 1)
+    best_err = math.inf
+    for columns in range(1, count + 1):
+        rows = math.ceil(count / columns)
+        err = abs(math.log((columns * tile_w) / (rows * tile_h) / (16 / 9)))
+        if err < best_err - 1e-9:
+            best, best_err = (columns, rows), err
+    return best
+
+
+def _draw_label(tile: Image, text: str) -> None:
+    from PIL import ImageDraw, ImageFont
+
+    size = max(12, tile.height // 9)
+    font = ImageFont.load_default(size=size)
+    draw = ImageDraw.Draw(tile)
+    left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
+    pad = max(2, size // 5)
+    x, y = pad, tile.height - (bottom - top) - 3 * pad
+    draw.rectangle([x - pad, y - pad + top, x + right - left + pad, y + bottom + pad], fill=(0, 0, 0))
+    draw.text((x, y), text, font=font, fill=(255, 255, 255))
+
+
+def sheet_times(duration: float, count: int) -> list[float]:
+    """`count` evenly spaced times: the middles of `count` equal parts of the video."""
+    return [round(duration * (i + 0.5) / count, 3) for i in range(count)]
+
+
+def contact_sheet(
+    source: MediaSource,
+    *,
+    count: int = SHEET_COUNT,
+    max_bytes: int = SHEET_MAX_BYTES,
+    tile: int = SHEET_TILE,
+    name: str = "",
+    cancelled: CancelCheck | None = None,
+) -> ContactSheet:
+    """One JPEG (at most `max_bytes`) of `count` evenly spaced frames, each with its time drawn on
+    it; for a still image, the image itself scaled down. Sound only or unreadable → `MediaError`."""
+    from PIL import Image as PILImage
+
+    name = name or source_name(source)
+    count = max(1, count)
+    with open_input(source, name=name) as container:
+        kind, video = _pictures(container, name)
+        duration = (container.duration or 0) / 1_000_000
+    if kind == "image":
+        picture = _still(source, name)
+        picture.thumbnail((2 * tile, 2 * tile))
+        jpeg = encode_jpeg(picture, max_bytes=max_bytes)
+        with PILImage.open(io.BytesIO(jpeg)) as done:
+            return ContactSheet(jpeg, done.width, done.height, "image", (), 1, 1)
+    times = sheet_times(duration, count) if duration > 0 else [0.0] * count
+    frames = grab_frames(source, times, box=(tile, tile), name=name, cancelled=cancelled)
+    tw = max(f.image.width for f in frames)
+    th = max(f.image.height for f in frames)
+    columns, rows = _layout(count, tw, th)
+    sheet = PILImage.new("RGB", (columns * tw, rows * th), (0, 0, 0))
+    for i, f in enumerate(frames):
+        tile_image = f.image.copy()
+        _draw_label(tile_image, time_label(f.seconds))
+        sheet.paste(tile_image, ((i % columns) * tw, (i // columns) * th))
+    jpeg = encode_jpeg(sheet, max_bytes=max_bytes)
+    with PILImage.open(io.BytesIO(jpeg)) as done:
+        size = done.size
+    return ContactSheet(jpeg, size[0], size[1], "video", tuple(f.seconds for f in frames), columns, rows)
+
+
+def _still(source: MediaSource, name: str) -> Image:
+    """A still image, upright (its EXIF orientation applied), read by Pillow; FFmpeg decodes what
+    Pillow cannot."""
+    from PIL import Image as PILImage
+    from PIL import ImageOps, UnidentifiedImageError
+
+    handle = _PReadFile(source) if isinstance(source, int) else source
+    try:
+        if not isinstance(handle, (str, bytes)) and hasattr(handle, "seek"):
+            handle.seek(0)
+        with PILImage.open(handle) as img:  # type: ignore[arg-type]
+            img.load()
+            return ImageOps.exif_transpose(img).convert("RGB")
+    except (UnidentifiedImageError, OSError, ValueError):
+        frames = grab_frames(source, [0.0], box=None, name=name)
+        return frames[0].image
