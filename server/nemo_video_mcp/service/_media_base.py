@@ -22,12 +22,16 @@ from typing import IO, TYPE_CHECKING, Any, Union
 
 if TYPE_CHECKING:
     from av.container import InputContainer
+    from av.video.frame import VideoFrame
 
 MediaSource = Union[str, "os.PathLike[str]", IO[bytes], int]
 ProgressFn = Callable[[int, int], None]  # (frames done, frames expected)
 CancelCheck = Union[Callable[[], bool], threading.Event]  # checked between frames
 
-_IO_BUFFER = 256 * 1024  # bytes per read through a file object or descriptor (FFmpeg's default: 32 KiB)
+# Bytes per read through a file object or descriptor: small for a probe (it reads headers only),
+# larger for decoding a whole video.
+PROBE_BUFFER = 32 * 1024
+STREAM_BUFFER = 256 * 1024
 
 
 class MediaError(Exception):
@@ -87,6 +91,17 @@ def is_cancelled(check: CancelCheck | None) -> bool:
 def raise_if_cancelled(check: CancelCheck | None) -> None:
     if is_cancelled(check):
         raise MediaCancelled
+
+
+def display_turns(frame: VideoFrame) -> int:
+    """How far to turn `frame` counterclockwise to show it upright (0, 90, 180 or 270 degrees), from
+    the display matrix FFmpeg attaches to decoded frames (`VideoFrame.rotation`). Mirroring in the
+    matrix is not applied."""
+    try:
+        degrees = frame.rotation
+    except (ValueError, OverflowError):  # NaN: a degenerate matrix
+        return 0
+    return (round(degrees / 90) * 90) % 360
 
 
 class _PReadFile:
@@ -176,7 +191,9 @@ def unreadable(name: str, why: str) -> MediaUnreadable:
 
 
 @contextlib.contextmanager
-def open_input(source: MediaSource, *, name: str = "") -> Iterator[InputContainer]:
+def open_input(
+    source: MediaSource, *, name: str = "", buffer_size: int = STREAM_BUFFER
+) -> Iterator[InputContainer]:
     """The source opened for reading by PyAV; FFmpeg's failure to open it → `MediaUnreadable`."""
     import av
 
@@ -189,7 +206,7 @@ def open_input(source: MediaSource, *, name: str = "") -> Iterator[InputContaine
         source.seek(0)
         target = source
     try:
-        container = av.open(target, "r", buffer_size=_IO_BUFFER)
+        container = av.open(target, "r", buffer_size=buffer_size)
     except OSError as exc:  # the path itself could not be opened (PyAV's own errors subclass these too)
         raise MediaUnreadable(
             f"{subject(name or source_name(source))} cannot be opened ({ffmpeg_reason(exc)}).",

@@ -23,6 +23,7 @@ from ._media_base import (
     MediaSource,
     MediaUnsuitable,
     _PReadFile,
+    display_turns,
     open_input,
     raise_if_cancelled,
     source_name,
@@ -67,15 +68,6 @@ class ContactSheet:
     rows: int
 
 
-def _turns(frame: VideoFrame) -> int:
-    """The frame's display rotation, counterclockwise, as 0/90/180/270."""
-    try:
-        degrees = frame.rotation
-    except (ValueError, OverflowError):  # NaN: a degenerate matrix
-        return 0
-    return (round(degrees / 90) * 90) % 360
-
-
 def _fit(width: int, height: int, box: tuple[int, int] | None) -> tuple[int, int]:
     if box is None:
         return width, height
@@ -85,7 +77,7 @@ def _fit(width: int, height: int, box: tuple[int, int] | None) -> tuple[int, int
 
 def frame_image(frame: VideoFrame, box: tuple[int, int] | None) -> Image:
     """The frame as an upright RGB picture fitting `box` (scaled by FFmpeg before turning)."""
-    turns = _turns(frame)
+    turns = display_turns(frame)
     shown_w, shown_h = (frame.height, frame.width) if turns in (90, 270) else (frame.width, frame.height)
     w, h = _fit(shown_w, shown_h, box)
     if turns in (90, 270):

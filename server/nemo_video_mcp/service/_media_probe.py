@@ -13,6 +13,7 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Any, Literal
 
 from ._media_base import (
+    PROBE_BUFFER,
     MediaSource,
     MediaUnreadable,
     open_input,
@@ -153,7 +154,7 @@ def probe(source: MediaSource, *, name: str = "") -> MediaProbe:
     size = source_size(source)
     if size == 0:
         raise MediaUnreadable(f"{subject(name)} is empty (0 bytes).", "Export or copy it again.", code="empty")
-    with open_input(source, name=name) as container:
+    with open_input(source, name=name, buffer_size=PROBE_BUFFER) as container:
         try:
             kind, video, audio = media_kind(container)
         except ValueError as exc:
