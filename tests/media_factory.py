@@ -42,8 +42,11 @@ class MadeVideo:
         return shown[-1] if shown else 0
 
 
-def upright_picture(number: int, width: int, height: int) -> Image.Image:
+def upright_picture(number: int, width: int, height: int, *, noise: bool = False) -> Image.Image:
     img = Image.new("RGB", (width, height), (128, 128, 128))
+    if noise:  # fresh noise in the top right: hard to compress, so files get big quickly
+        w, h = width - width // 4, height // 2
+        img.paste(Image.effect_noise((w, h), 80).convert("RGB"), (width // 4, 0))
     draw = ImageDraw.Draw(img)
     draw.rectangle([0, 0, width // 4 - 1, height // 4 - 1], fill=(230, 20, 20))
     bar = width / BARS
@@ -88,6 +91,22 @@ def _tone(start_sample: int, n: int, rate: int, total: int) -> bytes:
     return out.tobytes()
 
 
+def _write_tone(out: av.container.OutputContainer, stream: av.AudioStream, total: int, rate: int) -> None:
+    done = 0
+    while done < total:
+        n = min(1024, total - done)
+        frame = av.AudioFrame(format="flt", layout="mono", samples=n)
+        frame.planes[0].update(_tone(done, n, rate, total))
+        frame.sample_rate = rate
+        frame.pts = done
+        frame.time_base = Fraction(1, rate)
+        for packet in stream.encode(frame):
+            out.mux(packet)
+        done += n
+    for packet in stream.encode():
+        out.mux(packet)
+
+
 def _stored(img: Image.Image, rotation: int) -> Image.Image:
     """The picture as stored so that turning it `rotation` degrees counterclockwise shows `img`."""
     return img.rotate(-rotation, expand=True) if rotation else img
@@ -107,11 +126,13 @@ def make_video(
     gop: int | None = None,
     bit_rate: int | None = None,
     audio_rate: int = 48000,
+    noise: bool = False,
 ) -> MadeVideo:
     """A clip of `seconds` of numbered frames (see the module's doc). `rotation` writes a display
     matrix (the stored picture is turned the other way, so the displayed one is upright).
     `vfr`: frame durations alternate 1/fps and 2/fps (a phone's variable rate), time base 1/600.
-    `gop`: frames between keyframes (default: one keyframe per second)."""
+    `gop`: frames between keyframes (default: one keyframe per second). `noise`: part of each
+    picture is random (big files from small pictures)."""
     tb = Fraction(1, 600) if vfr else Fraction(1, fps)
     times: list[float] = []
     pts = 0
@@ -148,7 +169,7 @@ def make_video(
             astream.layout = "mono"
         pts = 0
         for i, t in enumerate(times):
-            frame = av.VideoFrame.from_image(_stored(upright_picture(i, width, height), rotation))
+            frame = av.VideoFrame.from_image(_stored(upright_picture(i, width, height, noise=noise), rotation))
             frame.pts = round(t / tb)
             frame.time_base = tb
             for packet in stream.encode(frame):
@@ -156,23 +177,8 @@ def make_video(
         for packet in stream.encode():
             out.mux(packet)
         if astream is not None:
-            total = round(end * audio_rate)
-            done = 0
-            while done < total:
-                n = min(1024, total - done)
-                aframe = av.AudioFrame(format="flt", layout="mono", samples=n)
-                aframe.planes[0].update(_tone(done, n, audio_rate, total))
-                aframe.sample_rate = audio_rate
-                aframe.pts = done
-                aframe.time_base = Fraction(1, audio_rate)
-                for packet in astream.encode(aframe):
-                    out.mux(packet)
-                done += n
-            for packet in astream.encode():
-                out.mux(packet)
-    return MadeVideo(
-        path=path, width=width, height=height, times=tuple(times), duration=end, rotation=rotation, audio=audio
-    )
+            _write_tone(out, astream, round(end * audio_rate), audio_rate)
+    return MadeVideo(path, width, height, tuple(times), end, rotation, audio)
 
 
 def make_audio(path: Path, *, seconds: float = 1.0, rate: int = 44100) -> Path:
@@ -180,20 +186,7 @@ def make_audio(path: Path, *, seconds: float = 1.0, rate: int = 44100) -> Path:
     with av.open(str(path), "w", format="ipod" if path.suffix == ".m4a" else None) as out:
         astream = out.add_stream("aac", rate=rate)
         astream.layout = "mono"
-        total = round(seconds * rate)
-        done = 0
-        while done < total:
-            n = min(1024, total - done)
-            frame = av.AudioFrame(format="flt", layout="mono", samples=n)
-            frame.planes[0].update(_tone(done, n, rate, total))
-            frame.sample_rate = rate
-            frame.pts = done
-            frame.time_base = Fraction(1, rate)
-            for packet in astream.encode(frame):
-                out.mux(packet)
-            done += n
-        for packet in astream.encode():
-            out.mux(packet)
+        _write_tone(out, astream, round(seconds * rate), rate)
     return path
 
 

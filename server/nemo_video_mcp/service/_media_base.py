@@ -145,12 +145,15 @@ def source_name(source: MediaSource) -> str:
     return ""
 
 
-def source_size(source: MediaSource) -> int:
+def source_size(source: MediaSource, *, name: str = "") -> int:
     """The size in bytes, from the file's metadata (nothing is read)."""
-    if isinstance(source, int):
-        return os.fstat(source).st_size
-    if isinstance(source, (str, os.PathLike)):
-        return os.stat(source).st_size
+    try:
+        if isinstance(source, int):
+            return os.fstat(source).st_size
+        if isinstance(source, (str, os.PathLike)):
+            return os.stat(source).st_size
+    except OSError as exc:
+        raise not_readable(name or source_name(source), exc) from None
     with contextlib.suppress(AttributeError, OSError, ValueError):
         return os.fstat(source.fileno()).st_size
     here = source.tell()
@@ -158,6 +161,14 @@ def source_size(source: MediaSource) -> int:
         return source.seek(0, os.SEEK_END)
     finally:
         source.seek(here)
+
+
+def not_readable(name: str, exc: OSError) -> MediaUnreadable:
+    return MediaUnreadable(
+        f"{subject(name)} cannot be opened ({ffmpeg_reason(exc)}).",
+        "Check that it exists and may be read.",
+        code="not_readable",
+    )
 
 
 def read_at(source: IO[bytes] | int) -> Callable[[int, int], bytes]:
@@ -208,11 +219,7 @@ def open_input(
     try:
         container = av.open(target, "r", buffer_size=buffer_size)
     except OSError as exc:  # the path itself could not be opened (PyAV's own errors subclass these too)
-        raise MediaUnreadable(
-            f"{subject(name or source_name(source))} cannot be opened ({ffmpeg_reason(exc)}).",
-            "Check that it exists and may be read.",
-            code="not_readable",
-        ) from None
+        raise not_readable(name or source_name(source), exc) from None
     except av.FFmpegError as exc:
         raise unreadable(name or source_name(source), ffmpeg_reason(exc)) from None
     try:

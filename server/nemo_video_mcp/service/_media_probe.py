@@ -151,7 +151,7 @@ def probe(source: MediaSource, *, name: str = "") -> MediaProbe:
     """The facts of `source` (a path, an open binary file, or a descriptor). Reads only the
     container's headers and index. `name` names the file in error messages."""
     name = name or source_name(source)
-    size = source_size(source)
+    size = source_size(source, name=name)
     if size == 0:
         raise MediaUnreadable(f"{subject(name)} is empty (0 bytes).", "Export or copy it again.", code="empty")
     with open_input(source, name=name, buffer_size=PROBE_BUFFER) as container:
