@@ -169,7 +169,9 @@ def make_video(
             astream.layout = "mono"
         pts = 0
         for i, t in enumerate(times):
-            frame = av.VideoFrame.from_image(_stored(upright_picture(i, width, height, noise=noise), rotation))
+            frame = av.VideoFrame.from_image(
+                _stored(upright_picture(i, width, height, noise=noise), rotation)
+            )
             frame.pts = round(t / tb)
             frame.time_base = tb
             for packet in stream.encode(frame):

@@ -11,7 +11,12 @@ import pytest
 from PIL import Image
 
 from media_factory import MadeVideo, is_upright, make_audio, make_image, make_video, read_frame_number
-from nemo_video_mcp.service._media_base import MediaBadRequest, MediaCancelled, MediaUnreadable, MediaUnsuitable
+from nemo_video_mcp.service._media_base import (
+    MediaBadRequest,
+    MediaCancelled,
+    MediaUnreadable,
+    MediaUnsuitable,
+)
 from nemo_video_mcp.service._media_frames import contact_sheet, grab_frames, sheet_times
 
 TIMES = [0.0, 0.95, 0.5, 0.51, 0.2, 0.5, 0.999, 0.034]  # any order, repeats, between frames
@@ -84,7 +89,9 @@ def test_refusals_are_readable(tmp_path: Path, clips: dict[str, MadeVideo]) -> N
         contact_sheet(sound)
     junk = tmp_path / "clip.mov"
     junk.write_bytes(b"not a video at all" * 100)
-    with pytest.raises(MediaUnreadable, match=r"'clip.mov' is not a video, image or audio file FFmpeg can read"):
+    with pytest.raises(
+        MediaUnreadable, match=r"'clip.mov' is not a video, image or audio file FFmpeg can read"
+    ):
         contact_sheet(junk)
 
 
@@ -99,11 +106,15 @@ def test_cancelling_stops_between_frames(clips: dict[str, MadeVideo]) -> None:
 
 def _tiles(sheet: Image.Image, columns: int, rows: int) -> list[Image.Image]:
     tw, th = sheet.width // columns, sheet.height // rows
-    return [sheet.crop((c * tw, r * th, (c + 1) * tw, (r + 1) * th)) for r in range(rows) for c in range(columns)]
+    return [
+        sheet.crop((c * tw, r * th, (c + 1) * tw, (r + 1) * th)) for r in range(rows) for c in range(columns)
+    ]
 
 
 @pytest.mark.parametrize("count", [6, 4, 9])
-def test_contact_sheet_has_count_tiles_of_evenly_spaced_frames(clips: dict[str, MadeVideo], count: int) -> None:
+def test_contact_sheet_has_count_tiles_of_evenly_spaced_frames(
+    clips: dict[str, MadeVideo], count: int
+) -> None:
     made = clips["hevc90"]
     sheet = contact_sheet(made.path, count=count)
     assert sheet.kind == "video"
@@ -146,7 +157,8 @@ def test_contact_sheet_of_a_still_image_is_the_image(tmp_path: Path) -> None:
     assert (sheet.kind, sheet.times, sheet.columns, sheet.rows) == ("image", (), 1, 1)
     image = Image.open(io.BytesIO(sheet.jpeg))
     assert image.format == "JPEG"
-    assert max(image.size) <= 960 and image.size[0] / image.size[1] == pytest.approx(1.5, abs=0.01)
+    assert max(image.size) <= 960
+    assert image.size[0] / image.size[1] == pytest.approx(1.5, abs=0.01)
     assert read_frame_number(image) == 77
     small = make_image(tmp_path / "icon.jpg", width=200, height=120, number=3)
     assert Image.open(io.BytesIO(contact_sheet(small).jpeg)).size == (200, 120)

@@ -42,7 +42,9 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, MadeVideo]:
     return {
         "cfr": make_video(d / "cfr.mp4", seconds=2.0, gop=30),
         "vfr": make_video(d / "vfr.mov", vfr=True, seconds=2.0, gop=12),
-        "hevc90": make_video(d / "phone.mov", codec="libx265", seconds=1.5, rotation=90, width=192, height=108),
+        "hevc90": make_video(
+            d / "phone.mov", codec="libx265", seconds=1.5, rotation=90, width=192, height=108
+        ),
         "silent": make_video(d / "silent.mp4", audio=False, rotation=270),
     }
 
@@ -78,7 +80,8 @@ def assert_is_clean_mp4(path: Path, max_height: int | None = None, max_size: int
     assert facts["video"] == "h264"
     assert facts["pix_fmt"] == "yuv420p"
     w, h = facts["size"]
-    assert w % 2 == 0 and h % 2 == 0
+    assert w % 2 == 0
+    assert h % 2 == 0
     if max_height is not None:
         assert h <= max_height
     assert path.stat().st_size <= max_size
@@ -150,14 +153,17 @@ def test_trim_is_frame_accurate_with_sound_in_step(
     assert facts["audio"] == "aac"
     assert facts["audio_duration"] == pytest.approx(facts["duration"], abs=0.05)
     window = min(0.05, asked / 2)
-    assert audio_level_at(out, 0.0, window) == pytest.approx(audio_level_at(made.path, shift, window), abs=0.02)
+    assert audio_level_at(out, 0.0, window) == pytest.approx(
+        audio_level_at(made.path, shift, window), abs=0.02
+    )
 
 
 def test_a_video_without_sound(tmp_path: Path, clips: dict[str, MadeVideo]) -> None:
     made = clips["silent"]
     info = prepare(made.path, tmp_path / "quiet.mp4", start=0.2)
     facts = assert_is_clean_mp4(tmp_path / "quiet.mp4")
-    assert facts["audio"] is None and info.audio_codec is None
+    assert facts["audio"] is None
+    assert info.audio_codec is None
     assert facts["size"] == (made.width, made.height)  # turned upright (rotation 270)
     frames = decode_frames(tmp_path / "quiet.mp4")
     assert read_frame_number(frames[0][1]) == made.frame_at(0.2)
@@ -196,9 +202,17 @@ def test_a_limit_too_small_is_refused_with_what_would_work(tmp_path: Path) -> No
 @pytest.mark.parametrize(
     ("make", "code", "text"),
     [
-        (lambda d: make_image(d / "still.png"), "still_image", "'still.png' is a still image; prepare_media makes videos."),
+        (
+            lambda d: make_image(d / "still.png"),
+            "still_image",
+            "'still.png' is a still image; prepare_media makes videos.",
+        ),
         (lambda d: make_image(d / "still.jpg"), "still_image", "Upload the image as it is"),
-        (lambda d: make_audio(d / "voice.m4a"), "audio_only", "'voice.m4a' is sound only; prepare_media makes videos."),
+        (
+            lambda d: make_audio(d / "voice.m4a"),
+            "audio_only",
+            "'voice.m4a' is sound only; prepare_media makes videos.",
+        ),
     ],
 )
 def test_stills_and_sound_are_refused(tmp_path: Path, make: Any, code: str, text: str) -> None:
@@ -228,7 +242,9 @@ def test_bad_ranges_are_refused(tmp_path: Path, clips: dict[str, MadeVideo]) -> 
 def test_unreadable_source_is_refused(tmp_path: Path) -> None:
     junk = tmp_path / "movie.mp4"
     junk.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\xff" * 5000)
-    with pytest.raises(MediaUnreadable, match="'movie.mp4' is not a video, image or audio file FFmpeg can read"):
+    with pytest.raises(
+        MediaUnreadable, match=r"'movie\.mp4' is not a video, image or audio file FFmpeg can read"
+    ):
         prepare(junk, tmp_path / "out.mp4")
     no_leftovers(tmp_path, "movie.mp4")
 
@@ -273,14 +289,18 @@ def test_cancelling_removes_the_partial_output(tmp_path: Path, clips: dict[str, 
 
 def test_progress_counts_frames_and_ends_complete(tmp_path: Path, clips: dict[str, MadeVideo]) -> None:
     seen: list[tuple[int, int]] = []
-    info = prepare(clips["cfr"].path, tmp_path / "p.mp4", start=0.5, progress=lambda d, e: seen.append((d, e)))
+    info = prepare(
+        clips["cfr"].path, tmp_path / "p.mp4", start=0.5, progress=lambda d, e: seen.append((d, e))
+    )
     assert seen[-1] == (info.frames, info.frames) == (45, 45)
     assert all(d <= e for d, e in seen)
     assert [d for d, _e in seen] == sorted(d for d, _e in seen)
     assert seen[0][1] == 45  # expected from the duration and frame rate before any frame
 
 
-def test_the_original_is_only_read_and_any_source_kind_works(tmp_path: Path, clips: dict[str, MadeVideo]) -> None:
+def test_the_original_is_only_read_and_any_source_kind_works(
+    tmp_path: Path, clips: dict[str, MadeVideo]
+) -> None:
     src = clips["hevc90"].path
     before = (hashlib.sha256(src.read_bytes()).hexdigest(), src.stat().st_mtime_ns)
     by_path = prepare(src, tmp_path / "a.mp4", start=0.3)

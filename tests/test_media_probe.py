@@ -158,7 +158,9 @@ def test_the_probe_reads_headers_not_the_media_data(tmp_path: Path) -> None:
     assert reader.read_bytes < 160_000, f"read {reader.read_bytes} of {size} bytes"
 
 
-def test_what_ffmpeg_cannot_read_is_refused_readably(tmp_path: Path, media: dict[str, MadeVideo | Path]) -> None:
+def test_what_ffmpeg_cannot_read_is_refused_readably(
+    tmp_path: Path, media: dict[str, MadeVideo | Path]
+) -> None:
     garbage = tmp_path / "holiday.mp4"
     garbage.write_bytes(b"\x00\x00\x00\x18ftypisom" + os.urandom(4000))
     with pytest.raises(MediaUnreadable) as err:
@@ -244,14 +246,18 @@ def test_portrait_video_asks_for_the_height_of_its_class() -> None:
 
 
 def test_very_long_videos_get_a_smaller_picture_then_a_trim() -> None:
-    three_hours = propose_fit(_fake(width=1920, height=1080, duration_seconds=3 * 3600.0, size_bytes=4000 * MB))
+    three_hours = propose_fit(
+        _fake(width=1920, height=1080, duration_seconds=3 * 3600.0, size_bytes=4000 * MB)
+    )
     assert three_hours is not None
-    assert three_hours.max_height is not None and three_hours.max_height < 720
+    assert three_hours.max_height is not None
+    assert three_hours.max_height < 720
     assert three_hours.end_seconds is None
     day = propose_fit(_fake(width=1920, height=1080, duration_seconds=24 * 3600.0, size_bytes=9000 * MB))
     assert day is not None
     assert day.start_seconds == 0.0
-    assert day.end_seconds is not None and 600 < day.end_seconds < 3 * 3600
+    assert day.end_seconds is not None
+    assert 600 < day.end_seconds < 3 * 3600
     assert day.max_height == 720
     assert "too long" in day.reason
 

@@ -7,6 +7,8 @@ round((end - start) x rate) samples. Samples are counted, not timed, after the f
 ffmpeg does without `-af aresample=async`), and go to the encoder in frames of its own size.
 """
 
+# ruff: noqa: PLC0415 - PyAV and Pillow are imported when first used, never at server start-up
+
 from __future__ import annotations
 
 from fractions import Fraction

@@ -12,21 +12,23 @@ PyAV and Pillow are imported inside the functions that use them: importing this 
 load FFmpeg (the start-up figure in bench/).
 """
 
+# ruff: noqa: PLC0415 - PyAV and Pillow are imported when first used, never at server start-up
+
 from __future__ import annotations
 
 import contextlib
 import os
 import threading
 from collections.abc import Callable, Iterator
-from typing import IO, TYPE_CHECKING, Any, Union
+from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from av.container import InputContainer
     from av.video.frame import VideoFrame
 
-MediaSource = Union[str, "os.PathLike[str]", IO[bytes], int]
+MediaSource = str | os.PathLike[str] | IO[bytes] | int
 ProgressFn = Callable[[int, int], None]  # (frames done, frames expected)
-CancelCheck = Union[Callable[[], bool], threading.Event]  # checked between frames
+CancelCheck = Callable[[], bool] | threading.Event  # checked between frames
 
 # Bytes per read through a file object or descriptor: small for a probe (it reads headers only),
 # larger for decoding a whole video.

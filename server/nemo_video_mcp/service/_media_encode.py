@@ -9,6 +9,8 @@ Timestamps pass through (a variable frame rate stays as it was). Damaged packets
 ffmpeg does. Sound: see `_media_audio`.
 """
 
+# ruff: noqa: PLC0415 - PyAV and Pillow are imported when first used, never at server start-up
+
 from __future__ import annotations
 
 import math
@@ -120,12 +122,18 @@ class Encode:
                         self._video_frame(frame)
             elif not self._audio_done():
                 for sound in _decode(packet):
-                    if self.audio is None:
-                        self.backlog.append(sound)
-                    else:
-                        self.audio.feed(sound)
+                    self._sound(sound)
             if self.video_done and self._audio_done():
                 break
+        self._finish()
+
+    def _sound(self, sound: AudioFrame) -> None:
+        if self.audio is None:
+            self.backlog.append(sound)
+        else:
+            self.audio.feed(sound)
+
+    def _finish(self) -> None:
         if self.pending is not None:  # no frame starts inside the range: the one shown is all of it
             self._send(self.pending)
             self.pending = None
@@ -153,7 +161,9 @@ class Encode:
     def _open(self, frame: VideoFrame) -> None:
         """The encoder (and the sound's), once the first frame tells the picture's size and turn."""
         self.turns = display_turns(frame)
-        shown_w, shown_h = (frame.height, frame.width) if self.turns in (90, 270) else (frame.width, frame.height)
+        shown_w, shown_h = (
+            (frame.height, frame.width) if self.turns in (90, 270) else (frame.width, frame.height)
+        )
         plan = plan_encode(
             width=shown_w,
             height=shown_h,

@@ -8,6 +8,8 @@ frames with their times drawn on them, shrunk until it is under `max_bytes`; for
 image itself scaled down. `encode_jpeg(image, max_bytes)` is the same shrinking for one picture.
 """
 
+# ruff: noqa: PLC0415 - PyAV and Pillow are imported when first used, never at server start-up
+
 from __future__ import annotations
 
 import io
@@ -82,7 +84,7 @@ def frame_image(frame: VideoFrame, box: tuple[int, int] | None) -> Image:
     w, h = _fit(shown_w, shown_h, box)
     if turns in (90, 270):
         w, h = h, w
-    image = frame.to_image(width=w, height=h, interpolation="AREA")
+    image: Image = frame.to_image(width=w, height=h, interpolation="AREA")  # type: ignore[no-untyped-call]
     return image.rotate(turns, expand=True) if turns else image
 
 
@@ -102,7 +104,7 @@ class _Reader:
     def _decode(self) -> Iterator[VideoFrame]:
         for packet in self.container.demux(self.stream):
             try:
-                yield from packet.decode()  # type: ignore[misc]
+                yield from packet.decode()
             except (ValueError, OSError):  # a damaged packet: skip it, as ffmpeg does
                 continue
 
@@ -178,7 +180,8 @@ def grab_frames(
             if wrong:
                 raise MediaBadRequest(
                     f"{subject(name)} lasts {duration:.2f} s; "
-                    f"{', '.join(f'{t:g}' for t in wrong)} s {'is' if len(wrong) == 1 else 'are'} outside it.",
+                    f"{', '.join(f'{t:g}' for t in wrong)} s "
+                    f"{'is' if len(wrong) == 1 else 'are'} outside it.",
                     f"Ask for times from 0 to {duration:.2f}.",
                     code="bad_range",
                 )
@@ -191,7 +194,9 @@ def grab_frames(
                 frame = reader.at(0.0 if kind == "image" else t)
             except ValueError as exc:
                 raise unreadable(name, str(exc)) from None
-            found[t] = GrabbedFrame(requested=t, seconds=round(reader.time(frame), 6), image=frame_image(frame, box))
+            found[t] = GrabbedFrame(
+                requested=t, seconds=round(reader.time(frame), 6), image=frame_image(frame, box)
+            )
         return [found[t] for t in at_seconds]
 
 
@@ -280,7 +285,7 @@ def contact_sheet(
     name = name or source_name(source)
     count = max(1, count)
     with open_input(source, name=name) as container:
-        kind, video = _pictures(container, name)
+        kind, _video = _pictures(container, name)
         duration = (container.duration or 0) / 1_000_000
     if kind == "image":
         picture = _still(source, name)

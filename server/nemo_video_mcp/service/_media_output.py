@@ -60,7 +60,9 @@ def publish(tmp: Path, dest: Path) -> None:
     except OSError as exc:
         if exc.errno not in _NO_HARD_LINKS:
             raise MediaOutputError(
-                f"Cannot write {dest} ({exc.strerror}).", "Check the folder's permissions.", code="output_failed"
+                f"Cannot write {dest} ({exc.strerror}).",
+                "Check the folder's permissions.",
+                code="output_failed",
             ) from None
         # No hard links on this file system (FAT, some network shares): claim the name, then move
         # the file onto the empty file this call created.

@@ -134,7 +134,7 @@ def plan_encode(
         raise MediaBadRequest(
             f"{max_bytes / 2**20:.0f} MB for {seconds:.1f} s leaves {cap / 1e6:.2f} Mbit/s for the picture; "
             f"{out_w}x{out_h} needs at least {floor / 1e6:.2f} Mbit/s.",
-            _better(width, height, fps, start, end, abr, audio_rate, max_bytes),
+            _Source(width, height, fps, abr, audio_rate, max_bytes).better(seconds),
             code="too_small_budget",
         )
     ceiling = max(CEILING_MIN, rate_for(out_w, out_h, fps, CEILING_BPP))
@@ -188,62 +188,65 @@ class PrepareProposal:
 
 def _class_size(width: int, height: int, short: int) -> tuple[int, int, int]:
     """(max_height to ask for, output width, output height) for a short side of `short` pixels."""
-    if width >= height:
-        max_height = short
-    else:  # portrait: the short side is the width
-        max_height = even(short * height / width)
+    # portrait: the short side is the width
+    max_height = short if width >= height else even(short * height / width)
     w, h = output_size(width, height, max_height)
     return max_height, w, h
 
 
-def _fitting(
-    width: int, height: int, fps: float, seconds: float, abr: int | None, audio_rate: int, max_bytes: int
-) -> tuple[int | None, int, int, int] | None:
-    """(max_height or None, w, h, cap) of the largest class whose cap gives a good picture, else one
-    that gives an acceptable picture, else None."""
-    cap = video_bitrate_cap(seconds, max_bytes, fps=fps, audio_bitrate=abr, audio_rate=audio_rate)
-    short = min(width, height)
-    classes = [c for c in PROPOSAL_CLASSES if c < short]
-    candidates: list[tuple[int | None, int, int]] = []
-    if short <= PROPOSAL_CLASSES[0]:
-        candidates.append((None, *output_size(width, height, None)))
-    candidates += [_class_size(width, height, c) for c in classes]
-    for bpp in (GOOD_BPP, 2 * MIN_BPP):
-        for max_height, w, h in candidates:
-            if cap >= rate_for(w, h, fps, bpp):
-                return max_height, w, h, cap
-    return None
+@dataclass(frozen=True)
+class _Source:
+    """What the fitting arithmetic needs to know of a video and its limit."""
 
+    width: int  # displayed
+    height: int
+    fps: float
+    abr: int | None  # the output's sound bitrate (None: no sound)
+    audio_rate: int
+    max_bytes: int
 
-def _better(
-    width: int,
-    height: int,
-    fps: float,
-    start: float,
-    end: float,
-    abr: int | None,
-    audio_rate: int,
-    max_bytes: int,
-) -> str:
-    found = _fitting(width, height, fps, end - start, abr, audio_rate, max_bytes)
-    if found is not None:
-        max_height, w, h, _cap = found
-        return f"Ask for a smaller picture: max_height={max_height or h} ({w}x{h}), or a shorter range."
-    seconds = _longest(width, height, fps, abr, audio_rate, max_bytes)
-    return f"Ask for a shorter range: at most {seconds:.0f} s at 720p fits {max_bytes / 2**20:.0f} MB."
+    def cap(self, seconds: float) -> int:
+        return video_bitrate_cap(
+            seconds, self.max_bytes, fps=self.fps, audio_bitrate=self.abr, audio_rate=self.audio_rate
+        )
 
+    def fitting(self, seconds: float) -> tuple[int | None, int, int, int] | None:
+        """(max_height or None, w, h, cap) of the largest class whose cap gives a good picture, else
+        one that gives an acceptable picture, else None."""
+        cap = self.cap(seconds)
+        short = min(self.width, self.height)
+        candidates: list[tuple[int | None, int, int]] = []
+        if short <= PROPOSAL_CLASSES[0]:
+            candidates.append((None, *output_size(self.width, self.height, None)))
+        candidates += [_class_size(self.width, self.height, c) for c in PROPOSAL_CLASSES if c < short]
+        for bpp in (GOOD_BPP, 2 * MIN_BPP):
+            for max_height, w, h in candidates:
+                if cap >= rate_for(w, h, self.fps, bpp):
+                    return max_height, w, h, cap
+        return None
 
-def _longest(width: int, height: int, fps: float, abr: int | None, audio_rate: int, max_bytes: int) -> float:
-    """The longest stretch (seconds) that fits with a good picture at the 720 class (or the source's
-    size if smaller)."""
-    _mh, w, h = _class_size(width, height, min(720, min(width, height)))
-    rate = rate_for(w, h, fps, GOOD_BPP)
-    per_second = fps * INDEX_BYTES_PER_FRAME + (
-        (audio_rate / AAC_FRAME * INDEX_BYTES_PER_AUDIO_FRAME + (abr or 0) / 8 * AUDIO_OVERSHOOT) if abr else 0
-    )
-    base = max_bytes * SAFETY - INDEX_BASE_BYTES
-    # cap(T) = (base - per_second*T) * 8 / (T + VBV) >= rate  <=>  T <= (8*base - rate*VBV) / (8*per_second + rate)
-    return max(1.0, math.floor((8 * base - rate * VBV_SECONDS) / (8 * per_second + rate)))
+    def longest(self) -> float:
+        """The longest stretch (seconds) that fits with a good picture at the 720 class (or the
+        source's size if smaller)."""
+        _mh, w, h = _class_size(self.width, self.height, min(720, self.width, self.height))
+        rate = rate_for(w, h, self.fps, GOOD_BPP)
+        per_second = self.fps * INDEX_BYTES_PER_FRAME
+        if self.abr:
+            per_second += self.audio_rate / AAC_FRAME * INDEX_BYTES_PER_AUDIO_FRAME
+            per_second += self.abr / 8 * AUDIO_OVERSHOOT
+        base = self.max_bytes * SAFETY - INDEX_BASE_BYTES
+        # cap(T) = (base - per_second*T)*8 / (T + VBV) >= rate
+        #   <=>  T <= (8*base - rate*VBV) / (8*per_second + rate)
+        return max(1.0, math.floor((8 * base - rate * VBV_SECONDS) / (8 * per_second + rate)))
+
+    def better(self, seconds: float) -> str:
+        """What to ask for instead, when `seconds` do not fit at the size asked for."""
+        found = self.fitting(seconds)
+        if found is not None:
+            max_height, w, h, _cap = found
+            return f"Ask for a smaller picture: max_height={max_height or h} ({w}x{h}), or a shorter range."
+        mb = self.max_bytes / 2**20
+        return f"Ask for a shorter range: at most {self.longest():.0f} s at 720p fits {mb:.0f} MB."
 
 
 def propose_fit(
@@ -266,24 +269,27 @@ def propose_fit(
     if last <= first:
         return None
     abr = AUDIO_BITRATE if probe.audio_codec else None
-    rate = probe.audio_sample_rate or 48000
+    source = _Source(probe.width, probe.height, fps, abr, probe.audio_sample_rate or 48000, max_bytes)
     mb = max(1, max_bytes // 2**20)
-    found = _fitting(probe.width, probe.height, fps, last - first, abr, rate, max_bytes)
+    found = source.fitting(last - first)
     if found is not None:
         max_height, w, h, cap = found
-        why = (
-            f"At {last - first:.0f} s, {mb} MB leaves {cap / 1e6:.1f} Mbit/s for the picture: "
-            + ("enough at its own size." if max_height is None else f"enough for {w}x{h}.")
-        )
+        size = "at its own size." if max_height is None else f"for {w}x{h}."
+        why = f"At {last - first:.0f} s, {mb} MB leaves {cap / 1e6:.1f} Mbit/s for the picture: enough {size}"
         return PrepareProposal(start, end, max_height, mb, w, h, cap, why)
-    seconds = _longest(probe.width, probe.height, fps, abr, rate, max_bytes)
+    seconds = source.longest()
     max_height, w, h = _class_size(probe.width, probe.height, min(720, probe.width, probe.height))
-    cut_end = round(first + seconds, 1)
-    cap = video_bitrate_cap(seconds, max_bytes, fps=fps, audio_bitrate=abr, audio_rate=rate)
     why = (
         f"{last - first:.0f} s is too long for {mb} MB at a watchable quality; "
         f"{seconds:.0f} s at {w}x{h} fits."
     )
     return PrepareProposal(
-        first, cut_end, max_height if h < probe.height else None, mb, w, h, cap, why
+        first,
+        round(first + seconds, 1),
+        max_height if h < probe.height else None,
+        mb,
+        w,
+        h,
+        source.cap(seconds),
+        why,
     )

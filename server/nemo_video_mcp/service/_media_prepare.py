@@ -18,9 +18,12 @@ called at most every 0.1 s and once at the end (with done == expected); `cancell
 before every frame.
 """
 
+# ruff: noqa: PLC0415 - PyAV and Pillow are imported when first used, never at server start-up
+
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -115,7 +118,7 @@ def check_request(pr: MediaProbe, name: str, start: float | None, end: float | N
 
 
 def _finite(x: float) -> bool:
-    return x == x and abs(x) != float("inf")
+    return math.isfinite(x)
 
 
 def prepare(
@@ -136,10 +139,13 @@ def prepare(
     dest = Path(dest_path)
     check_destination(dest)
     if max_height is not None and max_height < 2:
-        raise MediaBadRequest(f"max_height={max_height} is too small.", "Give 2 or more pixels.", code="bad_size")
+        raise MediaBadRequest(
+            f"max_height={max_height} is too small.", "Give 2 or more pixels.", code="bad_size"
+        )
     pr = probe(src, name=name)
     first, last = check_request(pr, name, start, end)
-    assert pr.width is not None and pr.height is not None
+    assert pr.width is not None
+    assert pr.height is not None
     plan = plan_encode(
         width=pr.width,
         height=pr.height,
@@ -153,7 +159,15 @@ def prepare(
     )
     tmp = reserve_temporary(dest.parent, dest.stem)
     try:
-        job = _transcode(src, name, tmp, plan, max_height, progress, cancelled)
+        job = _transcode(
+            src=src,
+            name=name,
+            tmp=tmp,
+            plan=plan,
+            max_height=max_height,
+            progress=progress,
+            cancelled=cancelled,
+        )
         size = tmp.stat().st_size
         if size > max_size_bytes:
             raise MediaOutputError(
@@ -185,6 +199,7 @@ def prepare(
 
 
 def _transcode(
+    *,
     src: MediaSource,
     name: str,
     tmp: Path,

@@ -74,7 +74,8 @@ class MediaProbe:
         return {k: v for k, v in asdict(self).items() if v is not None}
 
     def summary(self) -> str:
-        """One line a person reads: `HEVC 3840x2160, 29.97 fps (variable), 12.5 s, AAC sound, MP4/MOV, 48.0 MB`."""
+        """One line a person reads, e.g.
+        `HEVC 3840x2160, 29.97 fps (variable), 12.5 s, AAC sound, MP4/MOV, 48.0 MB`."""
         parts: list[str] = []
         if self.video_codec and self.width and self.height:
             turned = f" (rotated {self.rotation}°)" if self.rotation else ""
@@ -109,9 +110,7 @@ def _fraction(value: Fraction | None) -> float | None:
 def media_kind(container: InputContainer) -> tuple[ProbedKind, VideoStream | None, AudioStream | None]:
     """The file's kind and its main picture and sound streams (a cover picture of a song is not a
     video). No stream at all → `ValueError`."""
-    video = next(
-        (s for s in container.streams.video if not s.disposition & s.disposition.attached_pic), None
-    )
+    video = next((s for s in container.streams.video if not s.disposition & s.disposition.attached_pic), None)
     audio = container.streams.audio[0] if container.streams.audio else None
     if video is None and audio is None:
         raise ValueError("it holds no picture or sound")
@@ -153,7 +152,9 @@ def probe(source: MediaSource, *, name: str = "") -> MediaProbe:
     name = name or source_name(source)
     size = source_size(source, name=name)
     if size == 0:
-        raise MediaUnreadable(f"{subject(name)} is empty (0 bytes).", "Export or copy it again.", code="empty")
+        raise MediaUnreadable(
+            f"{subject(name)} is empty (0 bytes).", "Export or copy it again.", code="empty"
+        )
     with open_input(source, name=name, buffer_size=PROBE_BUFFER) as container:
         try:
             kind, video, audio = media_kind(container)
@@ -179,7 +180,9 @@ def probe(source: MediaSource, *, name: str = "") -> MediaProbe:
             width=width,
             height=height,
             rotation=rotation,
-            frame_rate=_fraction(video.average_rate or video.guessed_rate) if video and kind == "video" else None,
+            frame_rate=_fraction(video.average_rate or video.guessed_rate)
+            if video and kind == "video"
+            else None,
             variable_frame_rate=mp4.variable_frame_rate if mp4 else None,
             frame_count=(video.frames or None) if video is not None and kind == "video" else None,
             pixel_format=video.codec_context.pix_fmt if video is not None else None,
@@ -198,8 +201,7 @@ def _decoder_name(stream: VideoStream | AudioStream | None, name: str, what: str
     if context is None:
         raise MediaUnreadable(
             f"{subject(name)} has its {what} in a format this server's FFmpeg cannot decode.",
-            "Export it again as H.264 or HEVC video with AAC sound (MP4), the formats phones and editors make.",
+            "Export it again as H.264 or HEVC video with AAC sound (MP4): what phones and editors make.",
             code="undecodable",
         )
     return context.name
-
