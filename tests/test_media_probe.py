@@ -280,3 +280,17 @@ def test_the_proposal_really_fits(tmp_path: Path) -> None:
     )
     assert info.size_bytes <= limit
     assert (tmp_path / "fits.mp4").stat().st_size == info.size_bytes
+
+
+def test_importing_the_media_modules_loads_neither_pyav_nor_pillow() -> None:
+    """Server start-up must not move: FFmpeg and Pillow load when the first media call runs."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from nemo_video_mcp.service import _media_probe, _media_frames, _media_prepare, _media_plan\n"
+        "print(sorted(m for m in ('av', 'PIL') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.strip() == "[]"

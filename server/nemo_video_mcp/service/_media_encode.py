@@ -20,7 +20,14 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from ._media_audio import AudioTrim
-from ._media_base import CancelCheck, ProgressFn, display_turns, raise_if_cancelled
+from ._media_base import (
+    CancelCheck,
+    ProgressFn,
+    decode_threads,
+    display_turns,
+    encode_threads,
+    raise_if_cancelled,
+)
 from ._media_plan import EncodePlan, plan_encode
 from ._media_probe import media_kind
 
@@ -89,6 +96,7 @@ class Encode:
         assert video is not None
         self.video: VideoStream = video
         self.video.thread_type = "AUTO"
+        self.video.thread_count = decode_threads()
         self.tb: Fraction = video.time_base or Fraction(1, 90000)
         self.origin = (container.start_time or 0) / 1_000_000  # the time players show as 0
         self.start_pts = math.ceil((plan.start + self.origin - _SLACK) / self.tb)
@@ -180,7 +188,7 @@ class Encode:
         encoder.width, encoder.height = plan.width, plan.height
         encoder.pix_fmt = "yuv420p"
         encoder.codec_context.time_base = self.tb
-        encoder.codec_context.options = plan.x264_options()
+        encoder.codec_context.options = {**plan.x264_options(), "threads": str(encode_threads())}
         self.encoder = encoder
         if self.audio_source is not None and plan.audio_bitrate:
             self.audio = AudioTrim(

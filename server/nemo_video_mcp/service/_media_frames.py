@@ -25,6 +25,7 @@ from ._media_base import (
     MediaSource,
     MediaUnsuitable,
     _PReadFile,
+    decode_threads,
     display_turns,
     open_input,
     raise_if_cancelled,
@@ -88,6 +89,17 @@ def frame_image(frame: VideoFrame, box: tuple[int, int] | None) -> Image:
     return image.rotate(turns, expand=True) if turns else image
 
 
+def _decoded(container: InputContainer, stream: VideoStream) -> Iterator[VideoFrame]:
+    """The stream's frames from where the container stands. (A function, not a method: a generator
+    holding its reader would make a reference cycle, and the decoder's buffers, hundreds of MB for
+    4K, would wait for the garbage collector.)"""
+    for packet in container.demux(stream):
+        try:
+            yield from packet.decode()
+        except (ValueError, OSError):  # a damaged packet: skip it, as ffmpeg does
+            continue
+
+
 class _Reader:
     """Decodes one video stream forward, seeking only when a wanted time is not ahead of it."""
 
@@ -100,13 +112,6 @@ class _Reader:
         self.held: VideoFrame | None = None  # the frame shown at the last time asked for
         self.ahead: VideoFrame | None = None  # decoded, starting after the last time asked for
         self.started = False
-
-    def _decode(self) -> Iterator[VideoFrame]:
-        for packet in self.container.demux(self.stream):
-            try:
-                yield from packet.decode()
-            except (ValueError, OSError):  # a damaged packet: skip it, as ffmpeg does
-                continue
 
     def time(self, frame: VideoFrame) -> float:
         return float(frame.time if frame.time is not None else 0.0) - self.origin
@@ -155,7 +160,7 @@ class _Reader:
             self.container.seek(offset, stream=self.stream, backward=True)
         else:
             self.container.seek(0)
-        self.frames = self._decode()
+        self.frames = _decoded(self.container, self.stream)
         self.held = None
         self.ahead = None
 
@@ -186,6 +191,7 @@ def grab_frames(
                     code="bad_range",
                 )
         video.thread_type = "AUTO"
+        video.thread_count = decode_threads()
         reader = _Reader(container, video)
         found: dict[float, GrabbedFrame] = {}
         for t in sorted(set(at_seconds)):
@@ -240,12 +246,12 @@ def time_label(seconds: float) -> str:
 
 
 def _layout(count: int, tile_w: int, tile_h: int) -> tuple[int, int]:
-    """(columns, rows) for `count` tiles whose sheet is closest to 16:9."""
+    """(columns, rows) for `count` tiles whose sheet is closest to 2:1 (six 16:9 tiles: 3x2)."""
     best = (count, 1)
     best_err = math.inf
     for columns in range(1, count + 1):
         rows = math.ceil(count / columns)
-        err = abs(math.log((columns * tile_w) / (rows * tile_h) / (16 / 9)))
+        err = abs(math.log((columns * tile_w) / (rows * tile_h) / 2))
         if err < best_err - 1e-9:
             best, best_err = (columns, rows), err
     return best
