@@ -246,12 +246,14 @@ def time_label(seconds: float) -> str:
 
 
 def _layout(count: int, tile_w: int, tile_h: int) -> tuple[int, int]:
-    """(columns, rows) for `count` tiles whose sheet is closest to 2:1 (six 16:9 tiles: 3x2)."""
+    """(columns, rows) for `count` tiles: the sheet closest to 2:1 (six 16:9 tiles: 3x2), empty
+    places counting against a layout (nine tiles: 3x3, not 4x3)."""
     best = (count, 1)
     best_err = math.inf
     for columns in range(1, count + 1):
         rows = math.ceil(count / columns)
-        err = abs(math.log((columns * tile_w) / (rows * tile_h) / 2))
+        empty = columns * rows - count
+        err = abs(math.log((columns * tile_w) / (rows * tile_h) / 2)) + 0.5 * empty / count
         if err < best_err - 1e-9:
             best, best_err = (columns, rows), err
     return best
