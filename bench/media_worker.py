@@ -15,9 +15,9 @@ import sys
 import time
 from typing import Any
 
-from nemo_video_mcp.service._media_frames import contact_sheet
 from nemo_video_mcp.service._media_prepare import prepare
 from nemo_video_mcp.service._media_probe import probe
+from nemo_video_mcp.service._media_sheet import contact_sheet
 
 
 def _run(cmd: dict[str, Any]) -> dict[str, Any]:

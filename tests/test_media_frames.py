@@ -17,7 +17,8 @@ from nemo_video_mcp.service._media_base import (
     MediaUnreadable,
     MediaUnsuitable,
 )
-from nemo_video_mcp.service._media_frames import contact_sheet, grab_frames, sheet_times
+from nemo_video_mcp.service._media_frames import grab_frames
+from nemo_video_mcp.service._media_sheet import contact_sheet, sheet_times
 
 TIMES = [0.0, 0.95, 0.5, 0.51, 0.2, 0.5, 0.999, 0.034]  # any order, repeats, between frames
 

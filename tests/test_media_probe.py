@@ -289,7 +289,8 @@ def test_importing_the_media_modules_loads_neither_pyav_nor_pillow() -> None:
 
     code = (
         "import sys\n"
-        "from nemo_video_mcp.service import _media_probe, _media_frames, _media_prepare, _media_plan\n"
+        "from nemo_video_mcp.service import _media_frames, _media_plan, _media_prepare, _media_probe\n"
+        "from nemo_video_mcp.service import _media_sheet\n"
         "print(sorted(m for m in ('av', 'PIL') if m in sys.modules))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)

@@ -1,20 +1,16 @@
-"""Pictures of a video the assistant can look at: the frames at given times, and a contact sheet.
+"""The frames of a video at given times, as pictures the assistant can look at.
 
 `grab_frames(source, at_seconds)` seeks to the keyframe before each time and decodes forward to the
 frame shown at that time (a time after a frame it already decoded, with no keyframe in between,
 decodes on instead of seeking back). Pictures are upright (the display rotation is applied) and
-scaled down to fit `box`. `contact_sheet(source, count=...)` is one JPEG of `count` evenly spaced
-frames with their times drawn on them, shrunk until it is under `max_bytes`; for a still image, the
-image itself scaled down. `encode_jpeg(image, max_bytes)` is the same shrinking for one picture.
+scaled down to fit `box`. `encode_jpeg(image, max_bytes)` makes a JPEG under a size, lowering the
+quality, then the size. The contact sheet is `_media_sheet`.
 """
-
-# ruff: noqa: PLC0415 - PyAV and Pillow are imported when first used, never at server start-up
 
 from __future__ import annotations
 
 import io
 import itertools
-import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
@@ -24,7 +20,6 @@ from ._media_base import (
     MediaBadRequest,
     MediaSource,
     MediaUnsuitable,
-    _PReadFile,
     decode_threads,
     display_turns,
     open_input,
@@ -42,9 +37,6 @@ if TYPE_CHECKING:
     from PIL.Image import Image
 
 DEFAULT_BOX = (1280, 1280)  # a grabbed frame fits in this (width, height), upright
-SHEET_COUNT = 6
-SHEET_MAX_BYTES = 150_000  # "well under 200 KB"
-SHEET_TILE = 480  # the long side of a tile, before any shrinking
 _QUALITIES = (82, 72, 62, 50, 40)
 _SHRINK = 0.8  # each further try after the lowest quality: sides times this
 _SEEK_SLACK = 1e-6  # seconds: a frame this close after a time counts as shown at it
@@ -58,17 +50,6 @@ class GrabbedFrame:
     requested: float
     seconds: float
     image: Image  # RGB, upright, within the box asked for
-
-
-@dataclass(frozen=True)
-class ContactSheet:
-    jpeg: bytes
-    width: int
-    height: int
-    kind: Literal["video", "image"]
-    times: tuple[float, ...]  # the times of the tiles, left to right then top to bottom ((): a still image)
-    columns: int
-    rows: int
 
 
 def _fit(width: int, height: int, box: tuple[int, int] | None) -> tuple[int, int]:
@@ -178,10 +159,10 @@ def grab_frames(
     or a file FFmpeg cannot read → a `MediaError` saying so."""
     name = name or source_name(source)
     with open_input(source, name=name) as container:
-        kind, video = _pictures(container, name)
+        kind, video = pictures(container, name)
         duration = (container.duration or 0) / 1_000_000
         if kind == "video" and duration:
-            wrong = [t for t in at_seconds if t < 0 or t > duration]
+            wrong = [t for t in at_seconds if not 0 <= t <= duration]  # (NaN is outside too)
             if wrong:
                 raise MediaBadRequest(
                     f"{subject(name)} lasts {duration:.2f} s; "
@@ -206,7 +187,7 @@ def grab_frames(
         return [found[t] for t in at_seconds]
 
 
-def _pictures(container: InputContainer, name: str) -> tuple[Literal["video", "image"], VideoStream]:
+def pictures(container: InputContainer, name: str) -> tuple[Literal["video", "image"], VideoStream]:
     try:
         kind, video, _audio = media_kind(container)
     except ValueError as exc:
@@ -234,102 +215,3 @@ def encode_jpeg(image: Image, *, max_bytes: int, quality: int = _QUALITIES[0]) -
         if w <= 16 or h <= 16:
             return out.getvalue()
         current = current.resize((max(16, int(w * _SHRINK)), max(16, int(h * _SHRINK))))
-
-
-def time_label(seconds: float) -> str:
-    """`0:03.5`, `12:07.0`, `1:02:03.0`."""
-    tenths = round(seconds * 10)
-    h, rest = divmod(tenths, 36000)
-    m, rest = divmod(rest, 600)
-    s = rest / 10
-    return f"{h}:{m:02d}:{s:04.1f}" if h else f"{m}:{s:04.1f}"
-
-
-def _layout(count: int, tile_w: int, tile_h: int) -> tuple[int, int]:
-    """(columns, rows) for `count` tiles: the sheet closest to 2:1 (six 16:9 tiles: 3x2), empty
-    places counting against a layout (nine tiles: 3x3, not 4x3)."""
-    best = (count, 1)
-    best_err = math.inf
-    for columns in range(1, count + 1):
-        rows = math.ceil(count / columns)
-        empty = columns * rows - count
-        err = abs(math.log((columns * tile_w) / (rows * tile_h) / 2)) + 0.5 * empty / count
-        if err < best_err - 1e-9:
-            best, best_err = (columns, rows), err
-    return best
-
-
-def _draw_label(tile: Image, text: str) -> None:
-    from PIL import ImageDraw, ImageFont
-
-    size = max(12, tile.height // 9)
-    font = ImageFont.load_default(size=size)
-    draw = ImageDraw.Draw(tile)
-    left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
-    pad = max(2, size // 5)
-    x, y = pad, tile.height - (bottom - top) - 3 * pad
-    draw.rectangle([x - pad, y - pad + top, x + right - left + pad, y + bottom + pad], fill=(0, 0, 0))
-    draw.text((x, y), text, font=font, fill=(255, 255, 255))
-
-
-def sheet_times(duration: float, count: int) -> list[float]:
-    """`count` evenly spaced times: the middles of `count` equal parts of the video."""
-    return [round(duration * (i + 0.5) / count, 3) for i in range(count)]
-
-
-def contact_sheet(
-    source: MediaSource,
-    *,
-    count: int = SHEET_COUNT,
-    max_bytes: int = SHEET_MAX_BYTES,
-    tile: int = SHEET_TILE,
-    name: str = "",
-    cancelled: CancelCheck | None = None,
-) -> ContactSheet:
-    """One JPEG (at most `max_bytes`) of `count` evenly spaced frames, each with its time drawn on
-    it; for a still image, the image itself scaled down. Sound only or unreadable → `MediaError`."""
-    from PIL import Image as PILImage
-
-    name = name or source_name(source)
-    count = max(1, count)
-    with open_input(source, name=name) as container:
-        kind, _video = _pictures(container, name)
-        duration = (container.duration or 0) / 1_000_000
-    if kind == "image":
-        picture = _still(source, name)
-        picture.thumbnail((2 * tile, 2 * tile))
-        jpeg = encode_jpeg(picture, max_bytes=max_bytes)
-        with PILImage.open(io.BytesIO(jpeg)) as done:
-            return ContactSheet(jpeg, done.width, done.height, "image", (), 1, 1)
-    times = sheet_times(duration, count) if duration > 0 else [0.0] * count
-    frames = grab_frames(source, times, box=(tile, tile), name=name, cancelled=cancelled)
-    tw = max(f.image.width for f in frames)
-    th = max(f.image.height for f in frames)
-    columns, rows = _layout(count, tw, th)
-    sheet = PILImage.new("RGB", (columns * tw, rows * th), (0, 0, 0))
-    for i, f in enumerate(frames):
-        tile_image = f.image.copy()
-        _draw_label(tile_image, time_label(f.seconds))
-        sheet.paste(tile_image, ((i % columns) * tw, (i // columns) * th))
-    jpeg = encode_jpeg(sheet, max_bytes=max_bytes)
-    with PILImage.open(io.BytesIO(jpeg)) as done:
-        size = done.size
-    return ContactSheet(jpeg, size[0], size[1], "video", tuple(f.seconds for f in frames), columns, rows)
-
-
-def _still(source: MediaSource, name: str) -> Image:
-    """A still image, upright (its EXIF orientation applied), read by Pillow; FFmpeg decodes what
-    Pillow cannot."""
-    from PIL import Image as PILImage
-    from PIL import ImageOps, UnidentifiedImageError
-
-    handle = _PReadFile(source) if isinstance(source, int) else source
-    try:
-        if not isinstance(handle, (str, bytes)) and hasattr(handle, "seek"):
-            handle.seek(0)
-        with PILImage.open(handle) as img:  # type: ignore[arg-type]
-            img.load()
-            return ImageOps.exif_transpose(img).convert("RGB")
-    except (UnidentifiedImageError, OSError, ValueError):
-        frames = grab_frames(source, [0.0], box=None, name=name)
-        return frames[0].image
