@@ -91,14 +91,17 @@ def _tone(start_sample: int, n: int, rate: int, total: int) -> bytes:
     return out.tobytes()
 
 
-def _write_tone(out: av.container.OutputContainer, stream: av.AudioStream, total: int, rate: int) -> None:
+def _write_tone(
+    out: av.container.OutputContainer, stream: av.AudioStream, total: int, rate: int, delay: int = 0
+) -> None:
+    """`total` samples of the tone, the first at sample `delay` (sound that starts late)."""
     done = 0
     while done < total:
         n = min(1024, total - done)
         frame = av.AudioFrame(format="flt", layout="mono", samples=n)
         frame.planes[0].update(_tone(done, n, rate, total))
         frame.sample_rate = rate
-        frame.pts = done
+        frame.pts = delay + done
         frame.time_base = Fraction(1, rate)
         for packet in stream.encode(frame):
             out.mux(packet)
@@ -126,13 +129,15 @@ def make_video(
     gop: int | None = None,
     bit_rate: int | None = None,
     audio_rate: int = 48000,
+    audio_delay: float = 0.0,
     noise: bool = False,
 ) -> MadeVideo:
     """A clip of `seconds` of numbered frames (see the module's doc). `rotation` writes a display
     matrix (the stored picture is turned the other way, so the displayed one is upright).
     `vfr`: frame durations alternate 1/fps and 2/fps (a phone's variable rate), time base 1/600.
     `gop`: frames between keyframes (default: one keyframe per second). `noise`: part of each
-    picture is random (big files from small pictures)."""
+    picture is random (big files from small pictures). `audio_delay`: the sound starts this late
+    (its loudness ramp then starts there too)."""
     tb = Fraction(1, 600) if vfr else Fraction(1, fps)
     times: list[float] = []
     pts = 0
@@ -179,7 +184,8 @@ def make_video(
         for packet in stream.encode():
             out.mux(packet)
         if astream is not None:
-            _write_tone(out, astream, round(end * audio_rate), audio_rate)
+            delay = round(audio_delay * audio_rate)
+            _write_tone(out, astream, round(end * audio_rate) - delay, audio_rate, delay)
     return MadeVideo(path, width, height, tuple(times), end, rotation, audio)
 
 

@@ -46,6 +46,7 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, MadeVideo]:
             d / "phone.mov", codec="libx265", seconds=1.5, rotation=90, width=192, height=108
         ),
         "silent": make_video(d / "silent.mp4", audio=False, rotation=270),
+        "rot180": make_video(d / "r180.mov", rotation=180, seconds=1.0),
     }
 
 
@@ -124,6 +125,7 @@ def test_4k_hevc_phone_video_rotated(tmp_path: Path) -> None:
         ("vfr", 0.31, 1.77),
         ("vfr", 1.0, None),
         ("hevc90", 0.7, 1.1),
+        ("rot180", 0.25, 0.75),
     ],
 )
 def test_trim_is_frame_accurate_with_sound_in_step(
@@ -156,6 +158,16 @@ def test_trim_is_frame_accurate_with_sound_in_step(
     assert audio_level_at(out, 0.0, window) == pytest.approx(
         audio_level_at(made.path, shift, window), abs=0.02
     )
+
+
+def test_sound_that_starts_late_stays_in_step(tmp_path: Path) -> None:
+    made = make_video(tmp_path / "late.mov", seconds=1.5, audio_delay=0.4)
+    out = tmp_path / "out.mp4"
+    prepare(made.path, out, start=0.1)  # the output starts 0.3 s before the sound
+    facts = assert_is_clean_mp4(out)
+    assert facts["audio_duration"] == pytest.approx(facts["duration"], abs=0.05)
+    assert audio_level_at(out, 0.05, 0.2) < 0.01  # silence where the source has none
+    assert audio_level_at(out, 0.6, 0.05) == pytest.approx(audio_level_at(made.path, 0.7, 0.05), abs=0.02)
 
 
 def test_a_video_without_sound(tmp_path: Path, clips: dict[str, MadeVideo]) -> None:
