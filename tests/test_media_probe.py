@@ -7,6 +7,7 @@ import io
 import os
 from pathlib import Path
 
+import av
 import pytest
 
 from media_factory import MadeVideo, make_audio, make_image, make_video
@@ -115,6 +116,41 @@ def test_path_file_object_and_descriptor_give_the_same_facts(media: dict[str, Ma
         os.close(fd)
 
 
+@pytest.mark.parametrize(
+    ("name", "codec", "container", "audio"),
+    [
+        ("clip.webm", "libvpx-vp9", "Matroska/WebM", False),
+        ("clip.mkv", "libx264", "Matroska/WebM", True),
+        ("clip.avi", "mpeg4", "AVI", False),
+    ],
+)
+def test_other_containers_nemovideo_accepts(
+    tmp_path: Path, name: str, codec: str, container: str, audio: bool
+) -> None:
+    made = make_video(tmp_path / name, codec=codec, audio=audio)
+    got = probe(made.path)
+    assert (got.kind, got.container, got.width, got.height, got.frame_rate) == (
+        "video",
+        container,
+        160,
+        96,
+        30.0,
+    )
+    assert got.duration_seconds == pytest.approx(1.0, abs=0.05)
+    assert (got.audio_codec is not None) is audio
+
+
+def test_sound_without_a_container_header(tmp_path: Path) -> None:
+    got = probe(make_audio(tmp_path / "voice.aac", seconds=2.0))  # ADTS: AAC frames, no header
+    assert (got.kind, got.container, got.audio_codec, got.audio_sample_rate) == (
+        "audio",
+        "AAC (ADTS)",
+        "aac",
+        44100,
+    )
+    assert got.duration_seconds == pytest.approx(2.0, abs=0.15)  # estimated from the bit rate
+
+
 class CountingReader(io.RawIOBase):
     """A file object that counts the bytes read through it."""
 
@@ -145,17 +181,27 @@ class CountingReader(io.RawIOBase):
 
 
 def test_the_probe_reads_headers_not_the_media_data(tmp_path: Path) -> None:
-    # Noise makes a big file from small pictures; the index (moov) is at the end, as phones write it.
-    made = make_video(tmp_path / "big.mp4", width=480, height=272, seconds=2.0, noise=True, audio=False)
+    # Noise makes a big file from small pictures, and big frames: the first keyframe alone is over
+    # 100 KB. The index (moov) is at the end, as phones write it.
+    made = make_video(tmp_path / "big.mov", width=960, height=540, seconds=1.0, noise=True)
     size = made.path.stat().st_size
-    assert size > 1_500_000
+    assert size > 2_000_000
+    with av.open(str(made.path)) as c:
+        first_keyframe = next(p.size for p in c.demux(video=0) if p.is_keyframe)
+    assert first_keyframe > 100_000
     reader = CountingReader(made.path)
     try:
-        got = probe(reader, name="big.mp4")  # type: ignore[arg-type]
+        got = probe(reader, name="big.mov")  # type: ignore[arg-type]
     finally:
         reader.close()
-    assert got.frame_count == 60
-    assert reader.read_bytes < 160_000, f"read {reader.read_bytes} of {size} bytes"
+    assert (got.frame_count, got.audio_codec, got.pixel_format, got.frame_rate) == (
+        30,
+        "aac",
+        "yuv420p",
+        30.0,
+    )
+    # The first 32 KB read (the file's header) and the index at the end: never the first frame.
+    assert reader.read_bytes < min(first_keyframe, 100_000), f"read {reader.read_bytes} of {size} bytes"
 
 
 def test_what_ffmpeg_cannot_read_is_refused_readably(

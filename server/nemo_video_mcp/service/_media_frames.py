@@ -158,7 +158,7 @@ def grab_frames(
     size). A still image gives its one picture for each time. Times outside the video, sound only,
     or a file FFmpeg cannot read → a `MediaError` saying so."""
     name = name or source_name(source)
-    with open_input(source, name=name) as container:
+    with open_input(source, name=name, headers_only=True) as container:
         kind, video = pictures(container, name)
         duration = (container.duration or 0) / 1_000_000
         if kind == "video" and duration:

@@ -13,7 +13,6 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Any, Literal
 
 from ._media_base import (
-    PROBE_BUFFER,
     MediaSource,
     MediaUnreadable,
     open_input,
@@ -155,7 +154,7 @@ def probe(source: MediaSource, *, name: str = "") -> MediaProbe:
         raise MediaUnreadable(
             f"{subject(name)} is empty (0 bytes).", "Export or copy it again.", code="empty"
         )
-    with open_input(source, name=name, buffer_size=PROBE_BUFFER) as container:
+    with open_input(source, name=name, headers_only=True) as container:
         try:
             kind, video, audio = media_kind(container)
         except ValueError as exc:
@@ -185,12 +184,30 @@ def probe(source: MediaSource, *, name: str = "") -> MediaProbe:
             else None,
             variable_frame_rate=mp4.variable_frame_rate if mp4 else None,
             frame_count=(video.frames or None) if video is not None and kind == "video" else None,
-            pixel_format=video.codec_context.pix_fmt if video is not None else None,
+            pixel_format=_pixel_format(video),
             audio_codec=acodec,
             audio_channels=audio.codec_context.channels if audio is not None else None,
             audio_sample_rate=audio.codec_context.sample_rate if audio is not None else None,
             bit_rate=container.bit_rate or None,
         )
+
+
+# H.264 profiles (avcC profile_idc) that are always 8-bit 4:2:0: Baseline, Main, Extended, High.
+_H264_YUV420P = {66, 77, 88, 100}
+
+
+def _pixel_format(video: VideoStream | None) -> str | None:
+    """The stream's pixel format. For H.264 only decoding tells, and the probe decodes nothing; its
+    profile (in the avcC header) tells for the 8-bit 4:2:0 ones phones record."""
+    if video is None:
+        return None
+    context = video.codec_context
+    if context.pix_fmt:
+        return context.pix_fmt
+    extradata = context.extradata or b""
+    if context.name == "h264" and len(extradata) > 1 and extradata[0] == 1 and extradata[1] in _H264_YUV420P:
+        return "yuv420p"
+    return None
 
 
 def _decoder_name(stream: VideoStream | AudioStream | None, name: str, what: str) -> str | None:

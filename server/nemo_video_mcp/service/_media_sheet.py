@@ -98,7 +98,7 @@ def contact_sheet(
 
     name = name or source_name(source)
     count = max(1, count)
-    with open_input(source, name=name) as container:
+    with open_input(source, name=name, headers_only=True) as container:
         kind, _video = pictures(container, name)
         duration = (container.duration or 0) / 1_000_000
     if kind == "image":
