@@ -96,11 +96,11 @@ def make_clip(
     return Clip(path, width, height, frames / fps, path.stat().st_size)
 
 
-def repeat_to_size(clip: Clip, dest: Path, size: int) -> Clip:
-    """A copy of `clip` whose packets repeat (timestamps shifted) until the file is about `size`
-    bytes: a long video with a real index, made at copying speed. The index is written at the end,
-    as phones do."""
-    reps = max(1, math.ceil(size / clip.size))
+def repeat_to_size(clip: Clip, dest: Path, size: int = 0, *, reps: int = 0) -> Clip:
+    """A copy of `clip` whose packets repeat (timestamps shifted) `reps` times, or until the file is
+    about `size` bytes: a long video with a real index, made at copying speed. The index is written
+    at the end, as phones do."""
+    reps = reps or max(1, math.ceil(size / clip.size))
     with av.open(str(clip.path)) as src, av.open(str(dest), "w", format="mov") as out:
         vin, ain = src.streams.video[0], src.streams.audio[0]
         vout = out.add_stream_from_template(vin)

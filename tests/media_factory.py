@@ -130,6 +130,7 @@ def make_video(
     bit_rate: int | None = None,
     audio_rate: int = 48000,
     audio_delay: float = 0.0,
+    pix_fmt: str = "yuv420p",
     noise: bool = False,
 ) -> MadeVideo:
     """A clip of `seconds` of numbered frames (see the module's doc). `rotation` writes a display
@@ -137,7 +138,8 @@ def make_video(
     `vfr`: frame durations alternate 1/fps and 2/fps (a phone's variable rate), time base 1/600.
     `gop`: frames between keyframes (default: one keyframe per second). `noise`: part of each
     picture is random (big files from small pictures). `audio_delay`: the sound starts this late
-    (its loudness ramp then starts there too)."""
+    (its loudness ramp then starts there too). `pix_fmt`: e.g. "yuv420p10le" (10-bit, as HDR phone
+    video is)."""
     tb = Fraction(1, 600) if vfr else Fraction(1, fps)
     times: list[float] = []
     pts = 0
@@ -156,7 +158,7 @@ def make_video(
         stream = out.add_stream(codec, rate=fps)
         stored_w, stored_h = (height, width) if rotation in (90, 270) else (width, height)
         stream.width, stream.height = stored_w, stored_h
-        stream.pix_fmt = "yuv420p"
+        stream.pix_fmt = pix_fmt
         stream.codec_context.time_base = tb
         stream.gop_size = gop or fps
         options = {"preset": "ultrafast"}
@@ -176,7 +178,7 @@ def make_video(
         for i, t in enumerate(times):
             frame = av.VideoFrame.from_image(
                 _stored(upright_picture(i, width, height, noise=noise), rotation)
-            )
+            ).reformat(format=pix_fmt)
             frame.pts = round(t / tb)
             frame.time_base = tb
             for packet in stream.encode(frame):

@@ -170,6 +170,15 @@ def test_sound_that_starts_late_stays_in_step(tmp_path: Path) -> None:
     assert audio_level_at(out, 0.6, 0.05) == pytest.approx(audio_level_at(made.path, 0.7, 0.05), abs=0.02)
 
 
+def test_10_bit_hevc_becomes_8_bit(tmp_path: Path) -> None:
+    made = make_video(tmp_path / "hdr.mov", codec="libx265", pix_fmt="yuv420p10le", rotation=90)
+    info = prepare(made.path, tmp_path / "out.mp4", start=0.5)
+    assert_is_clean_mp4(tmp_path / "out.mp4")  # yuv420p: 8-bit, as players and NemoVideo expect
+    frames = decode_frames(tmp_path / "out.mp4")
+    assert [read_frame_number(img) for _t, img in frames] == list(range(15, 30))
+    assert info.frames == 15
+
+
 def test_a_video_without_sound(tmp_path: Path, clips: dict[str, MadeVideo]) -> None:
     made = clips["silent"]
     info = prepare(made.path, tmp_path / "quiet.mp4", start=0.2)
