@@ -1,5 +1,5 @@
-"""What the media modules (`_media_probe`, `_media_frames`, `_media_prepare`) share: the input a
-caller hands over, the errors, progress and cancellation.
+"""What the media modules (`_media_probe`, `_media_frames`, `_media_sheet`, `_media_prepare`)
+share: the input a caller hands over, the errors, progress and cancellation.
 
 The media functions are synchronous and CPU-bound: call them in a worker thread
 (`anyio.to_thread.run_sync`). They take a `MediaSource`:
@@ -46,8 +46,9 @@ HEADERS_ONLY = {"max_ts_probe": "0", "fpsprobesize": "0", "probesize": "32"}
 class MediaError(Exception):
     """A media operation cannot be done. `message` (= `str(exc)`) is `reason` then `hint`: safe to show.
 
-    `code` tells the kinds apart for callers: undecodable, no_video, audio_only, still_image,
-    not_readable, bad_range, too_small_budget, output_exists, output_failed, cancelled.
+    `code` tells the kinds apart for callers: undecodable, not_readable, empty (MediaUnreadable);
+    audio_only, still_image, too_large_picture (MediaUnsuitable); bad_range, bad_size,
+    too_small_budget (MediaBadRequest); output_exists, output_failed (MediaOutputError); cancelled.
     """
 
     def __init__(self, reason: str, hint: str = "", *, code: str) -> None:
