@@ -13,7 +13,7 @@ from . import sse_parse, transfer
 from .common import Results, base_env, workdir
 from .procs import have_curl
 
-SECTIONS = ("startup", "roundtrip", "sse", "transfer", "concurrency")
+SECTIONS = ("startup", "roundtrip", "sse", "transfer", "concurrency", "media")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,6 +54,11 @@ def main(argv: list[str] | None = None) -> int:
 
             print("\n== concurrent sessions over Streamable HTTP", flush=True)
             concurrency.run(results, work, rounds=2 if q else 5)
+        if "media" in wanted:
+            from . import media
+
+            print("\n== media: probe, contact sheet and prepare_media vs the ffmpeg CLI", flush=True)
+            media.run(results, work, reps=3 if q else 5)
     print("\n" + results.table())
     missed = [f.name for f in results.figures if f.ok is False]
     print(
