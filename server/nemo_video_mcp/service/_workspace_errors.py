@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Literal
 
 from ..backend import Draft, NemoError, TransportError
+from ._media_plan import PrepareProposal
+from ._media_probe import MediaProbe
 
 Problem = Literal[
     "empty_instruction",  # an edit with no words
@@ -18,8 +20,10 @@ Problem = Literal[
     "unknown_quality",  # value, choices: as above
     "unknown_skill",  # value, choices: as above
     "not_a_session_id",  # value: what was given
+    "bad_range",  # value: "start-end" (seconds) where the end is not after the start
+    "bad_size",  # value: the size limit asked for (MB); choices: the allowed bounds ("0", "500")
 ]
-HandleKind = Literal["turn", "render"]
+HandleKind = Literal["turn", "render", "prepare"]
 
 
 class WorkspaceError(Exception):
@@ -103,12 +107,50 @@ class MediaRefused(WorkspaceError):
 
     `rejected` lists `(path or url, reason)` for every refused input (a link that is not http(s)
     has the reason `None`), of `total` inputs; nothing was uploaded.
+    `probed` has the facts of the refused files the probe could read (by the path as given), and
+    `fits` the preparation that would bring a file over the size limit under it.
     """
 
-    def __init__(self, *, rejected: list[tuple[str, str | None]], total: int) -> None:
+    def __init__(
+        self,
+        *,
+        rejected: list[tuple[str, str | None]],
+        total: int,
+        probed: dict[str, MediaProbe] | None = None,
+        fits: dict[str, PrepareProposal] | None = None,
+    ) -> None:
         super().__init__(f"{len(rejected)} of {total} input(s) refused")
         self.rejected = rejected
         self.total = total
+        self.probed = probed or {}
+        self.fits = fits or {}
+
+
+class PrepareFailed(WorkspaceError):
+    """A local file could not be prepared. `path` as given; `reason` says why and what to do (the
+    media policy's or the media work's own description of the file; no argument is named), `code`
+    its kind (the policy's or `MediaError.code`: undecodable, audio_only, still_image, bad_range,
+    too_small_budget, output_failed...). `started`: the work had begun (nothing was kept);
+    `probe`: the file's facts when it could be read; `fit`: a preparation that would work instead.
+    """
+
+    def __init__(
+        self,
+        *,
+        path: str,
+        reason: str,
+        code: str,
+        started: bool = False,
+        probe: MediaProbe | None = None,
+        fit: PrepareProposal | None = None,
+    ) -> None:
+        super().__init__(f"prepare {path!r} {'failed' if started else 'refused'}: {code}")
+        self.path = path
+        self.reason = reason
+        self.code = code
+        self.started = started
+        self.probe = probe
+        self.fit = fit
 
 
 class SessionReplaced(WorkspaceError):
@@ -165,7 +207,7 @@ class NoDownloadLink(WorkspaceError):
 class ShuttingDown(WorkspaceError):
     """Background work was stopped because the server is shutting down."""
 
-    def __init__(self, work: Literal["upload"]) -> None:
+    def __init__(self, work: Literal["upload", "prepare"]) -> None:
         super().__init__(f"{work} stopped: shutting down")
         self.work = work
 
