@@ -7,9 +7,9 @@ import io
 import socket
 import struct
 import threading
-from fractions import Fraction
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 

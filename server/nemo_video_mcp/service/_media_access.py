@@ -57,7 +57,9 @@ def open_checked(policy: MediaPolicy, raw_path: str) -> CheckedMedia:
             raise
         over_limit = exc
         file = MediaPolicy(policy.roots, max_bytes=sys.maxsize).check(raw_path)
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+    flags = (
+        os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+    )
     shown = raw_path.strip()
     try:
         fd = os.open(file.path, flags | getattr(os, "O_NONBLOCK", 0))
@@ -68,7 +70,9 @@ def open_checked(policy: MediaPolicy, raw_path: str) -> CheckedMedia:
     try:
         now = os.fstat(fd)
         if not stat.S_ISREG(now.st_mode) or now.st_size != file.size:
-            raise MediaRejected(f"'{shown}' changed while it was being checked.", "Try again.", code="changed")
+            raise MediaRejected(
+                f"'{shown}' changed while it was being checked.", "Try again.", code="changed"
+            )
         if hasattr(os, "set_blocking"):
             os.set_blocking(fd, True)
     except BaseException:

@@ -228,7 +228,8 @@ class _Source:
         found = self.fitting(seconds)
         if found is not None:
             max_height, w, h, _cap = found
-            return f"Ask for a smaller picture (at most {max_height or h} pixels high: {w}x{h}), or a shorter range."
+            high = max_height or h
+            return f"Ask for a smaller picture (at most {high} pixels high: {w}x{h}), or a shorter range."
         mb = self.max_bytes / 2**20
         return f"Ask for a shorter range: at most {self.longest():.0f} s at 720p fits {mb:.0f} MB."
 

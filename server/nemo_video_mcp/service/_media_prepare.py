@@ -140,7 +140,9 @@ def prepare(
     check_destination(dest)
     if max_height is not None and max_height < 2:
         raise MediaBadRequest(
-            f"A picture {max_height} pixel(s) high is too small.", "Give a height of 2 or more pixels.", code="bad_size"
+            f"A picture {max_height} pixel(s) high is too small.",
+            "Give a height of 2 or more pixels.",
+            code="bad_size",
         )
     pr = probe(src, name=name)
     first, last = check_request(pr, name, start, end)

@@ -20,8 +20,10 @@ Problem = Literal[
     "unknown_quality",  # value, choices: as above
     "unknown_skill",  # value, choices: as above
     "not_a_session_id",  # value: what was given
-    "bad_range",  # value: "start-end" (seconds) where the end is not after the start
+    "bad_range",  # value: "<start>..<end>" (seconds) where the end is not after the start
     "bad_size",  # value: the size limit asked for (MB); choices: the allowed bounds ("0", "500")
+    "bad_height",  # value: the picture height asked for (pixels), under 2
+    "nothing_to_cancel",  # value: the path of a file no preparation with these arguments is running for
 ]
 HandleKind = Literal["turn", "render", "prepare"]
 

@@ -40,7 +40,7 @@ _EDIT_ACTIVITY = {
 }
 
 
-def progress_line(p: Progress) -> str:
+def progress_line(p: Progress) -> str:  # noqa: PLR0911 - one line per stage
     if p.stage == "editing":
         working = p.activity == "working"
         doing = f"working (tool {quote(p.detail or '')})" if working else _EDIT_ACTIVITY[p.activity]
@@ -52,6 +52,11 @@ def progress_line(p: Progress) -> str:
         return f"downloading {size}"
     if p.stage == "uploading" and p.total:
         return f"uploading {bytes_sent(p.done, p.total)}"
+    if p.stage == "preparing":
+        frames = f"{p.done:.0f}/{p.total:.0f} frames" if p.total else f"{p.done:.0f} frames"
+        return f"preparing {quote(p.detail or '')}: {frames} ({elapsed_text(p.elapsed)})"
+    if p.stage == "queued":
+        return f"{quote(p.detail or '')} waits for another preparation to finish ({elapsed_text(p.elapsed)})…"
     if p.stage == "importing":
         return f"{importing(p.links)} ({elapsed_text(p.elapsed)})…"
     doing = "reading the timeline" if p.stage == "reading" else "uploading"

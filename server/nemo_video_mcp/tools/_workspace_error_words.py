@@ -12,6 +12,7 @@ from ..service import (
     MediaRefused,
     NoDownloadLink,
     NotExportReady,
+    PrepareFailed,
     RenderMissing,
     ReplacementFailed,
     SessionReplaced,
@@ -23,6 +24,7 @@ from ..service import (
     UploadUnconfirmed,
     WorkspaceError,
 )
+from ._media_words import prepare_bad_request, prepare_failed, refused_file_lines
 from ._progress_words import bytes_sent, elapsed_text
 from ._timeline_words import summary
 
@@ -41,7 +43,7 @@ def _lost(session_id: str) -> str:
     )
 
 
-def bad_request(exc: BadRequest) -> str:
+def bad_request(exc: BadRequest) -> str:  # noqa: PLR0911 - one sentence per problem
     choices = ", ".join(exc.choices)
     match exc.problem:
         case "empty_instruction":
@@ -56,10 +58,16 @@ def bad_request(exc: BadRequest) -> str:
             return f"Unknown skill {exc.value!r}. Choose one of: {choices}."
         case "not_a_session_id":
             return f"{exc.value!r} is not a session id (use the `session_id` a result gave, or omit it)."
+        case _:
+            return prepare_bad_request(exc) or f"The request cannot be acted on ({exc.problem})."
 
 
 def media_refused(exc: MediaRefused) -> str:
-    lines = "\n".join(f"- {item}: {reason or NOT_A_LINK}" for item, reason in exc.rejected)
+    lines = "\n".join(
+        f"- {item}: {reason or NOT_A_LINK}"
+        + refused_file_lines(item, exc.probed.get(item), exc.fits.get(item))
+        for item, reason in exc.rejected
+    )
     return (
         f"Nothing was uploaded: {len(exc.rejected)} of {exc.total} input(s) were refused.\n{lines}\n"
         f"Supported formats: {', '.join(SUPPORTED_FORMATS)}; at most "
@@ -91,7 +99,14 @@ def workspace_error(exc: WorkspaceError, describe: Describe) -> str:  # noqa: PL
         return bad_request(exc)
     if isinstance(exc, MediaRefused):
         return media_refused(exc)
+    if isinstance(exc, PrepareFailed):
+        return prepare_failed(exc)
     if isinstance(exc, UnknownHandle):
+        if exc.kind == "prepare":
+            return (
+                f"No preparation {exc.handle!r} is known (preparations are remembered in memory for a day, "
+                "and a restart forgets them). Call prepare_media again to prepare the file."
+            )
         if exc.kind == "turn":
             return (
                 f"No edit turn {exc.handle!r} is known (it may have expired). Call get_state to see the "
@@ -144,7 +159,8 @@ def workspace_error(exc: WorkspaceError, describe: Describe) -> str:  # noqa: PL
     if isinstance(exc, NoDownloadLink):
         return f"Render {exc.render_id} finished but NemoVideo gave no download link."
     if isinstance(exc, ShuttingDown):
-        return "The upload was stopped: the server is shutting down."
+        work = "preparation" if exc.work == "prepare" else exc.work
+        return f"The {work} was stopped: the server is shutting down."
     if isinstance(exc, ExportUnconfirmed):
         return (
             f"{describe(exc.cause)} The export may have started anyway: call get_export_status(render_id="
