@@ -1,15 +1,19 @@
-"""What every test helper module shares: media files with real magic bytes, the skills loaded
+"""What every test helper module shares: small real media files of any size, the skills loaded
 once, a tool result's text, and uvicorn serving an ASGI app in a thread on a pre-bound port."""
 
 from __future__ import annotations
 
+import io
 import socket
+import struct
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+import av
 import uvicorn
 
 from nemo_video_mcp.http_transport import uvicorn_config
@@ -18,6 +22,7 @@ from nemo_video_mcp.skills import SkillRegistry
 # an ISO base media file header (what the media policy's magic-byte check looks for)
 MP4_HEAD = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"
 _SKILLS: list[SkillRegistry] = []
+_TINY: list[bytes] = []
 
 
 def skills() -> SkillRegistry:
@@ -27,10 +32,33 @@ def skills() -> SkillRegistry:
     return _SKILLS[0]
 
 
+def tiny_mp4() -> bytes:
+    """A real MP4 (H.264, 32x18, 4 frames at 4 fps, no sound) of about 1.5 KB, made once."""
+    if not _TINY:
+        buffer = io.BytesIO()
+        with av.open(buffer, "w", format="mp4") as out:
+            stream = out.add_stream("libx264", rate=4, options={"preset": "ultrafast"})
+            stream.width, stream.height, stream.pix_fmt = 32, 18, "yuv420p"
+            for i in range(4):
+                frame = av.VideoFrame(32, 18, "yuv420p")
+                for plane in frame.planes:
+                    plane.update(bytes([(60 * i) % 256]) * plane.buffer_size)
+                frame.pts, frame.time_base = i, Fraction(1, 4)
+                out.mux(stream.encode(frame))
+            out.mux(stream.encode(None))
+        _TINY.append(buffer.getvalue())
+    return _TINY[0]
+
+
 def make_media(root: Path, name: str = "clip.mp4", size: int = 4096) -> Path:
+    """A real, decodable MP4 of exactly `size` bytes: `tiny_mp4()` then a `free` box (padding
+    every MP4 reader skips), so the probe before an upload accepts it at any size."""
     root.mkdir(parents=True, exist_ok=True)
     path = root / name
-    path.write_bytes(MP4_HEAD + bytes(size - len(MP4_HEAD)))
+    head = tiny_mp4()
+    pad = size - len(head)
+    assert pad >= 8, f"make_media needs at least {len(head) + 8} bytes"
+    path.write_bytes(head + struct.pack(">I", pad) + b"free" + bytes(pad - 8))
     return path
 
 

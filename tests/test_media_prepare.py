@@ -216,7 +216,7 @@ def test_a_limit_too_small_is_refused_with_what_would_work(tmp_path: Path) -> No
         prepare(made.path, out / "x.mp4", max_size_bytes=120_000)
     assert err.value.code == "too_small_budget"
     assert "1280x720 needs at least" in str(err.value)
-    assert "max_height=" in err.value.hint or "shorter range" in err.value.hint
+    assert "pixels high" in err.value.hint or "shorter range" in err.value.hint
     no_leftovers(out)
 
 
@@ -226,13 +226,13 @@ def test_a_limit_too_small_is_refused_with_what_would_work(tmp_path: Path) -> No
         (
             lambda d: make_image(d / "still.png"),
             "still_image",
-            "'still.png' is a still image; prepare_media makes videos.",
+            "'still.png' is a still image; only videos can be prepared.",
         ),
         (lambda d: make_image(d / "still.jpg"), "still_image", "Upload the image as it is"),
         (
             lambda d: make_audio(d / "voice.m4a"),
             "audio_only",
-            "'voice.m4a' is sound only; prepare_media makes videos.",
+            "'voice.m4a' is sound only; only videos can be prepared.",
         ),
     ],
 )
@@ -250,8 +250,8 @@ def test_stills_and_sound_are_refused(tmp_path: Path, make: Any, code: str, text
 def test_bad_ranges_are_refused(tmp_path: Path, clips: dict[str, MadeVideo]) -> None:
     src = clips["cfr"].path
     for start, end, text in [
-        (2.5, None, "'cfr.mp4' lasts 2.00 s; start_seconds=2.5 is not before its end."),
-        (1.0, 0.5, "end_seconds=0.5 is not after start_seconds=1."),
+        (2.5, None, "'cfr.mp4' lasts 2.00 s; a start at 2.5 s is not before its end."),
+        (1.0, 0.5, "The end (0.5 s) is not after the start (1 s)."),
         (-1.0, None, "Times must be seconds from the start of the video"),
     ]:
         with pytest.raises(MediaBadRequest) as err:

@@ -15,6 +15,7 @@ from nemo_video_mcp.service._media_base import MediaUnreadable
 from nemo_video_mcp.service._media_plan import propose_fit
 from nemo_video_mcp.service._media_prepare import prepare
 from nemo_video_mcp.service._media_probe import MediaProbe, probe
+from nemo_video_mcp.tools._media_words import prepare_arguments, prepare_call
 
 
 @pytest.fixture(scope="module")
@@ -272,17 +273,17 @@ def test_no_proposal_for_what_fits_or_is_not_a_video() -> None:
 def test_a_long_4k_video_is_proposed_at_1080p() -> None:
     got = propose_fit(_fake())
     assert got is not None
-    assert got.arguments() == {"max_height": 1080, "max_size_mb": 500}
+    assert prepare_arguments(got) == {"max_height": 1080, "max_size_mb": 500}
     assert (got.output_width, got.output_height) == (1920, 1080)
     assert 5_000_000 < got.video_bitrate < 8_000_000  # 500 MB over 10 minutes, sound kept
-    assert got.call_text("/m/a.mov") == "prepare_media(path='/m/a.mov', max_height=1080, max_size_mb=500)"
+    assert prepare_call(got, "/m/a.mov") == "prepare_media(path='/m/a.mov', max_height=1080, max_size_mb=500)"
 
 
 def test_a_1080p_video_a_little_too_big_keeps_its_size() -> None:
     got = propose_fit(_fake(width=1920, height=1080, size_bytes=800 * MB, duration_seconds=900.0))
     assert got is not None
     assert got.max_height is None
-    assert got.arguments() == {"max_size_mb": 500}
+    assert prepare_arguments(got) == {"max_size_mb": 500}
 
 
 def test_portrait_video_asks_for_the_height_of_its_class() -> None:
@@ -315,7 +316,7 @@ def test_the_proposal_really_fits(tmp_path: Path) -> None:
     limit = size // 3
     got = propose_fit(probe(made.path), max_bytes=limit)
     assert got is not None
-    args = got.arguments()
+    args = prepare_arguments(got)
     info = prepare(
         made.path,
         tmp_path / "fits.mp4",

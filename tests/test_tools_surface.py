@@ -19,6 +19,7 @@ pytestmark = [pytest.mark.anyio, pytest.mark.parametrize("mode", MODES)]
 SNAPSHOT = Path(__file__).parent / "snapshots" / "tools.json"
 TOOLS = (
     "upload_media",
+    "prepare_media",
     "send_edit",
     "get_edit_result",
     "get_state",
@@ -63,12 +64,27 @@ async def test_tool_names_arguments_and_annotations(emulator: Emulator, tmp_path
     assert args["export_video"] == {"session_id", "format", "quality", "wait_seconds", "download"}
     assert args["get_export_status"] == {"render_id", "wait_seconds", "download"}
     assert args["check_credits"] == set()
+    assert args["prepare_media"] == {
+        "path",
+        "start_seconds",
+        "end_seconds",
+        "max_height",
+        "max_size_mb",
+        "cancel",
+    }
     read_only = {name for name, t in tools.items() if t.annotations.read_only_hint}
     assert read_only == {"get_state", "check_credits", "get_edit_result"}  # get_export_status saves files
     assert all(t.annotations.open_world_hint for t in tools.values())
     assert tools["send_edit"].annotations.idempotent_hint is False
     assert tools["get_export_status"].annotations.idempotent_hint is True  # a second call saves nothing more
-    for name in ("upload_media", "export_video", "get_export_status", "get_state", "check_credits"):
+    for name in (
+        "upload_media",
+        "prepare_media",
+        "export_video",
+        "get_export_status",
+        "get_state",
+        "check_credits",
+    ):
         assert tools[name].annotations.destructive_hint is False
     for name in TOOLS:
         assert tools[name].output_schema is not None

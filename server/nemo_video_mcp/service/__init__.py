@@ -8,6 +8,9 @@ Import from here; the submodules (`_name.py`) are private to the package.
 
 from __future__ import annotations
 
+from ._media_plan import PrepareProposal
+from ._media_prepare import PreparedInfo
+from ._media_probe import MediaProbe
 from ._saved_files import SavedFile, SavedFileProblem, SavedFileRefused, read_saved_file, saved_file
 from ._store import Store
 from ._workspace import Workspace
@@ -18,6 +21,7 @@ from ._workspace_errors import (
     MediaRefused,
     NoDownloadLink,
     NotExportReady,
+    PrepareFailed,
     Problem,
     RenderMissing,
     ReplacementFailed,
@@ -38,6 +42,9 @@ from ._workspace_views import (
     ExportFormat,
     ExportQuality,
     FileView,
+    PrepareStatus,
+    PrepareView,
+    ProbedFile,
     Progress,
     ProgressFn,
     ProgressStage,
@@ -62,9 +69,16 @@ __all__ = [
     "ExportUnconfirmed",
     "FileView",
     "HandleKind",
+    "MediaProbe",
     "MediaRefused",
     "NoDownloadLink",
     "NotExportReady",
+    "PrepareFailed",
+    "PrepareProposal",
+    "PrepareStatus",
+    "PrepareView",
+    "PreparedInfo",
+    "ProbedFile",
     "Problem",
     "Progress",
     "ProgressFn",

@@ -6,7 +6,7 @@
 - `plan_encode(...) -> EncodePlan`: the encoder settings `prepare` uses, or `MediaBadRequest`
   (with the arguments that would work) when the limit leaves too few bits for a watchable picture.
 - `propose_fit(probe, max_bytes) -> PrepareProposal | None`: for a video over the limit, the
-  `prepare_media` arguments that fit it, as data.
+  preparation that fits it, as data (the tools word it as a call).
 
 The size guarantee: x264 runs in capped CRF mode (`crf` with `maxrate` = the cap and `bufsize` =
 `VBV_SECONDS` of it). Its VBV model bounds the bits of any stretch of T seconds by
@@ -157,7 +157,8 @@ def plan_encode(
 
 @dataclass(frozen=True)
 class PrepareProposal:
-    """The `prepare_media` arguments that fit a video under a limit, and what they give."""
+    """The preparation that fits a video under a limit (trim, picture height, size limit), and what it
+    gives. As data: `tools/_media_words.py` turns it into the call to make."""
 
     start_seconds: float | None
     end_seconds: float | None
@@ -167,23 +168,6 @@ class PrepareProposal:
     output_height: int
     video_bitrate: int  # bits per second the picture gets at most
     reason: str  # one sentence: why these arguments
-
-    def arguments(self) -> dict[str, float | int]:
-        """The arguments to pass besides the path (unset ones omitted)."""
-        args: dict[str, float | int] = {}
-        if self.start_seconds is not None:
-            args["start_seconds"] = self.start_seconds
-        if self.end_seconds is not None:
-            args["end_seconds"] = self.end_seconds
-        if self.max_height is not None:
-            args["max_height"] = self.max_height
-        args["max_size_mb"] = self.max_size_mb
-        return args
-
-    def call_text(self, path: str) -> str:
-        """`prepare_media(path='…', max_height=720, max_size_mb=500)`."""
-        args = ", ".join(f"{k}={v!r}" for k, v in self.arguments().items())
-        return f"prepare_media(path={path!r}, {args})"
 
 
 def _class_size(width: int, height: int, short: int) -> tuple[int, int, int]:
@@ -244,7 +228,8 @@ class _Source:
         found = self.fitting(seconds)
         if found is not None:
             max_height, w, h, _cap = found
-            return f"Ask for a smaller picture: max_height={max_height or h} ({w}x{h}), or a shorter range."
+            high = max_height or h
+            return f"Ask for a smaller picture (at most {high} pixels high: {w}x{h}), or a shorter range."
         mb = self.max_bytes / 2**20
         return f"Ask for a shorter range: at most {self.longest():.0f} s at 720p fits {mb:.0f} MB."
 

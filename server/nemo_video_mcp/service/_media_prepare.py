@@ -77,13 +77,13 @@ def check_request(pr: MediaProbe, name: str, start: float | None, end: float | N
     """The range to encode, [first, last) in seconds; what cannot be prepared → `MediaError`."""
     if pr.kind == "audio":
         raise MediaUnsuitable(
-            f"{subject(name)} is sound only; prepare_media makes videos.",
+            f"{subject(name)} is sound only; only videos can be prepared.",
             "Upload it as it is: NemoVideo accepts MP3, WAV, M4A and AAC sound.",
             code="audio_only",
         )
     if pr.kind == "image":
         raise MediaUnsuitable(
-            f"{subject(name)} is a still image; prepare_media makes videos.",
+            f"{subject(name)} is a still image; only videos can be prepared.",
             "Upload the image as it is: NemoVideo accepts JPG, PNG, GIF and WebP pictures.",
             code="still_image",
         )
@@ -91,26 +91,26 @@ def check_request(pr: MediaProbe, name: str, start: float | None, end: float | N
     if first < 0 or (end is not None and end < 0) or not all(map(_finite, (first, end or 0.0))):
         raise MediaBadRequest(
             "Times must be seconds from the start of the video (0 or more).",
-            "Give start_seconds and end_seconds as numbers of seconds.",
+            "Give the start and the end as numbers of seconds.",
             code="bad_range",
         )
     duration = pr.duration_seconds
     if duration is None:
         if end is None:
             raise MediaBadRequest(
-                f"{subject(name)} does not record how long it is.", "Give end_seconds.", code="bad_range"
+                f"{subject(name)} does not record how long it is.", "Give an end time.", code="bad_range"
             )
         duration = float(end)
     if first >= duration:
         raise MediaBadRequest(
-            f"{subject(name)} lasts {duration:.2f} s; start_seconds={first:g} is not before its end.",
-            f"Give a start before {duration:.2f}.",
+            f"{subject(name)} lasts {duration:.2f} s; a start at {first:g} s is not before its end.",
+            f"Give a start before {duration:.2f} s.",
             code="bad_range",
         )
     last = duration if end is None else min(float(end), duration)
     if last <= first:
         raise MediaBadRequest(
-            f"end_seconds={end:g} is not after start_seconds={first:g}.",
+            f"The end ({end:g} s) is not after the start ({first:g} s).",
             "Give an end after the start.",
             code="bad_range",
         )
@@ -140,7 +140,9 @@ def prepare(
     check_destination(dest)
     if max_height is not None and max_height < 2:
         raise MediaBadRequest(
-            f"max_height={max_height} is too small.", "Give 2 or more pixels.", code="bad_size"
+            f"A picture {max_height} pixel(s) high is too small.",
+            "Give a height of 2 or more pixels.",
+            code="bad_size",
         )
     pr = probe(src, name=name)
     first, last = check_request(pr, name, start, end)
@@ -173,7 +175,7 @@ def prepare(
             raise MediaOutputError(
                 f"The result came out at {size / 2**20:.1f} MB, over the {max_size_bytes / 2**20:.1f} MB "
                 "asked for; it was not kept.",
-                "Ask for a smaller max_height or a shorter range.",
+                "Ask for a smaller picture height or a shorter range.",
                 code="output_failed",
             )
         done = probe(tmp, name=dest.name)

@@ -5,11 +5,11 @@ each. The `_words` modules build these from the service's views."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
-from ..service import RenderState, TurnStatus, UploadStatus
+from ..service import PrepareStatus, RenderState, TurnStatus, UploadStatus
 
 # An entry of a list whose shape NemoVideo does not document (`video_infos`, `generated_media`): any
 # JSON value, passed on as it came, and said so in the schema (a schema with no keyword at all is
@@ -43,6 +43,24 @@ class UploadedFileOut(_Out):
     height: int | None = Field(None, description="pixels, when known")
 
 
+class MediaFactsOut(_Out):
+    """A local file as probed (headers only) before anything is sent or prepared."""
+
+    path: str = Field(description="the file's real path")
+    kind: Literal["video", "audio", "image"]
+    container: str = Field(description="e.g. MP4/MOV, Matroska/WebM, PNG image")
+    size_bytes: int
+    duration_seconds: float | None = Field(None, description="none for a still image")
+    video_codec: str | None = Field(None, description="FFmpeg's name: h264, hevc, vp9, png...")
+    width: int | None = Field(None, description="pixels, as displayed (after rotation)")
+    height: int | None = Field(None, description="pixels, as displayed (after rotation)")
+    rotation: int | None = Field(None, description="degrees the picture is turned for display")
+    frame_rate: float | None = Field(None, description="average frames per second")
+    variable_frame_rate: bool | None = Field(None, description="true: frame durations vary (phone video)")
+    audio_codec: str | None = Field(None, description="none: no sound")
+    summary: str = Field(description="the facts in one line")
+
+
 class UploadResult(_Out):
     session_id: str = Field(description="the session the files were added to")
     files: list[UploadedFileOut] = Field(description="the uploaded files; empty while running")
@@ -52,6 +70,42 @@ class UploadResult(_Out):
     )
     upload_id: str = Field(description="handle of this upload (its messages and errors name it)")
     progress: float | None = Field(None, description="percent of the bytes sent, 0-100 (none for links)")
+    local_files: list[MediaFactsOut] = Field(
+        default_factory=list, description="the local files as checked before sending (format, length, size)"
+    )
+    message: str = Field(description="what happened and what to do next")
+
+
+class PreparedOut(_Out):
+    """The file prepare_media wrote, as read back from it."""
+
+    path: str
+    size_bytes: int
+    duration_seconds: float
+    width: int
+    height: int
+    video_codec: str
+    audio_codec: str | None = Field(None, description="none: the original has no sound")
+    frames: int = Field(description="video frames written")
+    start_seconds: float = Field(description="where in the original it starts")
+    end_seconds: float = Field(description="where in the original it ends")
+    rotation_applied: int = Field(description="degrees the pictures were turned to be upright")
+
+
+class PrepareResult(_Out):
+    prepare_id: str = Field(description="handle of this preparation (its messages name it)")
+    status: PrepareStatus = Field(
+        description="running: still working in the background; call prepare_media again with the same "
+        "arguments to keep waiting (nothing is done twice)"
+    )
+    source: MediaFactsOut = Field(description="the original, as probed (it is never modified)")
+    output_path: str | None = Field(
+        None, description="the prepared file (completed): upload it with upload_media"
+    )
+    output: PreparedOut | None = Field(None, description="the prepared file's facts (completed)")
+    frames_done: int
+    frames_expected: int
+    progress: float | None = Field(None, description="percent of the frames done, 0-100")
     message: str = Field(description="what happened and what to do next")
 
 

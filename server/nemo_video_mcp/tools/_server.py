@@ -1,4 +1,4 @@
-"""The MCP surface: `build_server` registers the seven tools, the resources and the prompts.
+"""The MCP surface: `build_server` registers the tools, the resources and the prompts.
 
 The tools reach the `Workspace` through the server's lifespan (opened when a client connects,
 closed when it goes), so building the server touches neither the network nor the disk. Tool and
@@ -24,12 +24,13 @@ from . import _texts as texts
 from ._arguments import ArgumentCheckingServer
 from ._clients import client_of
 from ._errors import tool_errors
+from ._media_words import prepare_result
 from ._player import PLAYER_TOOL_META, Player, register_player
 from ._progress_words import progress_line
 from ._prompts import register_prompts
 from ._render_words import export_result
 from ._resources import register_resources
-from ._results import CreditsResult, EditResult, ExportResult, StateResult, UploadResult
+from ._results import CreditsResult, EditResult, ExportResult, PrepareResult, StateResult, UploadResult
 from ._timeline_words import state_result
 from ._turn_words import edit_result
 from ._upload_words import upload_result
@@ -137,6 +138,51 @@ def register_tools(srv: MCPServer[AppState], settings: Settings) -> None:
                 paths, urls, session_id=session_id, skill=skill, progress=progress_of(ctx)
             )
             return upload_result(view)
+
+    @srv.tool(
+        name="prepare_media",
+        description=texts.PREPARE_MEDIA,
+        annotations=_annotations("Prepare a video for upload", read_only=False, idempotent=True),
+    )
+    async def prepare_media(  # noqa: PLR0917 - mirrors the public arguments
+        path: Annotated[str, Field(description="absolute path of a local video (in the allowed folders)")],
+        ctx: Context[AppState, Any],
+        start_seconds: Annotated[
+            float | None,
+            Field(ge=0, allow_inf_nan=False, description="keep from this time (seconds); default: the start"),
+        ] = None,
+        end_seconds: Annotated[
+            float | None,
+            Field(gt=0, allow_inf_nan=False, description="keep until this time (seconds); default: the end"),
+        ] = None,
+        max_height: Annotated[
+            int | None,
+            Field(ge=2, description="scale down to at most this many pixels high (never up); default: as is"),
+        ] = None,
+        max_size_mb: Annotated[
+            float | None,
+            Field(
+                gt=0,
+                le=500,
+                allow_inf_nan=False,
+                description="the result's size limit in MB; default 500 (the upload limit)",
+            ),
+        ] = None,
+        cancel: Annotated[
+            bool, Field(description="true: stop the preparation these same arguments started")
+        ] = False,
+    ) -> PrepareResult:
+        with guard("prepare_media"):
+            view = await workspace_of(ctx).prepare(
+                path,
+                start=start_seconds,
+                end=end_seconds,
+                max_height=max_height,
+                max_size_mb=max_size_mb,
+                cancel=cancel,
+                progress=progress_of(ctx),
+            )
+            return prepare_result(view)
 
     @srv.tool(
         name="send_edit",

@@ -13,6 +13,7 @@ from ..service import (
     MediaRefused,
     NoDownloadLink,
     NotExportReady,
+    PrepareFailed,
     RenderMissing,
     ReplacementFailed,
     SessionReplaced,
@@ -25,6 +26,7 @@ from ..service import (
     UploadUnconfirmed,
     WorkspaceError,
 )
+from ._media_words import prepare_bad_request, prepare_failed, refused_file_lines
 from ._progress_words import bytes_sent, elapsed_text
 from ._store_words import store_unavailable
 from ._timeline_words import summary
@@ -70,10 +72,16 @@ def bad_request(exc: BadRequest) -> str:  # noqa: PLR0911 - one return per probl
                 f"Too many files and links in one call ({exc.value}); nothing was uploaded. Upload at most "
                 f"{exc.limit} per call: split them over several upload_media calls."
             )
+        case _:
+            return prepare_bad_request(exc) or f"The request cannot be acted on ({exc.problem})."
 
 
 def media_refused(exc: MediaRefused) -> str:
-    items = [f"- {shorten(item)}: {reason or NOT_A_LINK}" for item, reason in exc.rejected]
+    items = [
+        f"- {shorten(item)}: {reason or NOT_A_LINK}"
+        + refused_file_lines(item, exc.probed.get(item), exc.fits.get(item))
+        for item, reason in exc.rejected
+    ]
     lines = "\n".join(bounded(items))
     return (
         f"Nothing was uploaded: {len(exc.rejected)} of {exc.total} input(s) were refused.\n{lines}\n"
@@ -110,11 +118,18 @@ def workspace_error(exc: WorkspaceError, describe: Describe) -> str:  # noqa: PL
         return store_unavailable(exc)
     if isinstance(exc, MediaRefused):
         return media_refused(exc)
+    if isinstance(exc, PrepareFailed):
+        return prepare_failed(exc)
     if isinstance(exc, UnknownHandle):
         if exc.kind == "session":
             return (
                 f"No session {shorten(exc.handle)!r} is known here. Omit session_id to work in the current "
                 "session (each result names its session_id)."
+            )
+        if exc.kind == "prepare":
+            return (
+                f"No preparation {shorten(exc.handle)!r} is known (preparations are remembered in memory "
+                "for a day, and a restart forgets them). Call prepare_media again to prepare the file."
             )
         if exc.kind == "turn":
             return (
@@ -175,7 +190,8 @@ def workspace_error(exc: WorkspaceError, describe: Describe) -> str:  # noqa: PL
             "or one that is not an http(s) address)."
         )
     if isinstance(exc, ShuttingDown):
-        return "The upload was stopped: the server is shutting down."
+        work = "preparation" if exc.work == "prepare" else exc.work
+        return f"The {work} was stopped: the server is shutting down."
     if isinstance(exc, ExportUnconfirmed):
         return (
             f"{describe(exc.cause)} The export may have started anyway: call get_export_status(render_id="
