@@ -25,6 +25,7 @@ TOOLS = (
     "export_video",
     "get_export_status",
     "check_credits",
+    "view_frames",
 )
 SKILLS = ("objectremover-video", "video-json-ai", "editor-remastered")
 
@@ -63,9 +64,12 @@ async def test_tool_names_arguments_and_annotations(emulator: Emulator, tmp_path
     assert args["export_video"] == {"session_id", "format", "quality", "wait_seconds", "download"}
     assert args["get_export_status"] == {"render_id", "wait_seconds", "download"}
     assert args["check_credits"] == set()
+    assert args["view_frames"] == {"path", "render_id", "at_seconds"}
     read_only = {name for name, t in tools.items() if t.annotations.read_only_hint}
-    assert read_only == {"get_state", "check_credits", "get_edit_result", "get_export_status"}
-    assert all(t.annotations.open_world_hint for t in tools.values())
+    assert read_only == {"get_state", "check_credits", "get_edit_result", "get_export_status", "view_frames"}
+    # view_frames reads local files only; every other tool reaches NemoVideo
+    open_world = {name for name, t in tools.items() if t.annotations.open_world_hint}
+    assert open_world == set(TOOLS) - {"view_frames"}
     assert tools["send_edit"].annotations.idempotent_hint is False
     for name in ("upload_media", "export_video", "get_state", "check_credits"):
         assert tools[name].annotations.destructive_hint is False

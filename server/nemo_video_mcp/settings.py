@@ -20,6 +20,7 @@ SKILLS: tuple[str, ...] = ("objectremover-video", "video-json-ai", "editor-remas
 PLATFORMS: tuple[str, ...] = ("clawhub", "cursor", "unknown")
 DEFAULT_API_URL = "https://mega-api-prod.nemovideo.ai"
 WAIT_CEILING_SECONDS = 50.0
+MAX_CONTACT_SHEET_FRAMES = 12
 
 SkillSlug = Literal["objectremover-video", "video-json-ai", "editor-remastered"]
 Platform = Literal["clawhub", "cursor", "unknown"]
@@ -48,6 +49,7 @@ ENV_VARS: dict[str, str] = {
     "NEMO_RECOVERY_POLL_SECONDS": "recovery_poll_seconds",
     "NEMO_RECOVERY_MAX_UNCHANGED": "recovery_max_unchanged",
     "NEMO_RECORD_TTL_HOURS": "record_ttl_hours",
+    "NEMO_CONTACT_SHEET_FRAMES": "contact_sheet_frames",
     "NEMO_HTTP_TOKEN": "http_token",
     "NEMO_LOG_LEVEL": "log_level",
 }
@@ -121,8 +123,12 @@ class Settings(BaseModel):
     recovery_poll_seconds: tuple[float, ...] = (30.0, 60.0)
     recovery_max_unchanged: int = Field(default=5, ge=1, le=100)
     record_ttl_hours: float = Field(default=24.0 * 7, gt=0)
+    contact_sheet_frames: int = Field(default=6, ge=0, le=MAX_CONTACT_SHEET_FRAMES)
     http_token: SecretStr | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Not from the environment: `--sandbox` sets it (cli.sandboxed), so every result can say that
+    # it was simulated by the embedded emulator, not made by NemoVideo.
+    sandbox: bool = False
 
     @field_validator("api_url")
     @classmethod

@@ -8,6 +8,8 @@ Import from here; the submodules (`_name.py`) are private to the package.
 
 from __future__ import annotations
 
+from ._preview_views import FramesOrigin, FramesRefused, FramesView, FrameView, PreviewFailed, SheetView
+from ._previews import MAX_VIEW_FRAMES
 from ._saved_files import SavedFile, SavedFileProblem, SavedFileRefused, read_saved_file, saved_file
 from ._store import Store
 from ._workspace import Workspace
@@ -52,6 +54,7 @@ from ._workspace_views import (
 )
 
 __all__ = [
+    "MAX_VIEW_FRAMES",
     "BadRequest",
     "CreditsView",
     "EditActivity",
@@ -59,10 +62,15 @@ __all__ = [
     "ExportQuality",
     "ExportUnconfirmed",
     "FileView",
+    "FrameView",
+    "FramesOrigin",
+    "FramesRefused",
+    "FramesView",
     "HandleKind",
     "MediaRefused",
     "NoDownloadLink",
     "NotExportReady",
+    "PreviewFailed",
     "Problem",
     "Progress",
     "ProgressFn",
@@ -77,6 +85,7 @@ __all__ = [
     "SavedFileRefused",
     "SessionReplaced",
     "SessionUnusable",
+    "SheetView",
     "ShuttingDown",
     "StateView",
     "Store",

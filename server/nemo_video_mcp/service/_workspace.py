@@ -23,6 +23,7 @@ from ..backend import NemoClient
 from ..logs import get_logger
 from ..settings import Settings
 from ._media_policy import MediaPolicy
+from ._previews import Previews
 from ._renders import Renders
 from ._saved_files import saved_file
 from ._sessions import Sessions
@@ -66,6 +67,8 @@ class Workspace:
         self._policy = policy or MediaPolicy(settings.media_roots)
         self._interval = progress_interval
         self.sessions = Sessions(settings, client, store)
+        # contact sheets and frames of local files and saved exports (no backend call)
+        self.previews = Previews(settings, self._policy, store)
         self._stack: AsyncExitStack | None = None
         self._turns: Turns | None = None
         self._renders: Renders | None = None

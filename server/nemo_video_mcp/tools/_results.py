@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
-from ..service import RenderState, TurnStatus, UploadStatus
+from ..service import FramesOrigin, RenderState, TurnStatus, UploadStatus
 
 # An entry of a list whose shape NemoVideo does not document (`video_infos`, `generated_media`): any
 # JSON value, passed on as it came, and said so in the schema (a schema with no keyword at all is
@@ -35,6 +35,41 @@ class _Out(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
+def _absent_when_none(value: Any) -> bool:
+    return value is None
+
+
+class _Result(_Out):
+    """A tool's whole result. `simulated` is set by the sandbox's label (`_simulated.py`) on every
+    result of a server started with --sandbox, and left out otherwise."""
+
+    simulated: bool | None = Field(
+        None,
+        exclude_if=_absent_when_none,
+        description="true: made by the sandbox (a local emulator of NemoVideo), not by NemoVideo; nothing "
+        "was sent to NemoVideo and no credits were spent. Absent when NemoVideo itself answered.",
+    )
+
+
+class PreviewOut(_Out):
+    """A contact sheet attached to the result as an image (JPEG)."""
+
+    file: str = Field(description="the file the frames are from")
+    times: list[float] = Field(
+        description="seconds of the frames, left to right then top to bottom (empty: a still image)"
+    )
+    columns: int
+    rows: int
+    width: int = Field(description="of the image, in pixels")
+    height: int = Field(description="of the image, in pixels")
+
+
+PREVIEWS_DESCRIPTION = (
+    "contact sheets attached to this result as images, in the same order: evenly spaced frames with "
+    "their times drawn on them, to look at (absent when none was made; the message says why)"
+)
+
+
 class UploadedFileOut(_Out):
     filename: str | None = Field(None, description="name NemoVideo gave the file")
     cdn_url: str | None = Field(None, description="where NemoVideo keeps the uploaded file")
@@ -43,7 +78,7 @@ class UploadedFileOut(_Out):
     height: int | None = Field(None, description="pixels, when known")
 
 
-class UploadResult(_Out):
+class UploadResult(_Result):
     session_id: str = Field(description="the session the files were added to")
     files: list[UploadedFileOut] = Field(description="the uploaded files; empty while running")
     status: UploadStatus = Field(
@@ -53,9 +88,12 @@ class UploadResult(_Out):
     upload_id: str = Field(description="handle of this upload (its messages and errors name it)")
     progress: float | None = Field(None, description="percent of the bytes sent, 0-100 (none for links)")
     message: str = Field(description="what happened and what to do next")
+    previews: list[PreviewOut] | None = Field(
+        None, exclude_if=_absent_when_none, description=PREVIEWS_DESCRIPTION
+    )
 
 
-class EditResult(_Out):
+class EditResult(_Result):
     session_id: str
     turn_id: str = Field(description="handle of this edit: pass it to get_edit_result while it is running")
     status: TurnStatus
@@ -86,7 +124,7 @@ class TrackOut(_Out):
     segments: list[SegmentOut]
 
 
-class StateResult(_Out):
+class StateResult(_Result):
     session_id: str
     timeline: str = Field(description="one-line summary of the timeline")
     tracks: list[TrackOut]
@@ -99,7 +137,7 @@ class StateResult(_Out):
     )
 
 
-class ExportResult(_Out):
+class ExportResult(_Result):
     render_id: str = Field(description="handle of this render: pass it to get_export_status")
     session_id: str
     status: RenderState
@@ -107,9 +145,35 @@ class ExportResult(_Out):
     url: str | None = Field(None, description="download link of the finished video")
     path: str | None = Field(None, description="local file the video was saved to")
     message: str = Field(description="what happened and what to do next")
+    previews: list[PreviewOut] | None = Field(
+        None, exclude_if=_absent_when_none, description=PREVIEWS_DESCRIPTION
+    )
 
 
-class CreditsResult(_Out):
+class CreditsResult(_Result):
     available: float
     frozen: float = Field(description="credits held by work still running")
     total: float
+
+
+class FrameOut(_Out):
+    """One frame attached to the result as an image (JPEG)."""
+
+    requested_s: float = Field(description="the time asked for, in seconds")
+    shown_s: float = Field(description="when the frame shown at that time starts, in seconds")
+    width: int = Field(description="of the image, in pixels")
+    height: int = Field(description="of the image, in pixels")
+
+
+class FramesResult(_Result):
+    file: str = Field(description="the file the frames are from")
+    source: FramesOrigin = Field(
+        description="media: a file in the media folders; output: a file in the output folder; "
+        "render: the file saved for render_id"
+    )
+    render_id: str | None = None
+    frames: list[FrameOut] = Field(
+        description="the frames attached as images, in the order asked (empty: a contact sheet was asked for)"
+    )
+    sheet: PreviewOut | None = Field(None, description="the contact sheet attached, when no times were given")
+    message: str = Field(description="what the images show and what to do next")

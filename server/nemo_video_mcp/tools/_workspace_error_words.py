@@ -9,6 +9,7 @@ from ..backend import MAX_UPLOAD_BYTES, SUPPORTED_FORMATS, Draft, NemoError
 from ..service import (
     BadRequest,
     ExportUnconfirmed,
+    FramesRefused,
     MediaRefused,
     NoDownloadLink,
     NotExportReady,
@@ -23,6 +24,7 @@ from ..service import (
     UploadUnconfirmed,
     WorkspaceError,
 )
+from ._frame_words import frames_refused
 from ._progress_words import bytes_sent, elapsed_text
 from ._timeline_words import summary
 
@@ -91,6 +93,8 @@ def workspace_error(exc: WorkspaceError, describe: Describe) -> str:  # noqa: PL
         return bad_request(exc)
     if isinstance(exc, MediaRefused):
         return media_refused(exc)
+    if isinstance(exc, FramesRefused):
+        return frames_refused(exc)
     if isinstance(exc, UnknownHandle):
         if exc.kind == "turn":
             return (
