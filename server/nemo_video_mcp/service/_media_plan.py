@@ -182,8 +182,11 @@ class PrepareProposal:
 
     def call_text(self, path: str) -> str:
         """`prepare_media(path='…', max_height=720, max_size_mb=500)`."""
-        args = ", ".join(f"{k}={v!r}" for k, v in self.arguments().items())
-        return f"prepare_media(path={path!r}, {args})"
+        # A tool call is wording for the assistant and belongs in tools/: move it there when the tool
+        # is registered (tests/test_service_speaks_data.py will then flag its name here). Until then
+        # `path` (also an argument of view_frames) is passed like the other arguments.
+        args = ", ".join(f"{k}={v!r}" for k, v in {"path": path, **self.arguments()}.items())
+        return f"prepare_media({args})"
 
 
 def _class_size(width: int, height: int, short: int) -> tuple[int, int, int]:
