@@ -20,7 +20,7 @@ import pytest
 from mcp.types import ImageContent
 from PIL import Image
 
-from media_factory import MadeVideo, is_upright, make_video, read_frame_number
+from media_factory import MadeVideo, is_upright, make_audio, make_image, make_video, read_frame_number
 from media_support import difference
 from nemo_video_mcp.emulator import Emulator, EmulatorConfig
 from nemo_video_mcp.service._media_sheet import contact_sheet, sheet_times
@@ -290,3 +290,24 @@ def test_serving_loads_neither_pyav_nor_pillow_until_a_picture_is_asked_for(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60, env=env
     )
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+async def test_an_upload_of_several_files_previews_each_picture_and_says_why_sound_has_none(
+    emulator: Emulator, tmp_path: Path, clip: MadeVideo, mode: str
+) -> None:
+    poster = make_image(tmp_path / "media" / "poster.png", width=1200, height=800, number=9)
+    song = make_audio(tmp_path / "media" / "song.m4a")
+    paths = [str(clip.path), str(poster), str(song)]
+    async with connect(tool_settings(emulator, tmp_path), mode) as c:
+        up = await c.call_tool("upload_media", {"paths": paths})
+    assert not up.is_error, text_of(up)
+    result = up.structured_content
+    assert [p["file"] for p in result["previews"]] == ["street.mp4", "poster.png"]
+    (_, _), (still, _) = images(up)
+    assert len(result["previews"][0]["times"]) == 6
+    assert result["previews"][1]["times"] == []
+    assert still.size == (result["previews"][1]["width"], result["previews"][1]["height"])
+    assert read_frame_number(still) == 9
+    assert "'poster.png' is attached as an image" in result["message"]
+    assert "No preview of 'song.m4a' could be made" in result["message"]
+    assert "sound only" in result["message"]
