@@ -26,6 +26,7 @@ TOOLS = (
     "export_video",
     "get_export_status",
     "check_credits",
+    "view_frames",
 )
 SKILLS = ("objectremover-video", "video-json-ai", "editor-remastered")
 
@@ -72,9 +73,17 @@ async def test_tool_names_arguments_and_annotations(emulator: Emulator, tmp_path
         "max_size_mb",
         "cancel",
     }
+    assert args["view_frames"] == {"path", "render_id", "at_seconds"}
     read_only = {name for name, t in tools.items() if t.annotations.read_only_hint}
-    assert read_only == {"get_state", "check_credits", "get_edit_result"}  # get_export_status saves files
-    assert all(t.annotations.open_world_hint for t in tools.values())
+    assert read_only == {
+        "get_state",
+        "check_credits",
+        "get_edit_result",
+        "view_frames",
+    }  # get_export_status saves files
+    # view_frames and prepare_media work on local files only; every other tool reaches NemoVideo
+    open_world = {name for name, t in tools.items() if t.annotations.open_world_hint}
+    assert open_world == set(TOOLS) - {"view_frames", "prepare_media"}
     assert tools["send_edit"].annotations.idempotent_hint is False
     assert tools["get_export_status"].annotations.idempotent_hint is True  # a second call saves nothing more
     for name in (

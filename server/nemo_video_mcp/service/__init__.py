@@ -11,6 +11,8 @@ from __future__ import annotations
 from ._media_plan import PrepareProposal
 from ._media_prepare import PreparedInfo
 from ._media_probe import MediaProbe
+from ._preview_views import FramesOrigin, FramesRefused, FramesView, FrameView, PreviewFailed, SheetView
+from ._previews import MAX_VIEW_FRAMES
 from ._saved_files import SavedFile, SavedFileProblem, SavedFileRefused, read_saved_file, saved_file
 from ._store import Store
 from ._workspace import Workspace
@@ -61,6 +63,7 @@ from ._workspace_views import (
 )
 
 __all__ = [
+    "MAX_VIEW_FRAMES",
     "BadRequest",
     "CreditsView",
     "EditActivity",
@@ -68,6 +71,10 @@ __all__ = [
     "ExportQuality",
     "ExportUnconfirmed",
     "FileView",
+    "FrameView",
+    "FramesOrigin",
+    "FramesRefused",
+    "FramesView",
     "HandleKind",
     "MediaProbe",
     "MediaRefused",
@@ -78,6 +85,7 @@ __all__ = [
     "PrepareStatus",
     "PrepareView",
     "PreparedInfo",
+    "PreviewFailed",
     "ProbedFile",
     "Problem",
     "Progress",
@@ -93,6 +101,7 @@ __all__ = [
     "SavedFileRefused",
     "SessionReplaced",
     "SessionUnusable",
+    "SheetView",
     "ShuttingDown",
     "StateView",
     "Store",

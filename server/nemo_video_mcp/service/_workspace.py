@@ -25,6 +25,7 @@ from ..logs import get_logger
 from ..settings import Settings
 from ._media_policy import MediaPolicy
 from ._prepares import Prepares, prepared_dir
+from ._previews import Previews
 from ._renders import Renders
 from ._saved_files import saved_file
 from ._sessions import Sessions
@@ -71,6 +72,8 @@ class Workspace:
         self._interval = progress_interval
         self.sessions = Sessions(settings, client, store)
         self.client = ""  # whose view this is ('' when clients are not kept apart; see `scoped`)
+        # contact sheets and frames of local files and saved exports (no backend call)
+        self.previews = Previews(settings, self._policy, store)
         self._stack: AsyncExitStack | None = None
         self._turns: Turns | None = None
         self._renders: Renders | None = None

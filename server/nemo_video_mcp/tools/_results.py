@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
-from ..service import PrepareStatus, RenderState, TurnStatus, UploadStatus
+from ..service import FramesOrigin, PrepareStatus, RenderState, TurnStatus, UploadStatus
 
 # An entry of a list whose shape NemoVideo does not document (`video_infos`, `generated_media`): any
 # JSON value, passed on as it came, and said so in the schema (a schema with no keyword at all is
@@ -33,6 +33,41 @@ JsonValue = Annotated[
 
 class _Out(BaseModel):
     model_config = ConfigDict(from_attributes=True)
+
+
+def _absent_when_none(value: Any) -> bool:
+    return value is None
+
+
+class _Result(_Out):
+    """A tool's whole result. `simulated` is set by the sandbox's label (`_simulated.py`) on every
+    result of a server started with --sandbox, and left out otherwise."""
+
+    simulated: bool | None = Field(
+        None,
+        exclude_if=_absent_when_none,
+        description="true: made by the sandbox (a local emulator of NemoVideo), not by NemoVideo; nothing "
+        "was sent to NemoVideo and no credits were spent. Absent when NemoVideo itself answered.",
+    )
+
+
+class PreviewOut(_Out):
+    """A contact sheet attached to the result as an image (JPEG)."""
+
+    file: str = Field(description="the file the frames are from")
+    times: list[float] = Field(
+        description="seconds of the frames, left to right then top to bottom (empty: a still image)"
+    )
+    columns: int
+    rows: int
+    width: int = Field(description="of the image, in pixels")
+    height: int = Field(description="of the image, in pixels")
+
+
+PREVIEWS_DESCRIPTION = (
+    "contact sheets attached to this result as images, in the same order: evenly spaced frames with "
+    "their times drawn on them, to look at (absent when none was made; the message says why)"
+)
 
 
 class UploadedFileOut(_Out):
@@ -61,7 +96,7 @@ class MediaFactsOut(_Out):
     summary: str = Field(description="the facts in one line")
 
 
-class UploadResult(_Out):
+class UploadResult(_Result):
     session_id: str = Field(description="the session the files were added to")
     files: list[UploadedFileOut] = Field(description="the uploaded files; empty while running")
     status: UploadStatus = Field(
@@ -92,7 +127,7 @@ class PreparedOut(_Out):
     rotation_applied: int = Field(description="degrees the pictures were turned to be upright")
 
 
-class PrepareResult(_Out):
+class PrepareResult(_Result):
     prepare_id: str = Field(description="handle of this preparation (its messages name it)")
     status: PrepareStatus = Field(
         description="running: still working in the background; call prepare_media again with the same "
@@ -107,9 +142,12 @@ class PrepareResult(_Out):
     frames_expected: int
     progress: float | None = Field(None, description="percent of the frames done, 0-100")
     message: str = Field(description="what happened and what to do next")
+    previews: list[PreviewOut] | None = Field(
+        None, exclude_if=_absent_when_none, description=PREVIEWS_DESCRIPTION
+    )
 
 
-class EditResult(_Out):
+class EditResult(_Result):
     session_id: str
     turn_id: str = Field(description="handle of this edit: pass it to get_edit_result while it is running")
     status: TurnStatus
@@ -140,7 +178,7 @@ class TrackOut(_Out):
     segments: list[SegmentOut]
 
 
-class StateResult(_Out):
+class StateResult(_Result):
     session_id: str
     timeline: str = Field(description="one-line summary of the timeline")
     tracks: list[TrackOut]
@@ -153,7 +191,7 @@ class StateResult(_Out):
     )
 
 
-class ExportResult(_Out):
+class ExportResult(_Result):
     render_id: str = Field(description="handle of this render: pass it to get_export_status")
     session_id: str
     status: RenderState
@@ -161,9 +199,35 @@ class ExportResult(_Out):
     url: str | None = Field(None, description="download link of the finished video")
     path: str | None = Field(None, description="local file the video was saved to")
     message: str = Field(description="what happened and what to do next")
+    previews: list[PreviewOut] | None = Field(
+        None, exclude_if=_absent_when_none, description=PREVIEWS_DESCRIPTION
+    )
 
 
-class CreditsResult(_Out):
+class CreditsResult(_Result):
     available: float
     frozen: float = Field(description="credits held by work still running")
     total: float
+
+
+class FrameOut(_Out):
+    """One frame attached to the result as an image (JPEG)."""
+
+    requested_s: float = Field(description="the time asked for, in seconds")
+    shown_s: float = Field(description="when the frame shown at that time starts, in seconds")
+    width: int = Field(description="of the image, in pixels")
+    height: int = Field(description="of the image, in pixels")
+
+
+class FramesResult(_Result):
+    file: str = Field(description="the file the frames are from")
+    source: FramesOrigin = Field(
+        description="media: a file in the media folders; output: a file in the output folder; "
+        "render: the file saved for render_id"
+    )
+    render_id: str | None = None
+    frames: list[FrameOut] = Field(
+        description="the frames attached as images, in the order asked (empty: a contact sheet was asked for)"
+    )
+    sheet: PreviewOut | None = Field(None, description="the contact sheet attached, when no times were given")
+    message: str = Field(description="what the images show and what to do next")

@@ -34,6 +34,8 @@ Workflow:
 3. get_state: the timeline as it is now (what is on it, whether it can be exported).
 4. export_video: renders the timeline and saves the video into the user's output folder; if
    status is not "completed" yet, call get_export_status(render_id). Export costs no credits.
+5. view_frames: frames of a local video or of a saved export, as images (a completed upload and a
+   saved export attach a contact sheet too): look at them to check an edit, and say what you see.
 A local video too large for NemoVideo (over 500 MB: upload_media's refusal gives the exact call)
 can be made fit first with prepare_media (trim, scale down, compress; done on this machine, no
 credits), then the file it makes uploaded. check_credits shows the balance. Edits take 10-30 s,
@@ -119,4 +121,14 @@ GET_EXPORT_STATUS = (
 CHECK_CREDITS = (
     "Show the NemoVideo credit balance: available, frozen (held by work still running) and total. "
     "Edits spend credits; exporting does not."
+)
+
+VIEW_FRAMES = (
+    "Look at a video: the frames at the times asked for (`at_seconds`, up to 6), each attached as an "
+    "image (JPEG), or with no times a contact sheet (one image of evenly spaced frames, each with its "
+    "time drawn on it). Give `path` (a video or image file in the folders the user allowed for uploads, "
+    "or a video in the output folder) or `render_id` (the file export_video saved for that render). "
+    "Use it to check an edit (e.g. whether the removed object is gone) and say what you see. Reads "
+    "local files only: nothing is sent to NemoVideo, no credits are spent. upload_media and a saved "
+    "export already attach a contact sheet of the file."
 )

@@ -10,6 +10,7 @@ from ..echo import INSTRUCTION_CHARS, bounded, shorten
 from ..service import (
     BadRequest,
     ExportUnconfirmed,
+    FramesRefused,
     MediaRefused,
     NoDownloadLink,
     NotExportReady,
@@ -26,6 +27,7 @@ from ..service import (
     UploadUnconfirmed,
     WorkspaceError,
 )
+from ._frame_words import frames_refused
 from ._media_words import prepare_bad_request, prepare_failed, refused_file_lines
 from ._progress_words import bytes_sent, elapsed_text
 from ._store_words import store_unavailable
@@ -120,6 +122,8 @@ def workspace_error(exc: WorkspaceError, describe: Describe) -> str:  # noqa: PL
         return media_refused(exc)
     if isinstance(exc, PrepareFailed):
         return prepare_failed(exc)
+    if isinstance(exc, FramesRefused):
+        return frames_refused(exc)
     if isinstance(exc, UnknownHandle):
         if exc.kind == "session":
             return (

@@ -1,0 +1,64 @@
+"""The sandbox's label on every tool result (a server started with --sandbox).
+
+`SandboxLabel` is an SDK extension (`ai.nemovideo/sandbox`, advertised with `{"simulated": true}`)
+whose tools/call interceptor labels every result, errors included, of every tool, whichever
+protocol mode the client speaks: the sentence `_sandbox_words.SIMULATED` as the first text block,
+and `simulated: true` in the structured result (and in its JSON text block). The result models
+declare the field (`_results._Result`), absent unless set here. A server not started with
+--sandbox does not have the extension: its results carry neither.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pydantic_core
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+from mcp.server.extension import Extension
+from mcp.types import CallToolRequestParams, CallToolResult, TextContent
+
+from ._sandbox_words import SIMULATED
+
+SANDBOX_EXTENSION = "ai.nemovideo/sandbox"
+
+
+def _json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def label_simulated(result: CallToolResult) -> CallToolResult:
+    """`result` with the sandbox's sentence first and `simulated: true` in its structured content."""
+    content = list(result.content)
+    structured = result.structured_content
+    if isinstance(structured, dict):
+        labelled = {**structured, "simulated": True}
+        # the JSON text block the SDK made from the structured result says it too
+        content = [
+            TextContent(text=pydantic_core.to_json(labelled, indent=2).decode())
+            if isinstance(block, TextContent) and _json(block.text) == structured
+            else block
+            for block in content
+        ]
+        structured = labelled
+    return result.model_copy(
+        update={"content": [TextContent(text=SIMULATED), *content], "structured_content": structured}
+    )
+
+
+class SandboxLabel(Extension):
+    """Installed only in the sandbox (see the module docstring)."""
+
+    identifier = SANDBOX_EXTENSION
+
+    def settings(self) -> dict[str, Any]:
+        return {"simulated": True}
+
+    async def intercept_tool_call(
+        self, params: CallToolRequestParams, ctx: ServerRequestContext[Any, Any], call_next: CallNext
+    ) -> HandlerResult:
+        result = await call_next(ctx)
+        return label_simulated(result) if isinstance(result, CallToolResult) else result
