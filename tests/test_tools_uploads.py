@@ -15,7 +15,7 @@ import pytest
 from mcp import Client
 
 from nemo_video_mcp.emulator import Emulator, Fault
-from nemo_video_mcp.service import uploads
+from nemo_video_mcp.service import _uploads as uploads
 from support_common import make_media, text_of
 from tools_support import MODES, Progress, connect, tool_settings, until
 
