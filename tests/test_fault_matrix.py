@@ -29,20 +29,8 @@ import pytest
 from mcp import Client
 
 from nemo_video_mcp.emulator import Emulator, Fault
-from reliability_support import (
-    CREDITS,
-    RENDER,
-    RUN,
-    STATE,
-    UPLOAD,
-    connect,
-    draft_of,
-    fast_emulator,
-    fast_settings,
-    is_crash,
-    posts,
-)
-from support_common import make_media, text_of
+from reliability_support import CREDITS, RENDER, RUN, STATE, UPLOAD, draft_of, fast_emulator, is_crash, posts
+from support_common import connect, make_media, settings_for, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -388,7 +376,7 @@ async def _run_case(emu: Emulator, tmp: Path, tool: str, fault: str, mode: str) 
         emu.config.edit_seconds = 1.0
     if tool == "get_export_status":
         emu.config.render_seconds = 1.0
-    async with connect(fast_settings(emu.url, tmp, SLOWER), mode) as c:
+    async with connect(settings_for(emu, tmp, SLOWER), mode) as c:
         await _setup(c, case, tmp)
         for f in faults_for(tool, fault):
             emu.inject(f)

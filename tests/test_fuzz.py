@@ -37,8 +37,8 @@ from nemo_video_mcp.backend._upload import parse_files
 from nemo_video_mcp.emulator import Emulator
 from nemo_video_mcp.service._workspace_views import StateView
 from nemo_video_mcp.tools._results import StateResult
-from reliability_support import connect, fast_emulator, fast_settings, is_crash
-from support_common import make_media, text_of
+from reliability_support import fast_emulator, is_crash
+from support_common import connect, make_media, settings_for, text_of
 
 EVENT_TYPES = (TextChunk, ToolCall, ToolResult, StateDelta, Heartbeat, StreamFault)
 FAST = settings(max_examples=60, deadline=None)
@@ -206,7 +206,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     make_media(tmp / "media")
     with Emulator() as emu, anyio.from_thread.start_blocking_portal() as portal:
         fast_emulator(emu)
-        with portal.wrap_async_context_manager(connect(fast_settings(emu.url, tmp))) as client:
+        with portal.wrap_async_context_manager(connect(settings_for(emu, tmp))) as client:
             up = portal.call(client.call_tool, "upload_media", {"paths": [str(tmp / "media" / "clip.mp4")]})
             edit = portal.call(client.call_tool, "send_edit", {"instruction": "add music"})
             export = portal.call(client.call_tool, "export_video", {"download": False})

@@ -26,8 +26,8 @@ from mcp import Client
 from nemo_video_mcp.app import create_server
 from nemo_video_mcp.emulator import Emulator, Fault
 from nemo_video_mcp.http_transport import build_app
-from reliability_support import RUN, fast_emulator, fast_settings, is_crash
-from support_common import make_media, serve_in_thread, skills, text_of
+from reliability_support import RUN, fast_emulator, is_crash
+from support_common import make_media, serve_in_thread, settings_for, skills, text_of
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
@@ -152,8 +152,8 @@ def _backend_sessions(url: str, n: int) -> list[str]:
 async def test_twenty_sessions_at_once_over_http(emulator: Emulator, tmp_path: Path) -> None:
     fast_emulator(emulator)
     emulator.config.render_seconds = 0.5
-    settings = fast_settings(
-        emulator.url,
+    settings = settings_for(
+        emulator,
         tmp_path,
         {"NEMO_TOKEN": STATIC_TOKEN, "NEMO_READ_TIMEOUT": "5", "NEMO_STREAM_STALL_SECONDS": "5"},
     )

@@ -20,8 +20,8 @@ import pytest
 from mcp import Client
 
 from nemo_video_mcp.emulator import Emulator, Fault
-from reliability_support import UPLOAD, connect, fast_emulator, fast_settings, is_link, read
-from support_common import MP4_HEAD, make_media, text_of
+from reliability_support import UPLOAD, fast_emulator, is_link, read
+from support_common import MP4_HEAD, connect, make_media, settings_for, text_of
 
 pytestmark = pytest.mark.anyio
 MB = 1024 * 1024
@@ -86,7 +86,7 @@ async def test_every_hostile_path_is_refused_before_a_single_request(
     media.mkdir(parents=True)
     monkeypatch.setenv("HOME", str(home))
     # the riskiest setting a user can choose: the whole home folder is an upload root
-    settings = fast_settings(emulator.url, tmp_path, {"NEMO_MEDIA_ROOTS": str(home)})
+    settings = settings_for(emulator, tmp_path, {"NEMO_MEDIA_ROOTS": str(home)})
     async with connect(settings) as c:
         for what, make, says in REFUSALS:
             path = make(home, media)
@@ -141,7 +141,7 @@ async def test_a_hostile_render_url_lands_only_in_the_output_dir(
     emulator: Emulator, tmp_path: Path, url: str
 ) -> None:
     fast_emulator(emulator)
-    settings = fast_settings(emulator.url, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     before = _files_under(tmp_path)
     async with connect(settings) as c:
         sid, rid = await _started_render(c, emulator, tmp_path / "media")
@@ -162,7 +162,7 @@ async def test_a_download_link_that_fails_does_not_fail_the_finished_render(
     """A render URL that resolves to nothing (here `/files/../../x.mp4`, i.e. `/x.mp4`) is a failed
     download of a finished render, not a render that "never started"."""
     fast_emulator(emulator)
-    settings = fast_settings(emulator.url, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     async with connect(settings) as c:
         _, rid = await _started_render(c, emulator, tmp_path / "media")
         emulator.renders[rid].url = f"{emulator.url}/files/../../x.mp4"
@@ -182,7 +182,7 @@ async def test_a_render_url_on_another_origin_never_gets_the_token(
     emulator: Emulator, tmp_path: Path
 ) -> None:
     fast_emulator(emulator)
-    settings = fast_settings(emulator.url, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     with Emulator() as cdn:
         async with connect(settings) as c:
             _, rid = await _started_render(c, emulator, tmp_path / "media")
@@ -201,7 +201,7 @@ async def test_a_render_url_on_another_origin_never_gets_the_token(
 
 async def test_a_download_never_overwrites_an_existing_file(emulator: Emulator, tmp_path: Path) -> None:
     fast_emulator(emulator)
-    settings = fast_settings(emulator.url, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     async with connect(settings) as c:
         sid, rid = await _started_render(c, emulator, tmp_path / "media")
         settings.output_dir.mkdir(parents=True, exist_ok=True)
@@ -217,7 +217,7 @@ async def test_a_download_never_overwrites_an_existing_file(emulator: Emulator, 
 async def test_a_reset_mid_download_leaves_no_partial_file(emulator: Emulator, tmp_path: Path) -> None:
     fast_emulator(emulator)
     emulator.config.render_bytes = 256 * 1024
-    settings = fast_settings(emulator.url, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     async with connect(settings) as c:
         sid, rid = await _started_render(c, emulator, tmp_path / "media")
         # every attempt of the download breaks (the client tries twice with NEMO_MAX_RETRIES=1)
@@ -242,7 +242,7 @@ async def test_a_stale_partial_download_name_is_skipped(emulator: Emulator, tmp_
     """A `.part` left where the next download would go (a dangling symlink, say) is not followed,
     not overwritten, and does not stop the download."""
     fast_emulator(emulator)
-    settings = fast_settings(emulator.url, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     async with connect(settings) as c:
         sid, rid = await _started_render(c, emulator, tmp_path / "media")
         out = settings.output_dir

@@ -10,8 +10,8 @@ import anyio
 import pytest
 
 from nemo_video_mcp.emulator import Emulator
-from support_common import make_media, text_of
-from tools_support import MODES, Progress, connect, file_bytes, tool_settings
+from support_common import connect, make_media, settings_for, text_of
+from tools_support import MODES, Progress, file_bytes
 
 pytestmark = [pytest.mark.anyio, pytest.mark.parametrize("mode", MODES)]
 
@@ -22,7 +22,7 @@ RENDER = "/api/render/proxy/lambda"
 async def test_whole_flow_lands_the_file_in_the_output_dir(
     emulator: Emulator, tmp_path: Path, mode: str
 ) -> None:
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     clip = make_media(tmp_path / "media", "street.mp4")
     async with connect(settings, mode) as c:
         up = await c.call_tool("upload_media", {"paths": [str(clip)], "skill": "objectremover-video"})
@@ -66,7 +66,7 @@ async def test_whole_flow_lands_the_file_in_the_output_dir(
 async def test_a_second_export_never_overwrites_the_first(
     emulator: Emulator, tmp_path: Path, mode: str
 ) -> None:
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     clip = make_media(tmp_path / "media")
     async with connect(settings, mode) as c:
         await c.call_tool("upload_media", {"paths": [str(clip)]})
@@ -79,7 +79,7 @@ async def test_a_second_export_never_overwrites_the_first(
 
 async def test_silent_edit_is_reported_from_the_diff(emulator: Emulator, tmp_path: Path, mode: str) -> None:
     emulator.config.silent_edits = True
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     async with connect(settings, mode) as c:
         await c.call_tool("upload_media", {"paths": [str(make_media(tmp_path / "media"))]})
         edit = await c.call_tool("send_edit", {"instruction": 'add a title "Urban Dreams"'})
@@ -94,7 +94,7 @@ async def test_edit_outlasting_the_budget_is_finished_by_get_edit_result(
     emulator: Emulator, tmp_path: Path, mode: str
 ) -> None:
     emulator.config.edit_seconds = 1.0
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     async with connect(settings, mode) as c:
         await c.call_tool("upload_media", {"paths": [str(make_media(tmp_path / "media"))]})
         progress = Progress()
@@ -120,7 +120,7 @@ async def test_render_outlasting_the_budget_is_finished_by_get_export_status(
     emulator: Emulator, tmp_path: Path, mode: str
 ) -> None:
     emulator.config.render_seconds = 1.0
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     async with connect(settings, mode) as c:
         await c.call_tool("upload_media", {"paths": [str(make_media(tmp_path / "media"))]})
         started = (await c.call_tool("export_video", {"wait_seconds": 0.2})).structured_content
@@ -145,7 +145,7 @@ async def test_progress_is_reported_every_few_seconds_in_words(
     emulator: Emulator, tmp_path: Path, mode: str
 ) -> None:
     emulator.config.edit_seconds = 3.0
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     async with connect(settings, mode) as c:
         await c.call_tool("upload_media", {"paths": [str(make_media(tmp_path / "media"))]})
         progress = Progress()
@@ -164,7 +164,7 @@ async def test_same_instruction_twice_while_running_is_sent_once(
     emulator: Emulator, tmp_path: Path, mode: str
 ) -> None:
     emulator.config.edit_seconds = 1.0
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     async with connect(settings, mode) as c:
         await c.call_tool("upload_media", {"paths": [str(make_media(tmp_path / "media"))]})
         args = {"instruction": "remove the lamp post", "wait_seconds": 0.2}
@@ -194,7 +194,7 @@ async def test_concurrent_identical_calls_share_one_run(
     emulator: Emulator, tmp_path: Path, mode: str
 ) -> None:
     emulator.config.edit_seconds = 0.8
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     results: list[dict[str, str]] = []
     async with connect(settings, mode) as c:
         await c.call_tool("upload_media", {"paths": [str(make_media(tmp_path / "media"))]})
@@ -213,7 +213,7 @@ async def test_concurrent_identical_calls_share_one_run(
 async def test_export_of_an_empty_timeline_is_refused_with_what_to_do(
     emulator: Emulator, tmp_path: Path, mode: str
 ) -> None:
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     async with connect(settings, mode) as c:
         result = await c.call_tool("export_video", {})
     assert result.is_error
@@ -223,7 +223,7 @@ async def test_export_of_an_empty_timeline_is_refused_with_what_to_do(
 
 
 async def test_unknown_handles_say_what_to_do(emulator: Emulator, tmp_path: Path, mode: str) -> None:
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     async with connect(settings, mode) as c:
         turn = await c.call_tool("get_edit_result", {"turn_id": "turn_nope"})
         render = await c.call_tool("get_export_status", {"render_id": "render_nope"})
@@ -239,7 +239,7 @@ async def test_cancelling_the_call_stops_the_wait_not_the_edit(
     emulator: Emulator, tmp_path: Path, mode: str
 ) -> None:
     emulator.config.edit_seconds = 1.0
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     async with connect(settings, mode) as c:
         up = await c.call_tool("upload_media", {"paths": [str(make_media(tmp_path / "media"))]})
         sid = up.structured_content["session_id"]

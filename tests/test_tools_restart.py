@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from nemo_video_mcp.emulator import Emulator, Fault
-from support_common import make_media, text_of
-from tools_support import MODES, connect, file_bytes, tool_settings, until
+from support_common import connect, make_media, settings_for, text_of, wait_until
+from tools_support import MODES, file_bytes
 
 pytestmark = [pytest.mark.anyio, pytest.mark.parametrize("mode", MODES)]
 
@@ -22,7 +22,7 @@ async def test_new_instance_finishes_a_render_started_before(
     emulator: Emulator, tmp_path: Path, mode: str
 ) -> None:
     emulator.config.render_seconds = 1.0
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     async with connect(settings, mode) as first:
         await first.call_tool("upload_media", {"paths": [str(make_media(tmp_path / "media"))]})
         started = (await first.call_tool("export_video", {"wait_seconds": 0.1})).structured_content
@@ -49,7 +49,7 @@ async def test_new_instance_finishes_a_render_started_before(
 async def test_new_instance_downloads_a_render_it_was_told_not_to(
     emulator: Emulator, tmp_path: Path, mode: str
 ) -> None:
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     async with connect(settings, mode) as first:
         await first.call_tool("upload_media", {"paths": [str(make_media(tmp_path / "media"))]})
         started = (await first.call_tool("export_video", {"download": False})).structured_content
@@ -67,7 +67,7 @@ async def test_new_instance_reports_an_edit_that_was_in_flight(
     emulator: Emulator, tmp_path: Path, mode: str
 ) -> None:
     emulator.config.edit_seconds = 1.0
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     async with connect(settings, mode) as first:
         up = await first.call_tool("upload_media", {"paths": [str(make_media(tmp_path / "media"))]})
         sid = up.structured_content["session_id"]
@@ -75,7 +75,7 @@ async def test_new_instance_reports_an_edit_that_was_in_flight(
         running = (await first.call_tool("send_edit", args)).structured_content
         assert running["status"] == "running"
     # the backend finishes the run whether or not anyone listens
-    await until(lambda: any(t.get("tt") == 7 for t in emulator.sessions[sid].draft.get("t", [])))
+    await wait_until(lambda: any(t.get("tt") == 7 for t in emulator.sessions[sid].draft.get("t", [])))
     async with connect(settings, mode) as second:
         # the same instruction again is answered from the state, not sent again
         again = (await second.call_tool("send_edit", args)).structured_content
@@ -91,7 +91,7 @@ async def test_new_instance_reports_an_edit_that_was_in_flight(
 
 
 async def test_current_session_survives_a_restart(emulator: Emulator, tmp_path: Path, mode: str) -> None:
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     clip = str(make_media(tmp_path / "media"))
     async with connect(settings, mode) as first:
         sid = (await first.call_tool("upload_media", {"paths": [clip]})).structured_content["session_id"]
@@ -106,7 +106,7 @@ async def test_other_status_words_for_done_are_understood(
     emulator: Emulator, tmp_path: Path, mode: str
 ) -> None:
     emulator.config.render_seconds = 30.0  # it would not finish during the test by itself
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     async with connect(settings, mode) as first:
         await first.call_tool("upload_media", {"paths": [str(make_media(tmp_path / "media"))]})
         render_id = (await first.call_tool("export_video", {"wait_seconds": 0.05})).structured_content[
