@@ -4,12 +4,13 @@ budget, progress, and the guards against sending a message twice."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import anyio
 import pytest
 
-from nemo_video_mcp.emulator import Emulator
+from nemo_video_mcp.emulator import Emulator, Fault
 from support_common import connect, make_media, settings_for, text_of
 from tools_support import MODES, Progress, file_bytes
 
@@ -157,18 +158,21 @@ async def test_progress_is_reported_every_few_seconds_in_words(
     assert values == sorted(values)
     assert len(set(values)) == len(values)
     assert all(m.startswith("editing: ") and m.endswith("…") for m in progress.messages)
-    assert any("(2 s)" in m or "(3 s)" in m for m in progress.messages)
+    said = [int(re.findall(r"\((\d+) s\)", m)[-1]) for m in progress.messages]
+    assert said == sorted(set(said))  # a tick at once, then every 2 s: the time spent so far
+    assert said[-1] >= 2
 
 
 async def test_same_instruction_twice_while_running_is_sent_once(
     emulator: Emulator, tmp_path: Path, mode: str
 ) -> None:
-    emulator.config.edit_seconds = 1.0
     settings = settings_for(emulator, tmp_path)
     async with connect(settings, mode) as c:
         await c.call_tool("upload_media", {"paths": [str(make_media(tmp_path / "media"))]})
+        hold = emulator.inject(Fault("hold", path=RUN, method="POST"))  # the run goes on when we say
         args = {"instruction": "remove the lamp post", "wait_seconds": 0.2}
         first = (await c.call_tool("send_edit", args)).structured_content
+        assert first["status"] == "running"
         again = (
             await c.call_tool("send_edit", {**args, "instruction": "  Remove the lamp  post "})
         ).structured_content
@@ -177,6 +181,8 @@ async def test_same_instruction_twice_while_running_is_sent_once(
         assert other.is_error
         assert first["turn_id"] in text_of(other)
         assert "get_edit_result" in text_of(other)
+        assert len(emulator.requests_to(RUN, "POST")) == 1  # the first run's, still held
+        hold.release()
         final = (
             await c.call_tool("get_edit_result", {"turn_id": first["turn_id"], "wait_seconds": 8})
         ).structured_content

@@ -1,6 +1,7 @@
 """The ASGI app: records every request, applies the generic faults, routes to the endpoints.
 
-Generic faults, taken per request in this order: `delay` (sleep, then go on), `expire_token`
+Generic faults, taken per request in this order: `delay` (sleep, then go on), `hold` (wait until
+the test calls the fault's `release()`, then go on), `expire_token`
 (requests with an Authorization header: every token issued so far, static ones included, starts
 answering 1001), then the first of `http` / `envelope` / `reset`, which answers instead of the
 endpoint (after reading the request body, so the client always gets to read the answer).
@@ -88,6 +89,9 @@ class EmulatorApp:
         delay = take({"delay"}, rec.method, rec.path)
         if delay is not None:
             await asyncio.sleep(float(delay["seconds"]))
+        hold = take({"hold"}, rec.method, rec.path)
+        while hold is not None and not hold.released:
+            await asyncio.sleep(0.01)
         if "authorization" in rec.headers and take({"expire_token"}, rec.method, rec.path) is not None:
             self.state.revoke_all()
         fault = take({"http", "envelope", "reset"}, rec.method, rec.path)

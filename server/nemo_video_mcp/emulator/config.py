@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal, get_args
 
@@ -64,6 +65,7 @@ FaultKind = Literal[
     "envelope",
     "reset",
     "delay",
+    "hold",
     "sse_stall",
     "sse_drop",
     "sse_silent",
@@ -82,6 +84,7 @@ _PARAMS: dict[str, dict[str, Any]] = {
     "envelope": {"code": _REQUIRED, "message": None},
     "reset": {},
     "delay": {"seconds": 1.0},
+    "hold": {},
     "sse_stall": {"after_events": 1, "seconds": 5.0},
     "sse_drop": {"after_events": 1},
     "sse_silent": {},
@@ -106,6 +109,8 @@ class Fault:
 
     `path` is a prefix of the request path (default: "/run_sse" for sse_* kinds, the render submit
     path for render_fail, every path otherwise); `method` narrows it (any method when None).
+    A `hold` keeps each request it takes waiting, before any answer, until `release()` (from any
+    thread): a test decides when the backend moves on instead of guessing how long it takes.
     """
 
     def __init__(
@@ -145,6 +150,15 @@ class Fault:
         self.times = times
         self.used = 0
         self.params: dict[str, Any] = merged
+        self._released = threading.Event()
+
+    def release(self) -> None:
+        """Let the requests a `hold` keeps waiting (and any it takes later) go on."""
+        self._released.set()
+
+    @property
+    def released(self) -> bool:
+        return self._released.is_set()
 
     @property
     def remaining(self) -> int:
