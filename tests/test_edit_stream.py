@@ -39,6 +39,7 @@ INTRO = "Let me work on that. "
 
 HANG = 60  # only a hang guard: each of these runs ends by its timeout, well before
 
+
 @pytest.fixture
 async def client(emulator: Any, tmp_path: Path) -> Any:
     async with make_client(emulator.url, tmp_path / "state", sleep=Sleeps()) as c:
