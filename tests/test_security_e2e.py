@@ -138,10 +138,18 @@ def _files_under(root: Path) -> set[Path]:
     ],
 )
 async def test_a_hostile_render_url_lands_only_in_the_output_dir(
-    emulator: Emulator, tmp_path: Path, url: str
+    emulator: Emulator, tmp_path: Path, url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The output folder sits 4 levels deep in tmp_path, and so do the working directory and HOME:
+    wherever the URL's `..` would lead (up to 4 levels, from any of them) is inside tmp_path, and
+    every file there is accounted for."""
     fast_emulator(emulator)
-    settings = settings_for(emulator, tmp_path)
+    deep = tmp_path / "a" / "b" / "c"
+    out, cwd = deep / "out", deep / "cwd"
+    cwd.mkdir(parents=True)
+    monkeypatch.chdir(cwd)
+    monkeypatch.setenv("HOME", str(deep / "home"))
+    settings = settings_for(emulator, tmp_path, {"NEMO_OUTPUT_DIR": str(out)})
     before = _files_under(tmp_path)
     async with connect(settings) as c:
         sid, rid = await _started_render(c, emulator, tmp_path / "media")
@@ -149,9 +157,17 @@ async def test_a_hostile_render_url_lands_only_in_the_output_dir(
         done = await c.call_tool("get_export_status", {"render_id": rid})
     assert not done.is_error, text_of(done)
     saved = Path(done.structured_content["path"])
-    assert saved.parent == settings.output_dir
+    assert saved.parent == out
     assert saved.name == f"{sid}_{rid}.mp4"
     assert read(saved) == emulator.render_content()
+    landing = {
+        (start / ("../" * up) / name).resolve()
+        for start in (out, cwd, deep / "home")
+        for up in range(5)
+        for name in ("x.mp4", "y.mp4", ".bashrc")
+    }
+    assert all(spot.is_relative_to(tmp_path) for spot in landing)
+    assert not [spot for spot in landing if spot.exists()], "a file landed where the URL pointed"
     new = _files_under(tmp_path) - before
     assert new - {saved} <= {tmp_path / "media" / "clip.mp4"} | _files_under(tmp_path / "state")
 
