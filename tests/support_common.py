@@ -159,15 +159,19 @@ _EVERY = 0.01
 
 
 async def wait_until(
-    predicate: Callable[[], object], *, within: float = WAIT_LIMIT, what: str | None = None
+    predicate: Callable[[], object],
+    *,
+    within: float = WAIT_LIMIT,
+    what: str | Callable[[], object] | None = None,
 ) -> None:
-    """Return as soon as `predicate()` is true (checked now and every 10 ms); fail with `what` (or
-    the predicate's source) if it is still false after `within` seconds. For sync code (no event
-    loop): `anyio.run(wait_until, predicate)`."""
+    """Return as soon as `predicate()` is true (checked now and every 10 ms); fail with `what` (a
+    text, or a function giving what to show, called then) or the predicate's source if it is still
+    false after `within` seconds. For sync code (no event loop): `anyio.run(wait_until, predicate)`."""
     deadline = time.monotonic() + within
     while not predicate():
         if time.monotonic() >= deadline:
-            raise AssertionError(f"not true after {within:g} s: {what or _describe(predicate)}")
+            shown = what() if callable(what) else what or _describe(predicate)
+            raise AssertionError(f"not true after {within:g} s: {shown}")
         await anyio.sleep(_EVERY)
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import anyio
 import psutil
 import pytest
-from mcp import Client, StdioServerParameters
+from mcp import StdioServerParameters
 
 from nemo_video_mcp.emulator import Emulator, Fault
 from reliability_support import RENDER, RUN, fast_emulator, read
@@ -73,7 +73,7 @@ async def test_a_killed_server_loses_nothing(emulator: Emulator, tmp_path: Path)
     sids: dict[str, str] = {}
 
     with anyio.fail_after(60):
-        async with Client(params) as first:
+        async with connect(params, "auto") as first:
             for skill in SKILLS:
                 up = await first.call_tool("upload_media", {"paths": [clip], "skill": skill})
                 assert not up.is_error, text_of(up)
@@ -101,7 +101,7 @@ async def test_a_killed_server_loses_nothing(emulator: Emulator, tmp_path: Path)
         await wait_until(lambda: _has_track(emulator, a, 1))  # the backend finished edit A meanwhile
         assert not _has_track(emulator, b, 7)
 
-        async with Client(params) as second:
+        async with connect(params, "auto") as second:
             rid = export.structured_content["render_id"]
             done = await second.call_tool("get_export_status", {"render_id": rid})
             report_a = await second.call_tool(
