@@ -79,11 +79,13 @@ async def test_a_killed_server_loses_nothing(emulator: Emulator, tmp_path: Path)
                 assert not up.is_error, text_of(up)
                 sids[skill] = up.structured_content["session_id"]
             a, b = sids["objectremover-video"], sids["video-json-ai"]
-            # edit A will apply while the server is down; edit B not before the end of the test
+            # edit A applies while the server is down (its request is held until then); edit B
+            # not before the end of the test
+            hold_a = emulator.inject(Fault("hold", path=RUN, method="POST"))
             applied = await first.call_tool(
                 "send_edit", {"instruction": "add music", "session_id": a, "wait_seconds": 0}
             )
-            await wait_until(lambda: emulator.sessions[a].messages != [])
+            await wait_until(lambda: emulator.requests_to(RUN, "POST") != [])
             emulator.inject(Fault("sse_slow_heartbeats", interval=0.5, total=120))
             pending = await first.call_tool(
                 "send_edit", {"instruction": 'add a title "Later"', "session_id": b, "wait_seconds": 0}
@@ -98,7 +100,9 @@ async def test_a_killed_server_loses_nothing(emulator: Emulator, tmp_path: Path)
             proc.kill()  # SIGKILL: no lifespan exit, no store close, no goodbye
             proc.wait(10)
 
-        await wait_until(lambda: _has_track(emulator, a, 1))  # the backend finished edit A meanwhile
+        assert emulator.sessions[a].messages == []  # the backend had not started edit A...
+        hold_a.release()
+        await wait_until(lambda: _has_track(emulator, a, 1))  # ...and finishes it while the server is down
         assert not _has_track(emulator, b, 7)
 
         async with connect(params, "auto") as second:
