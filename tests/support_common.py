@@ -28,7 +28,7 @@ from mcp import Client
 from nemo_video_mcp.app import create_server
 from nemo_video_mcp.emulator import Emulator, EmulatorConfig
 from nemo_video_mcp.http_transport import uvicorn_config
-from nemo_video_mcp.settings import Settings
+from nemo_video_mcp.settings import WAIT_CEILING_SECONDS, Settings
 from nemo_video_mcp.skills import SkillRegistry
 
 # an ISO base media file header (what the media policy's magic-byte check looks for)
@@ -86,6 +86,9 @@ def serve_in_thread(make_app: Callable[[int], Any], *, stop_seconds: float = 10)
 # PATIENCE_FACTOR times the longest silence the emulator itself plans (a heartbeat gap, an edit).
 PATIENCE_FLOOR = 5.0
 PATIENCE_FACTOR = 10
+# A tool call waits WAIT_FACTOR times that by default, so that work which outlives one timeout (a
+# stall, then the recovery) still finishes within the call on a busy machine.
+WAIT_FACTOR = 3
 _DEFAULT_RENDER_SECONDS = EmulatorConfig().render_seconds
 SHORT_RENDER_SECONDS = 0.3
 
@@ -108,7 +111,8 @@ def outlasting(settings: Settings) -> float:
 def settings_for(backend: Emulator | str, tmp: Path, env: Mapping[str, str] | None = None) -> Settings:
     """Settings for a server or client on `backend` (an emulator, or a URL): state in `tmp/state`,
     downloads in `tmp/out`, media accepted from `tmp/media`, home `tmp`; short polls; the read and
-    stream-stall timeouts from `patience` (of the emulator's config, or the floor for a URL).
+    stream-stall timeouts from `patience` (of the emulator's config, or the floor for a URL), a tool
+    call's default wait WAIT_FACTOR times that (at most the ceiling Settings allows).
     `env` overrides any of it. Given an emulator whose renders still take the default 1 s, it
     shortens them to SHORT_RENDER_SECONDS (the tool tests wait for renders)."""
     if isinstance(backend, Emulator):
@@ -123,7 +127,7 @@ def settings_for(backend: Emulator | str, tmp: Path, env: Mapping[str, str] | No
         "NEMO_OUTPUT_DIR": str(tmp / "out"),
         "NEMO_MEDIA_ROOTS": str(tmp / "media"),
         "NEMO_LANGUAGE": "en",
-        "NEMO_WAIT_SECONDS": "8",
+        "NEMO_WAIT_SECONDS": str(min(WAIT_FACTOR * wait, WAIT_CEILING_SECONDS)),
         "NEMO_CONNECT_TIMEOUT": "2",
         "NEMO_READ_TIMEOUT": str(wait),
         "NEMO_RETRY_AFTER_SECONDS": "1",
