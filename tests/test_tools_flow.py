@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
 
 from nemo_video_mcp.emulator import Emulator, Fault
-from support_common import connect, make_media, settings_for, text_of
+from support_common import connect, make_media, settings_for, text_of, wait_until
 from tools_support import MODES, Progress, file_bytes
 
 pytestmark = [pytest.mark.anyio, pytest.mark.parametrize("mode", MODES)]
@@ -120,7 +121,7 @@ async def test_edit_outlasting_the_budget_is_finished_by_get_edit_result(
 async def test_render_outlasting_the_budget_is_finished_by_get_export_status(
     emulator: Emulator, tmp_path: Path, mode: str
 ) -> None:
-    emulator.config.render_seconds = 1.0
+    emulator.config.render_seconds = 60  # it moves on when the test moves its clock (below)
     settings = settings_for(emulator, tmp_path)
     async with connect(settings, mode) as c:
         await c.call_tool("upload_media", {"paths": [str(make_media(tmp_path / "media"))]})
@@ -128,12 +129,20 @@ async def test_render_outlasting_the_budget_is_finished_by_get_export_status(
         assert started["status"] in ("pending", "processing")
         assert started["path"] is None
         assert "get_export_status" in started["message"]
+        render = emulator.renders[started["render_id"]]
+        render.started -= 30  # half-way
         progress = Progress()
-        done = await c.call_tool(
-            "get_export_status",
-            {"render_id": started["render_id"], "wait_seconds": 8},
-            progress_callback=progress,
-        )
+        finished: list[Any] = []
+
+        async def finish() -> None:
+            args = {"render_id": started["render_id"], "wait_seconds": 30}
+            finished.append(await c.call_tool("get_export_status", args, progress_callback=progress))
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(finish)
+            await wait_until(lambda: any(m.startswith("rendering ") for m in progress.messages))
+            render.started -= 30  # done
+        [done] = finished
     out = done.structured_content
     assert out["status"] == "completed"
     assert out["render_id"] == started["render_id"]
