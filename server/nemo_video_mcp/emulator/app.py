@@ -90,8 +90,8 @@ class EmulatorApp:
         if delay is not None:
             await asyncio.sleep(float(delay["seconds"]))
         hold = take({"hold"}, rec.method, rec.path)
-        while hold is not None and not hold.released:
-            await asyncio.sleep(0.01)
+        if hold is not None:
+            await hold.until_released()
         if "authorization" in rec.headers and take({"expire_token"}, rec.method, rec.path) is not None:
             self.state.revoke_all()
         fault = take({"http", "envelope", "reset"}, rec.method, rec.path)

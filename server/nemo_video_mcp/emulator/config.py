@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import threading
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal, get_args
@@ -150,15 +152,31 @@ class Fault:
         self.times = times
         self.used = 0
         self.params: dict[str, Any] = merged
-        self._released = threading.Event()
+        self._released = False
+        self._lock = threading.Lock()
+        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
 
     def release(self) -> None:
-        """Let the requests a `hold` keeps waiting (and any it takes later) go on."""
-        self._released.set()
+        """Let the requests a `hold` keeps waiting (and any it takes later) go on; any thread."""
+        with self._lock:
+            self._released, waiters, self._waiters = True, self._waiters, []
+        for loop, waiter in waiters:
+            with contextlib.suppress(RuntimeError):  # the emulator stopped meanwhile
+                loop.call_soon_threadsafe(_wake, waiter)
 
     @property
     def released(self) -> bool:
-        return self._released.is_set()
+        return self._released
+
+    async def until_released(self) -> None:
+        """Return once `release()` has been called (at once if it has)."""
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+        with self._lock:
+            if self._released:
+                return
+            self._waiters.append((loop, waiter))
+        await waiter
 
     @property
     def remaining(self) -> int:
@@ -174,6 +192,11 @@ class Fault:
         extra = "".join(f", {k}={v!r}" for k, v in self.params.items())
         where = f"path={self.path!r}, method={self.method!r}"
         return f"Fault({self.kind!r}, {where}, used={self.used}/{self.times}{extra})"
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 def _default_path(kind: str) -> str:
