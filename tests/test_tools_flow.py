@@ -208,19 +208,22 @@ async def test_same_instruction_twice_while_running_is_sent_once(
 async def test_concurrent_identical_calls_share_one_run(
     emulator: Emulator, tmp_path: Path, mode: str
 ) -> None:
-    emulator.config.edit_seconds = 0.8
     settings = settings_for(emulator, tmp_path)
     results: list[dict[str, str]] = []
     async with connect(settings, mode) as c:
         await c.call_tool("upload_media", {"paths": [str(make_media(tmp_path / "media"))]})
+        hold = emulator.inject(Fault("hold", path=RUN, method="POST"))  # the run waits for both calls
+        waiting = [Progress(), Progress()]
 
-        async def send() -> None:
-            r = await c.call_tool("send_edit", {"instruction": "remove the bird"})
+        async def send(progress: Progress) -> None:
+            r = await c.call_tool("send_edit", {"instruction": "remove the bird"}, progress_callback=progress)
             results.append(r.structured_content)
 
         async with anyio.create_task_group() as tg:
-            tg.start_soon(send)
-            tg.start_soon(send)
+            for progress in waiting:
+                tg.start_soon(send, progress)
+            await wait_until(lambda: all(p.seen for p in waiting))  # both calls wait on the edit
+            hold.release()
     assert {r["turn_id"] for r in results} == {results[0]["turn_id"]}
     assert len(emulator.requests_to(RUN, "POST")) == 1
 
@@ -253,16 +256,26 @@ async def test_unknown_handles_say_what_to_do(emulator: Emulator, tmp_path: Path
 async def test_cancelling_the_call_stops_the_wait_not_the_edit(
     emulator: Emulator, tmp_path: Path, mode: str
 ) -> None:
-    emulator.config.edit_seconds = 1.0
     settings = settings_for(emulator, tmp_path)
     async with connect(settings, mode) as c:
         up = await c.call_tool("upload_media", {"paths": [str(make_media(tmp_path / "media"))]})
         sid = up.structured_content["session_id"]
+        hold = emulator.inject(Fault("hold", path=RUN, method="POST"))  # the edit waits for the test
         with anyio.move_on_after(0.3) as scope:
             await c.call_tool("send_edit", {"instruction": "add music", "wait_seconds": 8})
         assert scope.cancelled_caught
         # the edit goes on; asking again joins it instead of sending it twice
-        again = await c.call_tool("send_edit", {"instruction": "add music"})
+        joined, asked = Progress(), []
+
+        async def ask() -> None:
+            args = {"instruction": "add music"}
+            asked.append(await c.call_tool("send_edit", args, progress_callback=joined))
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ask)
+            await wait_until(lambda: joined.seen)  # it waits on the running edit
+            hold.release()
+        [again] = asked
     assert again.structured_content["status"] == "completed"
     assert again.structured_content["changes"][0].startswith('added a BGM track "Lo-fi"')
     assert emulator.sessions[sid].messages == ["add music"]

@@ -31,6 +31,11 @@ def upload_posts(emu: Emulator) -> int:
     return len(emu.requests_to(UPLOAD, "POST"))
 
 
+def held_upload(emu: Emulator) -> Fault:
+    """The emulator keeps the next upload request waiting until the test calls `.release()`."""
+    return emu.inject(Fault("hold", path=UPLOAD, method="POST"))
+
+
 def slow_uploads(emu: Emulator, seconds: float, times: int = 1) -> None:
     """The emulator holds the next upload request(s) this long before reading them."""
     emu.inject(Fault("delay", path=UPLOAD, method="POST", seconds=seconds, times=times))
@@ -172,7 +177,7 @@ async def test_a_failure_after_the_budget_reaches_the_next_identical_call(
 async def test_an_edit_is_refused_while_the_session_uploads(
     emulator: Emulator, tmp_path: Path, mode: str
 ) -> None:
-    slow_uploads(emulator, 1.0)
+    hold = held_upload(emulator)
     settings = settings_for(emulator, tmp_path, SHORT_BUDGET)
     args = {"paths": [str(make_media(tmp_path / "media", "street.mp4"))]}
     async with connect(settings, mode) as c:
@@ -185,6 +190,7 @@ async def test_an_edit_is_refused_while_the_session_uploads(
         assert "street.mp4" in text
         assert "upload_media again with the same arguments" in text
         assert emulator.requests_to(RUN) == []
+        hold.release()
         done, _ = await until_finished(c, args)
         assert done.structured_content["status"] == "completed"
         edit = await c.call_tool("send_edit", {"instruction": "add music"})
@@ -198,7 +204,7 @@ async def test_an_export_is_refused_while_the_session_uploads(emulator: Emulator
     second = {"paths": [str(make_media(tmp_path / "media", "beach.mp4"))]}
     async with connect(settings, "legacy") as c:
         assert (await c.call_tool("upload_media", first)).structured_content["status"] == "completed"
-        slow_uploads(emulator, 1.0)
+        hold = held_upload(emulator)
         running = (await c.call_tool("upload_media", second)).structured_content
         assert running["status"] == "running"
         export = await c.call_tool("export_video", {})
@@ -206,6 +212,7 @@ async def test_an_export_is_refused_while_the_session_uploads(emulator: Emulator
         assert running["upload_id"] in text_of(export)
         assert "beach.mp4" in text_of(export)
         assert emulator.requests_to(RENDER_PATH) == []  # nothing submitted meanwhile
+        hold.release()
         await until_finished(c, second)
         export = await c.call_tool("export_video", {})
     assert not export.is_error, text_of(export)
