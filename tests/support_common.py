@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import inspect
 import socket
 import threading
 import time
@@ -180,8 +181,6 @@ async def wait_until(
 
 
 def _describe(predicate: Callable[[], object]) -> str:
-    import inspect
-
     try:
         return inspect.getsource(predicate).strip()
     except (OSError, TypeError):
