@@ -37,6 +37,7 @@ MIN_WORKERS = 4  # most tests wait on I/O, so even 2 cores keep 4 workers busy
 MAX_WORKERS = 8
 
 
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist: unknown when it is not loaded
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     """What `-n auto` means here: 2 workers per core, 4 to 8 (PYTEST_XDIST_AUTO_NUM_WORKERS wins)."""
     forced = os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS")
