@@ -24,8 +24,8 @@ import pytest
 from nemo_video_mcp.emulator import Emulator, Fault
 from nemo_video_mcp.service._checked_open import open_no_follow
 from nemo_video_mcp.service._media_policy import MediaPolicy, MediaRejected
-from support_common import MP4_HEAD, make_media, text_of
-from tools_support import MODES, connect, tool_settings, until
+from support_common import MP4_HEAD, connect, make_media, settings_for, text_of, wait_until
+from tools_support import MODES
 
 pytestmark = pytest.mark.anyio
 
@@ -67,7 +67,7 @@ async def test_a_file_swapped_for_a_symlink_after_the_check_is_not_uploaded(
     checked = make_media(media / "sub", "clip.mp4", size=64 * 1024)
     outside = _outside(tmp_path)
     emulator.inject(Fault("delay", path=CREATE, method="POST", seconds=1.5))
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     async with connect(settings, mode) as c:
         result: list[Any] = []
 
@@ -77,7 +77,7 @@ async def test_a_file_swapped_for_a_symlink_after_the_check_is_not_uploaded(
         async with anyio.create_task_group() as tg:
             tg.start_soon(call)
             # the checks are done (a session is only created after them): swap while it is held
-            await until(lambda: len(emulator.requests_to(CREATE, "POST")) == 1)
+            await wait_until(lambda: len(emulator.requests_to(CREATE, "POST")) == 1)
             swap(media, outside)
     assert not _secret_reached(emulator), "the file outside the media folders was uploaded"
     assert emulator.requests_to(UPLOAD, "POST") == []
@@ -95,7 +95,7 @@ async def test_an_unswapped_upload_streams_the_checked_file(
 ) -> None:
     """The same path, nobody touching it: uploaded whole from the descriptor, progress in bytes."""
     clip = make_media(tmp_path / "media" / "sub", "clip.mp4", size=3 * 1024 * 1024 + 17)
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     async with connect(settings, mode) as c:
         done = await c.call_tool("upload_media", {"paths": [str(clip)]})
     assert not done.is_error, text_of(done)

@@ -17,8 +17,7 @@ from media_factory import MadeVideo, make_video
 from nemo_video_mcp.backend import NemoClient
 from nemo_video_mcp.emulator import Emulator
 from nemo_video_mcp.service import PrepareView, Store, UnknownHandle, Workspace
-from support_common import skills
-from tools_support import tool_settings
+from support_common import settings_for, skills
 
 pytestmark = pytest.mark.anyio
 
@@ -37,7 +36,7 @@ async def workspace(
     media.mkdir()
     path = media / source.path.name
     shutil.copyfile(source.path, path)
-    settings = tool_settings(emulator, tmp_path, {"NEMO_WAIT_SECONDS": "0.05"})
+    settings = settings_for(emulator, tmp_path, {"NEMO_WAIT_SECONDS": "0.05"})
     store = Store.in_dir(settings.state_dir)
     try:
         async with NemoClient(settings, skills()) as client, Workspace(settings, client, store) as ws:

@@ -24,8 +24,8 @@ from media_factory import MadeVideo, is_upright, make_audio, make_image, make_vi
 from media_support import difference
 from nemo_video_mcp.emulator import Emulator, EmulatorConfig
 from nemo_video_mcp.service._media_sheet import contact_sheet, sheet_times
-from support_common import make_media, text_of
-from tools_support import MODES, connect, tool_settings
+from support_common import connect, make_media, settings_for, text_of
+from tools_support import MODES
 
 pytestmark = [pytest.mark.anyio, pytest.mark.parametrize("mode", MODES)]
 
@@ -80,7 +80,7 @@ def sandbox(tmp_path: Path) -> Iterator[Emulator]:
 async def test_a_completed_upload_carries_a_contact_sheet_of_the_clip(
     emulator: Emulator, tmp_path: Path, clip: MadeVideo, mode: str
 ) -> None:
-    async with connect(tool_settings(emulator, tmp_path), mode) as c:
+    async with connect(settings_for(emulator, tmp_path), mode) as c:
         up = await c.call_tool("upload_media", {"paths": [str(clip.path)]})
     assert not up.is_error, text_of(up)
     result = up.structured_content
@@ -102,12 +102,12 @@ async def test_a_completed_upload_carries_a_contact_sheet_of_the_clip(
 async def test_the_sheet_has_the_configured_frame_count_and_can_be_turned_off(
     emulator: Emulator, tmp_path: Path, clip: MadeVideo, mode: str
 ) -> None:
-    three = tool_settings(emulator, tmp_path, {"NEMO_CONTACT_SHEET_FRAMES": "3"})
+    three = settings_for(emulator, tmp_path, {"NEMO_CONTACT_SHEET_FRAMES": "3"})
     async with connect(three, mode) as c:
         up = await c.call_tool("upload_media", {"paths": [str(clip.path)]})
     check_sheet(up, up.structured_content["previews"][0], 3)
 
-    off = tool_settings(emulator, tmp_path, {"NEMO_CONTACT_SHEET_FRAMES": "0"})
+    off = settings_for(emulator, tmp_path, {"NEMO_CONTACT_SHEET_FRAMES": "0"})
     async with connect(off, mode) as c:
         up = await c.call_tool("upload_media", {"paths": [str(clip.path)]})
     assert not up.is_error, text_of(up)
@@ -122,7 +122,7 @@ async def test_a_preview_that_cannot_be_made_never_fails_the_upload_or_the_expor
     """The test emulator's files are header bytes and counters, not video: the upload and the
     export still complete, and the message says why there is no picture."""
     fake = make_media(tmp_path / "media", "fake.mp4")
-    async with connect(tool_settings(emulator, tmp_path), mode) as c:
+    async with connect(settings_for(emulator, tmp_path), mode) as c:
         up = await c.call_tool("upload_media", {"paths": [str(fake)]})
         await c.call_tool("send_edit", {"instruction": "remove the car"})
         export = await c.call_tool("export_video", {"wait_seconds": 8})
@@ -144,7 +144,7 @@ async def test_a_preview_that_cannot_be_made_never_fails_the_upload_or_the_expor
 async def test_a_saved_export_carries_a_contact_sheet_of_the_saved_video(
     sandbox: Emulator, tmp_path: Path, clip: MadeVideo, mode: str
 ) -> None:
-    async with connect(tool_settings(sandbox, tmp_path), mode) as c:
+    async with connect(settings_for(sandbox, tmp_path), mode) as c:
         await c.call_tool("upload_media", {"paths": [str(clip.path)]})
         await c.call_tool("send_edit", {"instruction": 'add a title "Frames"'})
         export = await c.call_tool("export_video", {"quality": "low", "wait_seconds": 8})
@@ -174,7 +174,7 @@ async def test_view_frames_shows_the_frames_at_the_times_asked(
     emulator: Emulator, tmp_path: Path, clip: MadeVideo, mode: str
 ) -> None:
     times = [1.5, 0.2, 1.99]
-    async with connect(tool_settings(emulator, tmp_path), mode) as c:
+    async with connect(settings_for(emulator, tmp_path), mode) as c:
         shown = await c.call_tool("view_frames", {"path": str(clip.path), "at_seconds": times})
         overview = await c.call_tool("view_frames", {"path": str(clip.path)})
     assert not shown.is_error, text_of(shown)
@@ -199,7 +199,7 @@ async def test_view_frames_shows_the_frames_at_the_times_asked(
 async def test_view_frames_of_a_render_and_of_a_file_in_the_output_folder(
     sandbox: Emulator, tmp_path: Path, clip: MadeVideo, mode: str
 ) -> None:
-    async with connect(tool_settings(sandbox, tmp_path), mode) as c:
+    async with connect(settings_for(sandbox, tmp_path), mode) as c:
         await c.call_tool("upload_media", {"paths": [str(clip.path)]})
         await c.call_tool("send_edit", {"instruction": "make it brighter"})
         export = await c.call_tool("export_video", {"quality": "low", "wait_seconds": 8, "download": False})
@@ -256,7 +256,7 @@ async def test_view_frames_refusals_are_sentences(  # noqa: PLR0917 - fixtures a
     }
     if "path" in arguments:
         arguments = {**arguments, "path": paths[arguments["path"]]}
-    async with connect(tool_settings(emulator, tmp_path), mode) as c:
+    async with connect(settings_for(emulator, tmp_path), mode) as c:
         result = await c.call_tool("view_frames", arguments)
     assert result.is_error
     text = text_of(result)
@@ -298,7 +298,7 @@ async def test_an_upload_of_several_files_previews_each_picture_and_says_why_sou
     poster = make_image(tmp_path / "media" / "poster.png", width=1200, height=800, number=9)
     song = make_audio(tmp_path / "media" / "song.m4a")
     paths = [str(clip.path), str(poster), str(song)]
-    async with connect(tool_settings(emulator, tmp_path), mode) as c:
+    async with connect(settings_for(emulator, tmp_path), mode) as c:
         up = await c.call_tool("upload_media", {"paths": paths})
     assert not up.is_error, text_of(up)
     result = up.structured_content

@@ -23,8 +23,8 @@ from mcp import Client
 from media_factory import MadeVideo, is_upright, make_audio, make_image, make_video, read_frame_number
 from media_support import decode
 from nemo_video_mcp.emulator import Emulator
-from support_common import text_of
-from tools_support import MODES, Progress, connect, tool_settings
+from support_common import connect, settings_for, text_of
+from tools_support import MODES, Progress
 
 pytestmark = pytest.mark.anyio
 
@@ -96,7 +96,7 @@ async def test_a_4k_hevc_mov_is_trimmed_scaled_and_fits_then_uploads(
         "max_height": 720,
         "max_size_mb": 5,
     }
-    async with connect(tool_settings(emulator, tmp_path), mode) as c:
+    async with connect(settings_for(emulator, tmp_path), mode) as c:
         progress = Progress()
         result = await prepare_until_done(c, args, progress)
         assert not result.is_error, text_of(result)
@@ -153,7 +153,7 @@ async def test_rotated_silent_and_vfr_phone_videos_come_out_right(
     rotated = place(made, "rotated", tmp_path)
     silent = place(made, "silent", tmp_path)
     vfr = place(made, "vfr", tmp_path)
-    async with connect(tool_settings(emulator, tmp_path), mode) as c:
+    async with connect(settings_for(emulator, tmp_path), mode) as c:
         turned = await prepare_until_done(c, {"path": str(rotated.path)})
         quiet = await prepare_until_done(c, {"path": str(silent.path), "max_height": 90})
         varied = await prepare_until_done(c, {"path": str(vfr.path), "start_seconds": 0.1})
@@ -237,7 +237,7 @@ async def test_refusals_are_readable_and_nothing_is_written_or_sent(
         ),
         ({"path": str(src.path), "cancel": True}, ["nothing was cancelled"]),
     ]
-    async with connect(tool_settings(emulator, tmp_path), mode) as c:
+    async with connect(settings_for(emulator, tmp_path), mode) as c:
         for args, expected in cases:
             result = await c.call_tool("prepare_media", args)
             text = text_of(result)
@@ -261,7 +261,7 @@ async def test_upload_probes_every_file_and_refuses_before_sending(
     shutil.copyfile(made["hevc4k"].path, huge)
     with huge.open("r+b") as f:
         f.truncate(501 * MB)  # sparse: the probe reads headers only
-    async with connect(tool_settings(emulator, tmp_path), mode) as c:
+    async with connect(settings_for(emulator, tmp_path), mode) as c:
         refused = await c.call_tool("upload_media", {"paths": [str(good.path), str(broken)]})
         assert refused.is_error
         text = text_of(refused)
@@ -306,7 +306,7 @@ async def test_running_preparation_is_joined_answered_again_and_cancelled(
     emulator: Emulator, tmp_path: Path, made: dict[str, MadeVideo], mode: str
 ) -> None:
     src = place(made, "hevc4k", tmp_path)
-    settings = tool_settings(emulator, tmp_path, {"NEMO_WAIT_SECONDS": "0.05"})
+    settings = settings_for(emulator, tmp_path, {"NEMO_WAIT_SECONDS": "0.05"})
     taken = tmp_path / "out" / "prepared" / "IMG_4K-prepared.mp4"
     taken.parent.mkdir(parents=True)
     taken.write_bytes(b"someone else's file")

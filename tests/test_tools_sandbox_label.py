@@ -18,8 +18,8 @@ from media_factory import make_video
 from nemo_video_mcp.cli import sandboxed
 from nemo_video_mcp.emulator import Emulator, EmulatorConfig
 from nemo_video_mcp.settings import Settings
-from support_common import text_of
-from tools_support import MODES, connect, tool_settings
+from support_common import connect, settings_for, text_of
+from tools_support import MODES
 
 pytestmark = [pytest.mark.anyio, pytest.mark.parametrize("mode", MODES)]
 
@@ -64,7 +64,7 @@ async def every_tool(c: Client, tmp_path: Path) -> tuple[dict[str, Any], list[An
 async def test_every_result_of_a_sandbox_server_says_it_is_simulated(
     sandbox: Emulator, tmp_path: Path, mode: str
 ) -> None:
-    settings = tool_settings(sandbox, tmp_path).with_overrides(sandbox=True)
+    settings = settings_for(sandbox, tmp_path).with_overrides(sandbox=True)
     async with connect(settings, mode) as c:
         listed = {t.name for t in (await c.list_tools()).tools}
         ok, failures = await every_tool(c, tmp_path)
@@ -90,7 +90,7 @@ async def test_every_result_of_a_sandbox_server_says_it_is_simulated(
 async def test_a_server_on_nemovideo_says_nothing_of_the_kind(
     emulator: Emulator, tmp_path: Path, mode: str
 ) -> None:
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     assert settings.sandbox is False
     async with connect(settings, mode) as c:
         ok, failures = await every_tool(c, tmp_path)

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from nemo_video_mcp.emulator import Emulator
-from support_common import make_media, skills
-from tools_support import MODES, connect, tool_settings
+from support_common import connect, make_media, settings_for, skills
+from tools_support import MODES
 
 pytestmark = [pytest.mark.anyio, pytest.mark.parametrize("mode", MODES)]
 
@@ -43,7 +43,7 @@ def surface(tools: list[Any]) -> dict[str, Any]:
 
 
 async def test_tools_match_the_snapshot(emulator: Emulator, tmp_path: Path, mode: str) -> None:
-    async with connect(tool_settings(emulator, tmp_path), mode) as c:
+    async with connect(settings_for(emulator, tmp_path), mode) as c:
         listed = (await c.list_tools()).tools
     current = surface(listed)
     if os.environ.get("UPDATE_SNAPSHOTS") == "1":
@@ -54,7 +54,7 @@ async def test_tools_match_the_snapshot(emulator: Emulator, tmp_path: Path, mode
 
 
 async def test_tool_names_arguments_and_annotations(emulator: Emulator, tmp_path: Path, mode: str) -> None:
-    async with connect(tool_settings(emulator, tmp_path), mode) as c:
+    async with connect(settings_for(emulator, tmp_path), mode) as c:
         tools = {t.name: t for t in (await c.list_tools()).tools}
     assert set(tools) == set(TOOLS)
     args = {name: set(t.input_schema["properties"]) for name, t in tools.items()}
@@ -103,7 +103,7 @@ async def test_tool_names_arguments_and_annotations(emulator: Emulator, tmp_path
 
 
 async def test_instructions_summarise_the_workflow(emulator: Emulator, tmp_path: Path, mode: str) -> None:
-    async with connect(tool_settings(emulator, tmp_path), mode) as c:
+    async with connect(settings_for(emulator, tmp_path), mode) as c:
         text = c.instructions or ""
         name = c.server_info.name if c.server_info else None
     for step in ("upload_media", "send_edit", "get_edit_result", "get_state", "export_video"):
@@ -112,7 +112,7 @@ async def test_instructions_summarise_the_workflow(emulator: Emulator, tmp_path:
 
 
 async def test_resources_timeline_state_and_skills(emulator: Emulator, tmp_path: Path, mode: str) -> None:
-    async with connect(tool_settings(emulator, tmp_path), mode) as c:
+    async with connect(settings_for(emulator, tmp_path), mode) as c:
         templates = {t.uri_template for t in (await c.list_resource_templates()).resource_templates}
         assert templates == {
             "nemo://sessions/{session_id}/timeline",
@@ -139,7 +139,7 @@ async def test_resources_timeline_state_and_skills(emulator: Emulator, tmp_path:
 
 
 async def test_prompts_walk_through_each_skill(emulator: Emulator, tmp_path: Path, mode: str) -> None:
-    async with connect(tool_settings(emulator, tmp_path), mode) as c:
+    async with connect(settings_for(emulator, tmp_path), mode) as c:
         prompts = {p.name: p for p in (await c.list_prompts()).prompts}
         assert set(prompts) == set(SKILLS)
         assert {a.name for a in prompts["video-json-ai"].arguments or []} == {"request", "file"}
