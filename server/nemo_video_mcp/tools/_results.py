@@ -109,6 +109,9 @@ class UploadResult(_Result):
         default_factory=list, description="the local files as checked before sending (format, length, size)"
     )
     message: str = Field(description="what happened and what to do next")
+    previews: list[PreviewOut] | None = Field(
+        None, exclude_if=_absent_when_none, description=PREVIEWS_DESCRIPTION
+    )
 
 
 class PreparedOut(_Out):
@@ -142,9 +145,6 @@ class PrepareResult(_Result):
     frames_expected: int
     progress: float | None = Field(None, description="percent of the frames done, 0-100")
     message: str = Field(description="what happened and what to do next")
-    previews: list[PreviewOut] | None = Field(
-        None, exclude_if=_absent_when_none, description=PREVIEWS_DESCRIPTION
-    )
 
 
 class EditResult(_Result):
