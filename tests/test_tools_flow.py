@@ -140,7 +140,9 @@ async def test_render_outlasting_the_budget_is_finished_by_get_export_status(
 
         async with anyio.create_task_group() as tg:
             tg.start_soon(finish)
-            await wait_until(lambda: any(m.startswith("rendering ") for m in progress.messages))
+            await wait_until(
+                lambda: any(m.startswith("exporting ") and ": rendering" in m for m in progress.messages)
+            )
             render.started -= 30  # done
         [done] = finished
     out = done.structured_content

@@ -24,7 +24,7 @@ from media_factory import MadeVideo, is_upright, make_audio, make_image, make_vi
 from media_support import difference
 from nemo_video_mcp.emulator import Emulator, EmulatorConfig
 from nemo_video_mcp.service._media_sheet import contact_sheet, sheet_times
-from support_common import connect, make_media, settings_for, text_of
+from support_common import connect, settings_for, text_of, tiny_mp4
 from tools_support import MODES
 
 pytestmark = [pytest.mark.anyio, pytest.mark.parametrize("mode", MODES)]
@@ -62,6 +62,24 @@ def check_sheet(result: Any, preview: dict[str, Any], count: int) -> Image.Image
     assert len(preview["times"]) == count
     assert preview["columns"] * preview["rows"] >= count > (preview["columns"] - 1) * preview["rows"]
     return picture
+
+
+def undecodable_clip(path: Path) -> Path:
+    """A real MP4's headers and index (the probe accepts it) with its picture data zeroed."""
+    data = bytearray(tiny_mp4())
+    at = data.find(b"mdat")
+    size = int.from_bytes(data[at - 4 : at], "big")
+    data[at + 4 : at - 4 + size] = bytes(size - 8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def not_media(path: Path) -> Path:
+    """Bytes no FFmpeg demuxer recognises, under a video's name."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"this is a shopping list, not a video\n" * 100)
+    return path
 
 
 @pytest.fixture
@@ -119,9 +137,10 @@ async def test_the_sheet_has_the_configured_frame_count_and_can_be_turned_off(
 async def test_a_preview_that_cannot_be_made_never_fails_the_upload_or_the_export(
     emulator: Emulator, tmp_path: Path, mode: str
 ) -> None:
-    """The test emulator's files are header bytes and counters, not video: the upload and the
-    export still complete, and the message says why there is no picture."""
-    fake = make_media(tmp_path / "media", "fake.mp4")
+    """A clip whose headers are sound but whose pictures cannot be decoded passes the probe, and the
+    test emulator's export is header bytes and counters, not video: the upload and the export still
+    complete, and the message says why there is no picture."""
+    fake = undecodable_clip(tmp_path / "media" / "fake.mp4")
     async with connect(settings_for(emulator, tmp_path), mode) as c:
         up = await c.call_tool("upload_media", {"paths": [str(fake)]})
         await c.call_tool("send_edit", {"instruction": "remove the car"})
@@ -236,7 +255,7 @@ async def test_view_frames_of_a_render_and_of_a_file_in_the_output_folder(
         ({"render_id": "render_nope"}, "No render 'render_nope' is known"),
         ({"path": "OUTSIDE"}, "is outside the folders this server may read"),
         ({"path": "LINK"}, "is outside the folders this server may read"),
-        ({"path": "FAKE"}, "is not a video, image or audio file FFmpeg can read"),
+        ({"path": "FAKE"}, "is named .mp4 but its content is not an MP4/MOV/M4A file"),
         ({"path": "MISSING"}, "does not exist. Similar files:"),
     ],
 )
@@ -251,7 +270,7 @@ async def test_view_frames_refusals_are_sentences(  # noqa: PLR0917 - fixtures a
         "CLIP": str(clip.path),
         "OUTSIDE": str(outside.path),
         "LINK": str(link),
-        "FAKE": str(make_media(tmp_path / "media", "fake.mp4")),
+        "FAKE": str(not_media(tmp_path / "media" / "fake.mp4")),
         "MISSING": str(tmp_path / "media" / "stret.mp4"),
     }
     if "path" in arguments:

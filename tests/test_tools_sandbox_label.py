@@ -52,6 +52,9 @@ async def every_tool(c: Client, tmp_path: Path) -> tuple[dict[str, Any], list[An
         )
     ok["check_credits"] = await c.call_tool("check_credits", {})
     ok["view_frames"] = await c.call_tool("view_frames", {"path": str(clip.path), "at_seconds": [0.5]})
+    ok["prepare_media"] = await c.call_tool(
+        "prepare_media", {"path": str(clip.path), "max_height": 64, "wait_seconds": 60}
+    )
     failures = [
         await c.call_tool("get_edit_result", {"turn_id": "turn_nope"}),  # the service's error
         await c.call_tool("export_video", {"format": "avi"}),  # the arguments' check
@@ -70,6 +73,12 @@ async def test_every_result_of_a_sandbox_server_says_it_is_simulated(
         ok, failures = await every_tool(c, tmp_path)
         instructions = c.instructions or ""
     assert set(ok) == listed  # every tool the server has
+    real = ok.pop("prepare_media")  # local work: real in the sandbox too, and said to be
+    assert not real.is_error, text_of(real)
+    assert real.structured_content["status"] == "completed", text_of(real)
+    assert real.structured_content["simulated"] is False
+    assert real.content[0].text.startswith("Real, not simulated")
+    assert "Simulated" not in text_of(real)
     for name, result in ok.items():
         assert not result.is_error, (name, text_of(result))
         assert result.structured_content["simulated"] is True, name

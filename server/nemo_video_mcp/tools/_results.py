@@ -47,7 +47,8 @@ class _Result(_Out):
         None,
         exclude_if=_absent_when_none,
         description="true: made by the sandbox (a local emulator of NemoVideo), not by NemoVideo; nothing "
-        "was sent to NemoVideo and no credits were spent. Absent when NemoVideo itself answered.",
+        "was sent to NemoVideo and no credits were spent. false: real local work on a sandbox server "
+        "(prepare_media). Absent when NemoVideo itself answered.",
     )
 
 

@@ -10,8 +10,15 @@ SIMULATED = (
     "on it.) Tell the user that this result is simulated."
 )
 
+# prepare_media's work is real even in the sandbox: its file is made here, by FFmpeg, not simulated
+LOCAL_WORK = (
+    "Real, not simulated: this is local work on this machine (NemoVideo is not involved), done the same "
+    "with or without the sandbox."
+)
+
 INSTRUCTIONS = (
     "\nSANDBOX: this server was started with --sandbox. NemoVideo is simulated by a local emulator: "
-    "every result says so (the field simulated: true and a sentence in its text). Whenever you report a "
+    "every result of NemoVideo's work says so (the field simulated: true and a sentence in its text; \
+prepare_media's local work is real and says simulated: false). Whenever you report a "
     "result, say that it is simulated; never present it as NemoVideo's work.\n"
 )

@@ -4,8 +4,10 @@
 whose tools/call interceptor labels every result, errors included, of every tool, whichever
 protocol mode the client speaks: the sentence `_sandbox_words.SIMULATED` as the first text block,
 and `simulated: true` in the structured result (and in its JSON text block). The result models
-declare the field (`_results._Result`), absent unless set here. A server not started with
---sandbox does not have the extension: its results carry neither.
+declare the field (`_results._Result`), absent unless set here. The exception is local work that is
+real in the sandbox too (`REAL_LOCAL_TOOLS`: prepare_media's file is made here by FFmpeg): its
+result says `simulated: false` and `_sandbox_words.LOCAL_WORK`, never that it was simulated.
+A server not started with --sandbox does not have the extension: its results carry neither.
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.extension import Extension
 from mcp.types import CallToolRequestParams, CallToolResult, TextContent
 
-from ._sandbox_words import SIMULATED
+from ._sandbox_words import LOCAL_WORK, SIMULATED
 
 SANDBOX_EXTENSION = "ai.nemovideo/sandbox"
+REAL_LOCAL_TOOLS = frozenset({"prepare_media"})
 
 
 def _json(text: str) -> Any:
@@ -30,12 +33,13 @@ def _json(text: str) -> Any:
         return None
 
 
-def label_simulated(result: CallToolResult) -> CallToolResult:
-    """`result` with the sandbox's sentence first and `simulated: true` in its structured content."""
+def label_simulated(result: CallToolResult, *, simulated: bool = True) -> CallToolResult:
+    """`result` with the sandbox's sentence first and `simulated: true` in its structured content
+    (`simulated=False`: the sentence and the field that say it is real local work)."""
     content = list(result.content)
     structured = result.structured_content
     if isinstance(structured, dict):
-        labelled = {**structured, "simulated": True}
+        labelled = {**structured, "simulated": simulated}
         # the JSON text block the SDK made from the structured result says it too
         content = [
             TextContent(text=pydantic_core.to_json(labelled, indent=2).decode())
@@ -45,7 +49,10 @@ def label_simulated(result: CallToolResult) -> CallToolResult:
         ]
         structured = labelled
     return result.model_copy(
-        update={"content": [TextContent(text=SIMULATED), *content], "structured_content": structured}
+        update={
+            "content": [TextContent(text=SIMULATED if simulated else LOCAL_WORK), *content],
+            "structured_content": structured,
+        }
     )
 
 
@@ -61,4 +68,6 @@ class SandboxLabel(Extension):
         self, params: CallToolRequestParams, ctx: ServerRequestContext[Any, Any], call_next: CallNext
     ) -> HandlerResult:
         result = await call_next(ctx)
-        return label_simulated(result) if isinstance(result, CallToolResult) else result
+        if not isinstance(result, CallToolResult):
+            return result
+        return label_simulated(result, simulated=params.name not in REAL_LOCAL_TOOLS)
