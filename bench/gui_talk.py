@@ -1,4 +1,4 @@
-"""GUI-talk translation (`translate` of service/_gui.py: "click Export" -> "use export_video") on
+"""GUI-talk translation (`translate` of tools/_gui_talk.py: "click Export" -> "use export_video") on
 long replies: CPU time of one process for a reply 4 times as long as the baseline reply, divided by
 4. A rule that backtracks shows as a ratio far above 1 (the suite's test of a 45,000-word reply
 only checks what comes out)."""
@@ -14,7 +14,7 @@ UNIT = ("click drag " * 500) + ("打开 拖拽 点击 " * 500) + ("open the " * 
 
 
 def _cpu_ms(text: str) -> float:
-    from nemo_video_mcp.service._gui import translate
+    from nemo_video_mcp.tools._gui_talk import translate
 
     t0 = time.process_time()
     translate(text)
