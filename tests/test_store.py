@@ -12,6 +12,7 @@ import anyio.lowlevel
 import pytest
 
 from nemo_video_mcp.service._store import DB_FILENAME, Store, StoreError
+from nemo_video_mcp.service._records import SCHEMA_VERSION
 
 SID = "7345678901234567890"  # 19 digits: must stay a string
 DRAFT = {"t": [{"tt": 7, "sg": [{"s": 0, "d": 3000, "m": {"text": "城市之夜"}}]}], "d": 3000, "x": [1, None]}
@@ -198,7 +199,7 @@ def test_wal_mode_schema_version_and_private_files(tmp_path: Path) -> None:
         path = folder / DB_FILENAME
         with sqlite3.connect(path) as other:
             assert other.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-            assert other.execute("PRAGMA user_version").fetchone()[0] == 2
+            assert other.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert mode(folder) == 0o700
         assert mode(path) == 0o600
         for suffix in ("-wal", "-shm"):

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from nemo_video_mcp.emulator import Emulator
-from nemo_video_mcp.service._records import MIGRATIONS
+from nemo_video_mcp.service._records import MIGRATIONS, SCHEMA_VERSION
 from nemo_video_mcp.service._store import DB_FILENAME, Store
 from tools_support import connect, tool_settings
 
@@ -56,7 +56,7 @@ def test_schema_1_records_are_migrated(tmp_path: Path) -> None:
     finally:
         store.close()
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
 @pytest.mark.anyio

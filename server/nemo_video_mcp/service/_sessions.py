@@ -24,9 +24,12 @@ from ..settings import SKILLS, Settings
 from ._store import Store
 from ._workspace_errors import (
     BadRequest,
+    NoSession,
     ReplacementFailed,
+    SessionGone,
     SessionReplaced,
     SessionUnusable,
+    UnknownSession,
     WorkspaceError,
 )
 
@@ -61,23 +64,29 @@ class Sessions:
     def default_skill(self) -> str:
         return self._last.skill if self._last is not None else self._settings.skill
 
-    async def resolve(self, session_id: str | None, skill: str | None) -> SessionRef:
-        """The session a call works on; creates (and makes current) the skill's session if needed."""
+    async def resolve(self, session_id: str | None, skill: str | None, *, create: bool = True) -> SessionRef:
+        """The session a call works on; creates (and makes current) the skill's session if needed.
+        `create=False` (read-only calls): a skill without a session raises `NoSession` instead."""
         check_skill(skill)
         if session_id is not None and session_id.strip():
-            ref = self._named(session_id.strip(), skill)
+            ref = await self._named(session_id.strip(), skill)
         else:
-            ref = await self._current(skill or self.default_skill)
+            ref = await self._current(skill or self.default_skill, create=create)
         self._last = ref
         return ref
 
-    def _named(self, session_id: str, skill: str | None) -> SessionRef:
+    async def _named(self, session_id: str, skill: str | None) -> SessionRef:
         if not _SESSION_ID.match(session_id):
             raise BadRequest("not_a_session_id", value=session_id)
         record = self._store.get_session(session_id)
-        if record is None:  # a session this server has not seen (another machine, older state): adopt it
-            self._store.add_session(session_id, skill or self.default_skill)
-            return SessionRef(session_id, skill or self.default_skill)
+        if record is None:  # not seen here: adopt it only if NemoVideo knows it (another machine...)
+            use = skill or self.default_skill
+            try:
+                await self._client.get_state(session_id, skill=use)
+            except SessionLost:  # a typo, most likely: create nothing, change nothing
+                raise UnknownSession(session_id=session_id, known=self._known()) from None
+            self._store.add_session(session_id, use)
+            return SessionRef(session_id, use)
         if record.lost:
             current = self._store.current(record.skill)
             raise SessionUnusable(
@@ -88,11 +97,18 @@ class Sessions:
             )
         return SessionRef(session_id, skill or record.skill)
 
-    async def _current(self, skill: str) -> SessionRef:
+    def _known(self) -> list[tuple[str, str, bool]]:
+        records = self._store.known_sessions()
+        current = {r.session_id for r in (self._store.current(s) for s in SKILLS) if r is not None}
+        return [(r.session_id, r.skill, r.session_id in current) for r in records]
+
+    async def _current(self, skill: str, *, create: bool = True) -> SessionRef:
         async with self._lock:  # two first calls at once create one session, not two
             record = self._store.current(skill)
             if record is not None:
                 return SessionRef(record.session_id, skill)
+            if not create:
+                raise NoSession(skill)
             return await self._create(skill)
 
     async def _create(self, skill: str) -> SessionRef:
@@ -102,10 +118,18 @@ class Sessions:
         log.info("session created", session_id=info.session_id, skill=skill)
         return SessionRef(info.session_id, skill)
 
-    async def read(self, ref: SessionRef) -> tuple[SessionState, Draft]:
-        """The session's state and draft now (a lost session becomes `SessionReplaced`); the draft is
-        remembered as the session's last known timeline."""
-        state = await self.guard(ref, lambda: self._client.get_state(ref.session_id, skill=ref.skill))
+    async def read(self, ref: SessionRef, *, replace: bool = True) -> tuple[SessionState, Draft]:
+        """The session's state and draft now (a lost session becomes `SessionReplaced`, or with
+        `replace=False`, for reads, `SessionGone`: nothing is created); the draft is remembered as
+        the session's last known timeline."""
+        if not replace:
+            try:
+                state = await self._client.get_state(ref.session_id, skill=ref.skill)
+            except SessionLost:
+                last = self.last_draft(ref.session_id)
+                raise SessionGone(session_id=ref.session_id, skill=ref.skill, last=last) from None
+        else:
+            state = await self.guard(ref, lambda: self._client.get_state(ref.session_id, skill=ref.skill))
         draft = Draft.parse(state.draft)
         self.remember(ref, draft)
         return state, draft

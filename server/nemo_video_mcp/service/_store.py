@@ -142,6 +142,11 @@ class Store:
         row = self._one("SELECT * FROM sessions WHERE session_id = ?", (session_id,))
         return records.session_record(row) if row else None
 
+    def known_sessions(self) -> list[SessionRecord]:
+        """Every session this server knows and has not seen lost, newest first."""
+        rows = self._all("SELECT * FROM sessions WHERE lost = 0 ORDER BY updated_at DESC")
+        return [records.session_record(r) for r in rows]
+
     def set_current(self, skill: str, session_id: str) -> None:
         with self._tx() as conn:
             conn.execute("INSERT OR REPLACE INTO current VALUES (?, ?)", (skill, session_id))
@@ -173,12 +178,15 @@ class Store:
         instruction: str,
         *,
         before_draft: dict[str, Any] | None = None,
+        answers: str | None = None,
+        message: str | None = None,
     ) -> TurnRecord:
         sql = (
-            "INSERT INTO turns (turn_id, session_id, skill, instruction, status, before_draft, created_at) "
-            "VALUES (?, ?, ?, ?, 'running', ?, ?) RETURNING *"
+            "INSERT INTO turns (turn_id, session_id, skill, instruction, status, before_draft, created_at, "
+            "answers, message) VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?) RETURNING *"
         )
-        args = (turn_id, session_id, skill, instruction, records.dump_json(before_draft), self._clock())
+        before = records.dump_json(before_draft)
+        args = (turn_id, session_id, skill, instruction, before, self._clock(), answers, message)
         return records.turn_record(self._write(sql, args, f"turn {turn_id}"))
 
     def update_turn(
@@ -194,6 +202,7 @@ class Store:
         fault: str | None = None,
         reason: str | None = None,
         after_draft: dict[str, Any] | None = None,
+        asked: dict[str, Any] | None = None,
     ) -> TurnRecord:
         """Set the given fields (None leaves a field as it is); a final status stamps `finished_at`."""
         finished_at = self._clock() if status in records.TURN_DONE else None
@@ -201,7 +210,8 @@ class Store:
         sets, args = records.set_clause(
             {"status": status, "reply": reply, "changes": changes_json, "error": error_json,
              "bytes_received": bytes_received, "finished_at": finished_at, "ending": ending,
-             "fault": fault, "reason": reason, "after_draft": records.dump_json(after_draft)}
+             "fault": fault, "reason": reason, "after_draft": records.dump_json(after_draft),
+             "asked": records.dump_json(asked)}
         )  # fmt: skip
         sql = f"UPDATE turns SET {sets or 'turn_id = turn_id'} WHERE turn_id = ? RETURNING *"  # noqa: S608
         return records.turn_record(self._write(sql, (*args, turn_id), f"turn {turn_id}"))
@@ -213,6 +223,12 @@ class Store:
     def running_turn(self, session_id: str) -> TurnRecord | None:
         """The session's running turn (the newest, should there be several), or None."""
         sql = "SELECT * FROM turns WHERE session_id = ? AND status = 'running' ORDER BY created_at DESC"
+        row = self._one(sql, (session_id,))
+        return records.turn_record(row) if row else None
+
+    def last_turn(self, session_id: str) -> TurnRecord | None:
+        """The session's newest turn, or None."""
+        sql = "SELECT * FROM turns WHERE session_id = ? ORDER BY created_at DESC, rowid DESC"
         row = self._one(sql, (session_id,))
         return records.turn_record(row) if row else None
 

@@ -5,18 +5,34 @@ returns that turn; a different one is refused until the running turn is over; a 
 is followed by reading the state back (`client.recover_state`), never by sending again. Every
 turn is recorded in the Store with the draft before it, so a turn the server was running when
 it stopped is still reported after a restart, from the timeline as it is now.
+
+A run that ends in a question of NemoVideo's agent (`ask_question`) is a turn that waits for the
+user (`needs_answer`, the question kept in the Store). The next message to that session is the
+answer: a new message, written as NemoVideo's clients write it (`answer_message`), billed as any
+edit. The same instruction as the question's own, again, is not an answer: it gets the question
+back without sending anything (a host retrying a call, or a resumed call, never runs it twice).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import cast, get_args
 
 import anyio
 
-from ..backend import Draft, NemoError, SessionLost, StreamError, StreamFault, TextChunk, ToolCall
+from ..backend import (
+    AskQuestion,
+    Draft,
+    NemoError,
+    SessionLost,
+    StreamError,
+    StreamFault,
+    TextChunk,
+    ToolCall,
+    answer_message,
+)
 from ..logs import get_logger
 from ._sessions import SessionRef
 from ._store import TurnRecord
@@ -33,8 +49,10 @@ log = get_logger(__name__)
 class _Turn:
     turn_id: str
     ref: SessionRef
-    instruction: str
+    instruction: str  # the caller's words
     before: Draft
+    message: str = ""  # what is sent (an answer's message; else the instruction)
+    answers: str | None = None  # the turn whose question this one answers
     started: float = field(default_factory=anyio.current_time)
     done: anyio.Event = field(default_factory=anyio.Event)
     outcome: Outcome | None = None  # set when the run is over
@@ -51,7 +69,8 @@ class _Turn:
             )
         return TurnView(
             sid, self.turn_id, o.status, o.ending, self.before, o.after, o.after or self.before,
-            said=o.said, fault=o.fault, reason=o.reason,
+            said=o.said, fault=o.fault, reason=o.reason, asked=o.asked, answers=self.answers,
+            sent=self.message if self.message != self.instruction else None,
         )  # fmt: skip
 
 
@@ -87,9 +106,42 @@ class Turns(Worker):
                     settled = await self._report_orphan(record)
                     if _same(record.instruction, text):  # never send it twice, restart or not
                         return self._record_view(settled)
+                message, answers = text, None
+                question = self._open_question(ref.session_id)
+                if question is not None:
+                    if _same(question.instruction, text):  # the same words again: still waiting for an answer
+                        return self._record_view(question)
+                    message, answers = answer_message(_asked(question), text), question.turn_id
                 self._may_start(ref)
-                turn = await self._start(ref, text)
+                turn = await self._start(ref, text, message=message, answers=answers)
         return await self._wait(turn, wait_seconds, progress)
+
+    async def answer(
+        self,
+        turn_id: str,
+        answers: Sequence[str | Sequence[str] | None],
+        wait_seconds: float | None,
+        progress: ProgressFn | None,
+    ) -> TurnView:
+        """Answer the question turn `turn_id` ended in (one entry per question; None skips one).
+        Only the session's open question can be answered; otherwise the turn is reported as it is."""
+        record = self._store.get_turn(turn_id)
+        if record is None:
+            raise UnknownHandle("turn", turn_id)
+        ref = SessionRef(record.session_id, record.skill)
+        async with self._locks.setdefault(ref.session_id, anyio.Lock()):
+            question = self._open_question(ref.session_id)
+            if question is None or question.turn_id != turn_id or self._running(ref, None) is not None:
+                return self._record_view(record)
+            message = answer_message(_asked(question), answers)
+            self._may_start(ref)
+            turn = await self._start(ref, message, message=message, answers=turn_id)
+        return await self._wait(turn, wait_seconds, progress)
+
+    def _open_question(self, session_id: str) -> TurnRecord | None:
+        """The session's newest turn when it ended in a question (still waiting for an answer)."""
+        last = self._store.last_turn(session_id)
+        return last if last is not None and last.status == "needs_answer" else None
 
     async def result(self, turn_id: str, wait_seconds: float | None, progress: ProgressFn | None) -> TurnView:
         turn = self._live.get(turn_id)
@@ -99,24 +151,28 @@ class Turns(Worker):
         if record is None:
             raise UnknownHandle("turn", turn_id)
         if record.status == "running":  # started by a server process that has since stopped
-            record = await self._report_orphan(record)
+            record = await self._report_orphan(record, replace=False)
         return self._record_view(record)
 
-    def _running(self, ref: SessionRef, text: str) -> _Turn | None:
-        """The session's running turn when it carries the same instruction; refuse a different one."""
+    def _running(self, ref: SessionRef, text: str | None) -> _Turn | None:
+        """The session's running turn when it carries the same instruction; refuse a different one
+        (`text` None: any running turn, refusing nothing)."""
         live = next(
             (t for t in self._live.values() if t.ref.session_id == ref.session_id and not t.done.is_set()),
             None,
         )
-        if live is None or _same(live.instruction, text):
+        if live is None or text is None or _same(live.instruction, text):
             return live
         raise TurnBusy(turn_id=live.turn_id, session_id=ref.session_id, instruction=live.instruction)
 
-    async def _start(self, ref: SessionRef, text: str) -> _Turn:
+    async def _start(self, ref: SessionRef, text: str, *, message: str, answers: str | None) -> _Turn:
         _, before = await self._sessions.read(ref)
         turn_id = f"turn_{uuid.uuid4().hex[:16]}"
-        self._store.add_turn(turn_id, ref.session_id, ref.skill, text, before_draft=before.raw)
-        turn = _Turn(turn_id, ref, text, before)
+        sent = message if message != text else None
+        self._store.add_turn(
+            turn_id, ref.session_id, ref.skill, text, before_draft=before.raw, answers=answers, message=sent
+        )
+        turn = _Turn(turn_id, ref, text, before, message=message, answers=answers)
         self._forget_old()
         self._live[turn_id] = turn
         self._tg.start_soon(self._run, turn)
@@ -163,7 +219,7 @@ class Turns(Worker):
 
     async def _stream(self, turn: _Turn) -> None:
         ref, fault, dropped = turn.ref, None, False
-        run = self._client.edit(ref.session_id, turn.instruction, skill=ref.skill)
+        run = self._client.edit(ref.session_id, turn.message or turn.instruction, skill=ref.skill)
         try:
             async with run:
                 async for event in run:
@@ -182,8 +238,12 @@ class Turns(Worker):
         after = await self._after(turn, dropped)
         fault = fault or run.result.error
         self._finish(
-            turn, conclude(turn.before, after, said=run.result.text, fault=fault or None, dropped=dropped)
-        )
+            turn,
+            conclude(
+                turn.before, after, said=run.result.text, fault=fault or None, dropped=dropped,
+                asked=run.result.asked,
+            ),
+        )  # fmt: skip
 
     async def _after(self, turn: _Turn, dropped: bool) -> Draft | None:
         """The draft after the run (polled back after a dropped stream), or None if unreadable."""
@@ -210,9 +270,11 @@ class Turns(Worker):
 
     # after a restart -----------------------------------------------------------------------
 
-    async def _report_orphan(self, record: TurnRecord) -> TurnRecord:
-        """A turn a previous server process left running: report it from the state as it is now."""
-        _, now = await self._sessions.read(SessionRef(record.session_id, record.skill))
+    async def _report_orphan(self, record: TurnRecord, *, replace: bool = True) -> TurnRecord:
+        """A turn a previous server process left running: report it from the state as it is now
+        (`replace=False` for a read-only call: a lost session is said to be lost, not replaced)."""
+        ref = SessionRef(record.session_id, record.skill)
+        _, now = await self._sessions.read(ref, replace=replace)
         return self._record(record.turn_id, after_restart(Draft.parse(record.before_draft), now))
 
     def _record(self, turn_id: str, outcome: Outcome) -> TurnRecord:
@@ -225,6 +287,7 @@ class Turns(Worker):
             reason=outcome.reason,
             after_draft=None if outcome.after is None else outcome.after.raw,
             error=None if outcome.error is None else {"message": outcome.error},
+            asked=None if outcome.asked is None else outcome.asked.model_dump(mode="json"),
         )
 
     def _record_view(self, record: TurnRecord) -> TurnView:
@@ -236,4 +299,14 @@ class Turns(Worker):
             record.session_id, record.turn_id, record.status, cast(TurnEnding, ending), before, after, last,
             said=record.reply or "", fault=record.fault, reason=record.reason,
             reply=record.reply, changes=record.changes,
+            asked=_asked(record) if record.asked is not None else None, answers=record.answers,
+            sent=record.message,
         )  # fmt: skip
+
+
+def _asked(record: TurnRecord) -> AskQuestion:
+    """The question a turn record kept (an empty one if the record is unreadable)."""
+    try:
+        return AskQuestion.model_validate(record.asked or {})
+    except ValueError:
+        return AskQuestion()

@@ -19,7 +19,7 @@ from typing import get_args
 import anyio
 from anyio.abc import TaskGroup
 
-from ..backend import NemoClient
+from ..backend import NemoClient, state_items
 from ..logs import get_logger
 from ..settings import Settings
 from ._media_policy import MediaPolicy
@@ -156,8 +156,9 @@ class Workspace:
     # state and credits ---------------------------------------------------------------------
 
     async def state(self, session_id: str | None, *, skill: str | None = None) -> StateView:
-        ref = await self.sessions.resolve(session_id, skill)
-        state, draft = await self.sessions.read(ref)
+        """A read: it never creates, replaces or switches a session (`NoSession`, `SessionGone`)."""
+        ref = await self.sessions.resolve(session_id, skill, create=False)
+        state, draft = await self.sessions.read(ref, replace=False)
         return StateView(
             session_id=ref.session_id,
             skill=ref.skill,
@@ -167,6 +168,9 @@ class Workspace:
             video_infos=state.video_infos,
             generated_media=state.generated_media,
             draft=draft.raw,
+            video_analyses=state.video_analyses,
+            generated=state_items(state.generated_media),
+            analyses=state_items(state.video_analyses),
         )
 
     async def credits(self) -> CreditsView:

@@ -19,7 +19,7 @@ Problem = Literal[
     "unknown_skill",  # value, choices: as above
     "not_a_session_id",  # value: what was given
 ]
-HandleKind = Literal["turn", "render"]
+HandleKind = Literal["turn", "render", "upload"]
 
 
 class WorkspaceError(Exception):
@@ -130,6 +130,36 @@ class SessionUnusable(WorkspaceError):
         self.skill = skill
         self.current_session_id = current_session_id
         self.last = last
+
+
+class UnknownSession(WorkspaceError):
+    """A session id this server never saw, which NemoVideo does not know either (a typo, most
+    likely). Nothing was created or changed; `known` lists the sessions this server knows, as
+    `(session_id, skill, is_current)`, newest first."""
+
+    def __init__(self, *, session_id: str, known: list[tuple[str, str, bool]]) -> None:
+        super().__init__(f"unknown session {session_id!r} (not here, not at NemoVideo)")
+        self.session_id = session_id
+        self.known = known
+
+
+class SessionGone(WorkspaceError):
+    """A read found that NemoVideo lost the session (code 1002). Reads replace nothing: the
+    session stays current until the next write, which makes the replacement."""
+
+    def __init__(self, *, session_id: str, skill: str, last: Draft | None) -> None:
+        super().__init__(f"session {session_id} lost (code 1002), seen by a read")
+        self.session_id = session_id
+        self.skill = skill
+        self.last = last  # its last known timeline; None if it was never read
+
+
+class NoSession(WorkspaceError):
+    """A read without a session id, and the skill has no session yet (reads create none)."""
+
+    def __init__(self, skill: str) -> None:
+        super().__init__(f"no {skill} session yet")
+        self.skill = skill
 
 
 class NoDownloadLink(WorkspaceError):

@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ..backend import Draft
+from ..backend import AskQuestion, Draft, StateItem
 from ._records import TurnStatus
 
 __all__ = [
@@ -67,6 +67,7 @@ TurnEnding = Literal[
     "dropped_unseen",  # the stream broke; no change seen since
     "restart_applied",  # the server restarted during the run; the timeline shows a change
     "restart_unseen",  # the server restarted during the run; no change seen
+    "needs_answer",  # NemoVideo's agent asked the user a question (`asked`) and waits for the answer
     "not_run",  # refused before it ran (`reason`: the error, e.g. no credits, a lost session)
     "crashed",  # this server failed (`reason`: the exception's type)
     "recorded",  # finished under an older version, which stored the reply worded (`reply`, `changes`)
@@ -114,6 +115,9 @@ class TurnView:
     elapsed: float = 0.0  # seconds since it started (while running)
     reply: str | None = None  # "recorded" only: the reply as an older version worded it
     changes: list[str] | None = None  # "recorded" only
+    asked: AskQuestion | None = None  # "needs_answer": what NemoVideo's agent asked
+    answers: str | None = None  # the turn whose question this turn answered
+    sent: str | None = None  # the message sent, when it is not the instruction given (an answer)
 
 
 @dataclass(frozen=True)
@@ -126,6 +130,9 @@ class StateView:
     video_infos: Any
     generated_media: Any
     draft: dict[str, Any]
+    video_analyses: Any = None  # as NemoVideo sent it
+    generated: list[StateItem] = field(default_factory=list)  # generated_media, read entry by entry
+    analyses: list[StateItem] = field(default_factory=list)  # video_analyses, read entry by entry
 
 
 @dataclass(frozen=True)
