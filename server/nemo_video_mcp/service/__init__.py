@@ -8,6 +8,7 @@ Import from here; the submodules (`_name.py`) are private to the package.
 
 from __future__ import annotations
 
+from ._generated import SavedItem, SavedView, SkippedItem
 from ._store import Store
 from ._workspace import Workspace
 from ._workspace_errors import (
@@ -16,19 +17,26 @@ from ._workspace_errors import (
     HandleKind,
     MediaRefused,
     NoDownloadLink,
+    NoSession,
     NotExportReady,
     Problem,
     ReplacementFailed,
+    SessionGone,
     SessionReplaced,
     SessionUnusable,
     ShuttingDown,
     TurnBusy,
     UnknownHandle,
+    UnknownSession,
+    UnmatchedMedia,
     UploadBusy,
+    UploadCancelled,
     UploadUnconfirmed,
     WorkspaceError,
 )
 from ._workspace_views import (
+    CancelOutcome,
+    CancelView,
     CreditsView,
     EditActivity,
     ExportFormat,
@@ -50,6 +58,8 @@ from ._workspace_views import (
 
 __all__ = [
     "BadRequest",
+    "CancelOutcome",
+    "CancelView",
     "CreditsView",
     "EditActivity",
     "ExportFormat",
@@ -59,6 +69,7 @@ __all__ = [
     "HandleKind",
     "MediaRefused",
     "NoDownloadLink",
+    "NoSession",
     "NotExportReady",
     "Problem",
     "Progress",
@@ -67,9 +78,13 @@ __all__ = [
     "RenderState",
     "RenderView",
     "ReplacementFailed",
+    "SavedItem",
+    "SavedView",
+    "SessionGone",
     "SessionReplaced",
     "SessionUnusable",
     "ShuttingDown",
+    "SkippedItem",
     "StateView",
     "Store",
     "TurnBusy",
@@ -77,7 +92,10 @@ __all__ = [
     "TurnStatus",
     "TurnView",
     "UnknownHandle",
+    "UnknownSession",
+    "UnmatchedMedia",
     "UploadBusy",
+    "UploadCancelled",
     "UploadStage",
     "UploadStatus",
     "UploadUnconfirmed",

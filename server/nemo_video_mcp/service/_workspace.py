@@ -22,6 +22,8 @@ from anyio.abc import TaskGroup
 from ..backend import NemoClient, state_items
 from ..logs import get_logger
 from ..settings import Settings
+from . import _generated
+from ._generated import SavedView
 from ._media_policy import MediaPolicy
 from ._renders import Renders
 from ._sessions import Sessions
@@ -29,8 +31,10 @@ from ._store import Store
 from ._turns import Turns
 from ._uploads import Uploads
 from ._work_context import WorkContext
-from ._workspace_errors import BadRequest
+from ._workspace_errors import BadRequest, UnknownHandle
 from ._workspace_views import (
+    CancelOutcome,
+    CancelView,
     CreditsView,
     ExportFormat,
     ExportQuality,
@@ -77,7 +81,9 @@ class Workspace:
             self._uploads = Uploads(work, self._policy)
             # no edit and no export while media is still uploading into the session
             self._turns = Turns(work, before_start=self._uploads.ensure_idle)
-            self._renders = Renders(work, before_start=self._uploads.ensure_idle)
+            self._renders = Renders(
+                work, before_start=self._uploads.ensure_idle, uploaded=self._uploads.files_of
+            )
             self._expire()
             tg.start_soon(self._expire_periodically)
             self._stack = stack.pop_all()
@@ -153,6 +159,17 @@ class Workspace:
     ) -> TurnView:
         return await self.turns.result(turn_id.strip(), wait_seconds, progress)
 
+    async def answer(
+        self,
+        turn_id: str,
+        answers: Sequence[str | Sequence[str] | None],
+        *,
+        wait_seconds: float | None,
+        progress: ProgressFn | None = None,
+    ) -> TurnView:
+        """Send the answer to the question turn `turn_id` ended in (one entry per question)."""
+        return await self.turns.answer(turn_id.strip(), answers, wait_seconds, progress)
+
     # state and credits ---------------------------------------------------------------------
 
     async def state(self, session_id: str | None, *, skill: str | None = None) -> StateView:
@@ -172,6 +189,34 @@ class Workspace:
             generated=state_items(state.generated_media),
             analyses=state_items(state.video_analyses),
         )
+
+    async def save_generated(self, session_id: str | None, items: Sequence[str] | None) -> SavedView:
+        """Save the session's generated media and analyses (all, or `items`) into the output folder.
+        A read of the session: it never creates, replaces or switches one."""
+        ref = await self.sessions.resolve(session_id, None, create=False)
+        state, _ = await self.sessions.read(ref, replace=False)
+        return await _generated.save(
+            self._client,
+            folder=self.settings.output_dir,
+            session_id=ref.session_id,
+            skill=ref.skill,
+            state=state,
+            wanted=items,
+        )
+
+    async def cancel(self, handle: str) -> CancelView:
+        """Stop the work a handle names: a render (NemoVideo's cancel) or an upload of this server.
+        An edit already sent cannot be stopped (`not_cancellable`); finished work is left as it is."""
+        handle = handle.strip()
+        if handle.startswith("render_"):
+            return await self.renders.cancel(handle)
+        if handle.startswith("upload_"):
+            return await self.uploads.cancel(handle)
+        if handle.startswith("turn_"):
+            view = await self.turns.result(handle, 0, None)
+            outcome: CancelOutcome = "not_cancellable" if view.status == "running" else "already_finished"
+            return CancelView(handle, "turn", outcome, view.status, view.session_id)
+        raise UnknownHandle("handle", handle)
 
     async def credits(self) -> CreditsView:
         c = await self._client.get_credits(skill=self.sessions.default_skill)

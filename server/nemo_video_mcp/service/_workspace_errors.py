@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from ..backend import Draft, NemoError, TransportError
+from ..backend import Draft, NemoError, RenderFailed, TransportError
 
 Problem = Literal[
     "empty_instruction",  # an edit with no words
@@ -18,8 +18,10 @@ Problem = Literal[
     "unknown_quality",  # value, choices: as above
     "unknown_skill",  # value, choices: as above
     "not_a_session_id",  # value: what was given
+    "unknown_item",  # value: the generated item asked for; choices: the items the session has
+    "unknown_handle_kind",  # value: a handle that is none of this server's (turn_, render_, upload_)
 ]
-HandleKind = Literal["turn", "render", "upload"]
+HandleKind = Literal["turn", "render", "upload", "handle"]  # handle: not one this server makes
 
 
 class WorkspaceError(Exception):
@@ -163,11 +165,32 @@ class NoSession(WorkspaceError):
 
 
 class NoDownloadLink(WorkspaceError):
-    """A render finished but the backend gave no link to download it from."""
+    """A render finished but no way to download it worked: it had no link (or its link failed),
+    more polls brought none, and NemoVideo's fallback download failed too (`cause`)."""
 
-    def __init__(self, render_id: str) -> None:
-        super().__init__(f"render {render_id} finished without a download link")
+    def __init__(self, render_id: str, cause: NemoError | None = None) -> None:
+        super().__init__(f"render {render_id} finished without a usable download link: {cause}")
         self.render_id = render_id
+        self.cause = cause
+
+
+class UnmatchedMedia(WorkspaceError):
+    """A render failed, and its draft named media by sandbox paths no known file matched
+    (`paths`: their file names), the likely reason."""
+
+    def __init__(self, cause: RenderFailed, *, paths: list[str]) -> None:
+        super().__init__(f"render {cause.render_id} failed with unmatched sandbox paths: {cause}")
+        self.cause = cause
+        self.render_id = cause.render_id
+        self.paths = paths
+
+
+class UploadCancelled(WorkspaceError):
+    """The upload was cancelled (by a cancel of its handle) before it finished."""
+
+    def __init__(self, upload_id: str) -> None:
+        super().__init__(f"upload {upload_id} cancelled")
+        self.upload_id = upload_id
 
 
 class ShuttingDown(WorkspaceError):

@@ -11,6 +11,8 @@ from ..backend import AskQuestion, Draft, StateItem
 from ._records import TurnStatus
 
 __all__ = [
+    "CancelOutcome",
+    "CancelView",
     "CreditsView",
     "EditActivity",
     "ExportFormat",
@@ -57,7 +59,12 @@ UploadStage = Literal["uploading", "importing", "reading"]  # bytes, links, the 
 ExportFormat = Literal["mp4", "mov", "webm"]
 ExportQuality = Literal["low", "medium", "high"]
 # a backend `RenderPhase`, or "downloading" (rendered, the file is being saved here)
-RenderState = Literal["pending", "processing", "downloading", "completed", "failed", "cancelled", "unknown"]
+RenderState = Literal["pending", "processing", "downloading", "completed", "failed", "cancelled"]
+CancelOutcome = Literal[
+    "cancelled",  # it was running and is stopped now
+    "already_finished",  # it had ended before (`state` says how): nothing to stop
+    "not_cancellable",  # an edit already sent: NemoVideo offers no way to stop a run
+]
 
 TurnEnding = Literal[
     "running",  # still running when the wait ended
@@ -145,6 +152,20 @@ class RenderView:
     path: str | None
     backend_status: str  # NemoVideo's own word for the state of the render
     folder: str | None = None  # where a downloading file goes
+    backend_word: str | None = None  # NemoVideo's word when it is not the state's name ("encoding")
+    rewritten: dict[str, str] = field(default_factory=dict)  # sandbox path -> CDN URL, before submitting
+    unmatched: list[str] = field(default_factory=list)  # file names of sandbox paths no medium matched
+
+
+@dataclass(frozen=True)
+class CancelView:
+    """What a cancel did to the work a handle names."""
+
+    handle: str
+    kind: Literal["turn", "render", "upload"]
+    outcome: CancelOutcome
+    state: str  # the work's state now: cancelled, completed, failed, running...
+    session_id: str | None
 
 
 @dataclass(frozen=True)
