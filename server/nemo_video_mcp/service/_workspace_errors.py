@@ -19,7 +19,6 @@ Problem = Literal[
     "unknown_skill",  # value, choices: as above
     "not_a_session_id",  # value: what was given
     "unknown_item",  # value: the generated item asked for; choices: the items the session has
-    "unknown_handle_kind",  # value: a handle that is none of this server's (turn_, render_, upload_)
 ]
 HandleKind = Literal["turn", "render", "upload", "handle"]  # handle: not one this server makes
 

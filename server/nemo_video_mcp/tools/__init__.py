@@ -5,6 +5,7 @@ Import from here; the submodules (`_name.py`) are private to the package.
 
 from __future__ import annotations
 
-from ._server import AppState, build_server
+from ._context import AppState
+from ._server import build_server
 
 __all__ = ["AppState", "build_server"]

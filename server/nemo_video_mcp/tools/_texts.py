@@ -25,7 +25,11 @@ Workflow:
 3. get_state: the timeline as it is now (what is on it, whether it can be exported).
 4. export_video: renders the timeline and saves the video into the user's output folder; if
    status is not "completed" yet, call get_export_status(render_id). Export costs no credits.
-check_credits shows the balance. Edits take 10-30 s, exports 30-90 s, large uploads minutes; no
+If an edit returns status "needs_answer", NemoVideo asked a question before going on: ask the user
+(the questions are in the result) and send their answer with send_edit in the same session.
+save_generated saves generated media and video analyses into the output folder; cancel(handle)
+stops an export or an upload. check_credits shows the balance.
+Edits take 10-30 s, exports 30-90 s, large uploads minutes; no
 call blocks longer than its wait budget, and the work goes on in the background meanwhile.
 
 {SKILL_GUIDE}
@@ -52,20 +56,28 @@ SEND_EDIT = (
     "credits. Upload the media first. Returns `reply` (NemoVideo's answer: show it to the user), "
     "`changes` (what changed in the timeline) and `timeline`. If `status` is 'running', the edit goes "
     "on in the background: call get_edit_result(turn_id) to keep waiting, and never send the same "
-    "instruction again (it would run twice). One edit runs at a time per session. "
+    "instruction again (it would run twice). One edit runs at a time per session. If `status` is "
+    "'needs_answer', NemoVideo asked `questions` before acting (nothing changed yet): ask the user and call "
+    "send_edit again in the same session with their answer (their words or an option label); it is sent as "
+    "a new message answering the question. Hosts that support forms ask the user directly in this call. "
+    "`started_empty` says the timeline was empty when the edit started. "
     f"{SKILL_GUIDE} {HANDLES}"
 )
 
 GET_EDIT_RESULT = (
     "Keep waiting for an edit that send_edit returned as 'running', by its turn_id. Returns the same "
     "fields as send_edit. Call it again while the status is still 'running'. Also reports edits that "
-    "were running when the server restarted, from the timeline as it is now."
+    "were running when the server restarted, from the timeline as it is now, and a question NemoVideo "
+    "asked ('needs_answer': answer it with send_edit). Read-only: it never sends anything."
 )
 
 GET_STATE = (
     "Read a session's timeline as it is now: a one-line summary, the tracks with their clips, "
     "whether it can be exported, NemoVideo's data on the uploaded videos (`video_infos`) and any "
-    "media it generated (`generated_media`, e.g. extracted JSON). Free. " + HANDLES
+    "media it generated (`generated_media`), with `produced` saying in sentences what was generated or "
+    "analysed and `video_analyses` the analysis JSON itself (capped; `analyses_note` says when it was cut). "
+    "Free. Read-only: it never creates or switches a session, and a session NemoVideo lost is reported with "
+    "its last known timeline (the next upload or edit makes a new one). " + HANDLES
 )
 
 EXPORT_VIDEO = (
@@ -73,7 +85,10 @@ EXPORT_VIDEO = (
     "the user's output folder; `path` is where it landed. Costs no credits. Needs something on the "
     "timeline (upload media and make an edit first). Renders take 30-90 s: if `status` is not "
     "'completed' yet, call get_export_status(render_id) to keep waiting; do not call export_video "
-    "again for the same video. " + HANDLES
+    "again for the same video. While rendering, `status` is the phase and `backend_status` NemoVideo's "
+    "own word (e.g. processing, encoding). Media the timeline names by NemoVideo's sandbox paths is linked "
+    "to the uploaded files first; `unmatched_media` names any that matched none. cancel(render_id) stops a "
+    "render. " + HANDLES
 )
 
 GET_EXPORT_STATUS = (
@@ -85,4 +100,18 @@ GET_EXPORT_STATUS = (
 CHECK_CREDITS = (
     "Show the NemoVideo credit balance: available, frozen (held by work still running) and total. "
     "Edits spend credits; exporting does not."
+)
+
+SAVE_GENERATED = (
+    "Save what NemoVideo generated (images, music, clips) and its video analyses (JSON) into the user's "
+    "output folder: inline data as pretty .json files, media downloaded from its link (never overwriting "
+    "a file; at most 500 MB each). `items`: names or numbers as get_state's `produced` lists them; omit "
+    "for all. Items of an unknown shape are skipped and named. Free; it never creates a session. " + HANDLES
+)
+
+CANCEL = (
+    "Stop work by its handle: a render_id (the export stops at NemoVideo and is marked cancelled) or an "
+    "upload_id (the upload of this server stops; nothing of it is added). Cancelling work that already "
+    "ended is a harmless no-op that says how it ended. An edit (turn_id) cannot be stopped once sent: "
+    "NemoVideo offers no way to stop a run."
 )

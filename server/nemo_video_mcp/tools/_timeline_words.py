@@ -14,6 +14,7 @@ from typing import Any
 
 from ..backend import Change, Draft, Segment, Track, draft_changes
 from ..service import StateView
+from ._generated_words import capped_analyses, produced
 from ._results import StateResult, TrackOut
 
 EMPTY = "Timeline is empty (no tracks yet)"
@@ -95,7 +96,8 @@ def summary(draft: Draft) -> str:
 
 
 def state_result(view: StateView) -> StateResult:
-    """The get_state result: the summary, and the tracks as data."""
+    """The get_state result: the summary, the tracks as data, and what NemoVideo produced."""
+    analyses, note = capped_analyses(view.video_analyses, view.analyses)
     return StateResult(
         session_id=view.session_id,
         timeline=summary(view.timeline),
@@ -103,6 +105,9 @@ def state_result(view: StateView) -> StateResult:
         export_ready=view.export_ready,
         video_infos=view.video_infos,
         generated_media=view.generated_media,
+        produced=produced(view.generated, view.analyses),
+        video_analyses=analyses,
+        analyses_note=note,
     )
 
 

@@ -11,14 +11,19 @@ from ..service import (
     ExportUnconfirmed,
     MediaRefused,
     NoDownloadLink,
+    NoSession,
     NotExportReady,
     ReplacementFailed,
+    SessionGone,
     SessionReplaced,
     SessionUnusable,
     ShuttingDown,
     TurnBusy,
     UnknownHandle,
+    UnknownSession,
+    UnmatchedMedia,
     UploadBusy,
+    UploadCancelled,
     UploadUnconfirmed,
     WorkspaceError,
 )
@@ -40,7 +45,40 @@ def _lost(session_id: str) -> str:
     )
 
 
-def bad_request(exc: BadRequest) -> str:
+def unknown_handle(exc: UnknownHandle) -> str:
+    match exc.kind:
+        case "turn":
+            return (
+                f"No edit turn {exc.handle!r} is known (it may have expired). Call get_state to see the "
+                "timeline as it is now."
+            )
+        case "render":
+            return f"No render {exc.handle!r} is known (it may have expired). Call export_video to start one."
+        case "upload":
+            return (
+                f"No upload {exc.handle!r} is known to this server (uploads are remembered 10 minutes after "
+                "they end, and not across a restart)."
+            )
+        case "handle":
+            return (
+                f"{exc.handle!r} is not a handle of this server: give a render_id (render_...), an upload_id "
+                "(upload_...) or a turn_id (turn_...) a result returned."
+            )
+
+
+def unknown_session(exc: UnknownSession) -> str:
+    known = "; ".join(
+        f"{sid} ({skill}{', current' if current else ''})" for sid, skill, current in exc.known[:10]
+    )
+    listed = f"The sessions this server knows: {known}." if known else "This server knows no session yet."
+    return (
+        f"No session {exc.session_id!r} is known, here or at NemoVideo (a typo?). Nothing was done: no "
+        f"session was created or switched, nothing was sent or charged. {listed} Pass one of them as "
+        "session_id, or omit session_id to work in the current session."
+    )
+
+
+def bad_request(exc: BadRequest) -> str:  # noqa: PLR0911 - one sentence per problem
     choices = ", ".join(exc.choices)
     match exc.problem:
         case "empty_instruction":
@@ -55,6 +93,12 @@ def bad_request(exc: BadRequest) -> str:
             return f"Unknown skill {exc.value!r}. Choose one of: {choices}."
         case "not_a_session_id":
             return f"{exc.value!r} is not a session id (use the `session_id` a result gave, or omit it)."
+        case "unknown_item":
+            have = ", ".join(repr(c) for c in exc.choices) or "none"
+            return (
+                f"The session has no generated item or analysis {exc.value!r}. It has: {have} (name them, or "
+                "give their numbers, or omit `items` to save everything)."
+            )
 
 
 def media_refused(exc: MediaRefused) -> str:
@@ -73,12 +117,32 @@ def workspace_error(exc: WorkspaceError, describe: Describe) -> str:  # noqa: PL
     if isinstance(exc, MediaRefused):
         return media_refused(exc)
     if isinstance(exc, UnknownHandle):
-        if exc.kind == "turn":
-            return (
-                f"No edit turn {exc.handle!r} is known (it may have expired). Call get_state to see the "
-                "timeline as it is now."
-            )
-        return f"No render {exc.handle!r} is known (it may have expired). Call export_video to start one."
+        return unknown_handle(exc)
+    if isinstance(exc, UnknownSession):
+        return unknown_session(exc)
+    if isinstance(exc, SessionGone):
+        return (
+            f"{_lost(exc.session_id)} This read replaced nothing: the next upload_media or send_edit makes a "
+            f"new {exc.skill} session (and says so); upload the media again there. Last known timeline of "
+            f"the lost session: {_last(exc.last)}"
+        )
+    if isinstance(exc, NoSession):
+        return (
+            f"There is no {exc.skill} session yet, so there is nothing to read. Upload media with "
+            "upload_media (or send an edit with send_edit) to start one."
+        )
+    if isinstance(exc, UnmatchedMedia):
+        names = ", ".join(repr(p) for p in exc.paths)
+        return (
+            f"{describe(exc.cause)} The timeline names media by a path inside NemoVideo's sandbox that "
+            f"matches no uploaded file: {names}, which is the likely reason. Upload that file again with "
+            "upload_media, ask NemoVideo (send_edit) to use it, then call export_video again."
+        )
+    if isinstance(exc, UploadCancelled):
+        return (
+            f"Upload {exc.upload_id!r} was cancelled before it finished; nothing of it was added. Call "
+            "upload_media again to upload the files."
+        )
     if isinstance(exc, TurnBusy):
         return (
             f"An edit is still running in session {exc.session_id} (turn_id {exc.turn_id!r}: "
@@ -122,7 +186,12 @@ def workspace_error(exc: WorkspaceError, describe: Describe) -> str:  # noqa: PL
             f"{hint}. Last known timeline of the lost session: {_last(exc.last)}"
         )
     if isinstance(exc, NoDownloadLink):
-        return f"Render {exc.render_id} finished but NemoVideo gave no download link."
+        why = f" ({describe(exc.cause)})" if exc.cause is not None else ""
+        return (
+            f"Render {exc.render_id} finished, but it could not be downloaded: it had no working link, more "
+            f"polls brought none, and NemoVideo's own download endpoint failed too{why}. Call "
+            f"get_export_status(render_id={exc.render_id!r}, download=true) in a minute to try again."
+        )
     if isinstance(exc, ShuttingDown):
         return "The upload was stopped: the server is shutting down."
     if isinstance(exc, ExportUnconfirmed):
