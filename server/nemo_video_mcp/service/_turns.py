@@ -9,8 +9,9 @@ it stopped is still reported after a restart, from the timeline as it is now.
 A run that ends in a question of NemoVideo's agent (`ask_question`) is a turn that waits for the
 user (`needs_answer`, the question kept in the Store). The next message to that session is the
 answer: a new message, written as NemoVideo's clients write it (`answer_message`), billed as any
-edit. The same instruction as the question's own, again, is not an answer: it gets the question
-back without sending anything (a host retrying a call, or a resumed call, never runs it twice).
+edit. The instruction that asked, sent again, is not an answer: it gets the question back without
+sending anything (a host retrying a call never runs it twice); words equal to an earlier answer
+always are one (a call resumed after a form says so with `resumed`).
 """
 
 from __future__ import annotations
@@ -93,7 +94,11 @@ class Turns(Worker):
         skill: str | None,
         wait_seconds: float | None,
         progress: ProgressFn | None,
+        *,
+        resumed: bool = False,
     ) -> TurnView:
+        """`resumed`: the same tool call again (a protocol round after a form), never a new message
+        when the session's open question was asked by these words."""
         text = instruction.strip()
         if not text:
             raise BadRequest("empty_instruction")
@@ -109,7 +114,8 @@ class Turns(Worker):
                 message, answers = text, None
                 question = self._open_question(ref.session_id)
                 if question is not None:
-                    if _same(question.instruction, text):  # the same words again: still waiting for an answer
+                    # the words that asked, again (a retried or resumed call; an answer is never taken for it)
+                    if _same(question.instruction, text) and (resumed or question.answers is None):
                         return self._record_view(question)
                     message, answers = answer_message(_asked(question), text), question.turn_id
                 self._may_start(ref)

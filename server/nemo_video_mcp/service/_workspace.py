@@ -151,8 +151,10 @@ class Workspace:
         skill: str | None,
         wait_seconds: float | None,
         progress: ProgressFn | None = None,
+        resumed: bool = False,
     ) -> TurnView:
-        return await self.turns.send(instruction, session_id, skill, wait_seconds, progress)
+        """`resumed`: the same call again, after the host answered a form (never sent twice)."""
+        return await self.turns.send(instruction, session_id, skill, wait_seconds, progress, resumed=resumed)
 
     async def edit_result(
         self, turn_id: str, *, wait_seconds: float | None, progress: ProgressFn | None = None

@@ -47,8 +47,16 @@ async def run_send(
     ws, start = workspace_of(ctx), clock()
     with _guard(ws, "send_edit"):
         progress = progress_of(ctx)
+        # a 2026-07-28 client calls again with `request_state` once the user answered the form: the
+        # resolvers run again, and the edit they started must be found, not sent again
+        resumed = ctx.request_state is not None
         view = await ws.send_edit(
-            instruction, session_id=session_id, skill=skill, wait_seconds=wait_seconds, progress=progress
+            instruction,
+            session_id=session_id,
+            skill=skill,
+            wait_seconds=wait_seconds,
+            progress=progress,
+            resumed=resumed,
         )
     return Ran(view, clock() - start)
 
