@@ -11,8 +11,8 @@ import anyio
 import anyio.lowlevel
 import pytest
 
-from nemo_video_mcp.service._store import DB_FILENAME, Store, StoreError
 from nemo_video_mcp.service._records import SCHEMA_VERSION
+from nemo_video_mcp.service._store import DB_FILENAME, Store, StoreError
 
 SID = "7345678901234567890"  # 19 digits: must stay a string
 DRAFT = {"t": [{"tt": 7, "sg": [{"s": 0, "d": 3000, "m": {"text": "城市之夜"}}]}], "d": 3000, "x": [1, None]}

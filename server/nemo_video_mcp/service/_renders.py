@@ -113,6 +113,8 @@ class Renders(Worker):
             raise ExportUnconfirmed(exc, render_id=render_id) from None
         except (NemoError, WorkspaceError) as exc:
             self._store.update_render(render_id, status="failed", error=str(exc), finished=True)
+            if isinstance(exc, RenderFailed) and rewrite.unmatched:  # refused at once: the likely reason
+                raise UnmatchedMedia(exc, paths=rewrite.unmatched) from None
             raise
         record = self._save(record, status)
         log.info("render submitted", render_id=render_id, session_id=ref.session_id)
