@@ -5,6 +5,7 @@ what the agent produced (get_state, save_generated), and cancel."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -39,9 +40,7 @@ def _error(result: Any) -> str:
 # ---- render words and the download fallback ---------------------------------------------------
 
 
-async def test_a_render_word_is_shown_beside_processing(
-    emulator: Emulator, tmp_path: Path, mode: str
-) -> None:
+async def test_render_word_beside_processing(emulator: Emulator, tmp_path: Path, mode: str) -> None:
     emulator.config.render_words = {"processing": "encoding", "completed": "succeeded"}
     emulator.config.render_seconds = 2.0
     settings = tool_settings(emulator, tmp_path)
@@ -185,10 +184,12 @@ async def test_a_typo_session_id_moves_nothing(emulator: Emulator, tmp_path: Pat
 async def test_reads_never_create_a_session(emulator: Emulator, tmp_path: Path, mode: str) -> None:
     settings = tool_settings(emulator, tmp_path)
     async with connect(settings, mode) as c:
-        text = _error(await c.call_tool("get_state", {}))
+        state = (await c.call_tool("get_state", {})).structured_content
         saved = _error(await c.call_tool("save_generated", {}))
         credits = await c.call_tool("check_credits", {})
-    assert "no objectremover-video session yet" in text
+    assert state["session_id"] is None
+    assert state["timeline"].startswith("No objectremover-video session yet")
+    assert "Timeline is empty" in state["timeline"]
     assert "no objectremover-video session yet" in saved
     assert not credits.is_error
     assert emulator.sessions == {}
@@ -274,21 +275,21 @@ async def test_save_generated_writes_json_and_downloads_media(
     for saved in first["saved"]:
         path = Path(saved["path"])
         assert path.parent == settings.output_dir
-        assert path.stat().st_size == saved["size"]
+        assert len(file_bytes(path) or b"") == saved["size"]
         assert sid in path.name
     inline = next(Path(s["path"]) for s in first["saved"] if s["kind"] == "json")
-    text = inline.read_text(encoding="utf-8")
+    text = (file_bytes(inline) or b"").decode("utf-8")
     assert json.loads(text)["objects"] == ["person", "car"]
     assert text.startswith("{\n  ")  # pretty
     image = next(Path(s["path"]) for s in first["saved"] if s["path"].endswith(".png"))
-    assert image.stat().st_size == 65536
+    assert len(file_bytes(image) or b"") == 65536
     assert first["skipped"] == [
         '"generated 2": unrecognised item (keys: mystery), neither a link nor inline data.'
     ]
     (repeat,) = again["saved"]
     assert repeat["path"] != str(image)  # never overwritten
     assert repeat["path"].endswith(" (1).png")
-    assert not list(settings.output_dir.glob("*.part"))
+    assert not [n for n in os.listdir(settings.output_dir) if n.endswith(".part")]
 
 
 async def test_save_generated_names_what_it_does_not_know(

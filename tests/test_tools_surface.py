@@ -24,6 +24,8 @@ TOOLS = (
     "get_state",
     "export_video",
     "get_export_status",
+    "save_generated",
+    "cancel",
     "check_credits",
 )
 SKILLS = ("objectremover-video", "video-json-ai", "editor-remastered")
@@ -63,6 +65,11 @@ async def test_tool_names_arguments_and_annotations(emulator: Emulator, tmp_path
     assert args["export_video"] == {"session_id", "format", "quality", "wait_seconds", "download"}
     assert args["get_export_status"] == {"render_id", "wait_seconds", "download"}
     assert args["check_credits"] == set()
+    assert args["save_generated"] == {"session_id", "items"}
+    assert args["cancel"] == {"handle"}
+    assert tools["cancel"].annotations.destructive_hint is True
+    assert tools["cancel"].annotations.idempotent_hint is True
+    assert tools["save_generated"].annotations.destructive_hint is False
     read_only = {name for name, t in tools.items() if t.annotations.read_only_hint}
     assert read_only == {"get_state", "check_credits", "get_edit_result", "get_export_status"}
     assert all(t.annotations.open_world_hint for t in tools.values())

@@ -96,7 +96,7 @@ class TrackOut(_Out):
 
 
 class StateResult(_Out):
-    session_id: str
+    session_id: str | None = Field(description="the session read; none when the skill has no session yet")
     timeline: str = Field(description="one-line summary of the timeline")
     tracks: list[TrackOut]
     export_ready: bool = Field(description="true when there is something to export")

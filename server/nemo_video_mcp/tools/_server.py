@@ -16,7 +16,7 @@ from mcp.types import ToolAnnotations
 from pydantic import Field
 
 from .. import __version__
-from ..service import ExportFormat, ExportQuality, Workspace
+from ..service import ExportFormat, ExportQuality, NoSession, Workspace
 from ..settings import Settings
 from ..skills import SkillRegistry
 from . import _texts as texts
@@ -30,7 +30,7 @@ from ._prompts import register_prompts
 from ._render_words import export_result
 from ._resources import register_resources
 from ._results import CancelResult, CreditsResult, ExportResult, SaveResult, StateResult, UploadResult
-from ._timeline_words import state_result
+from ._timeline_words import no_session_state, state_result
 from ._upload_words import upload_result
 
 SERVER_NAME = "nemo-video"
@@ -100,7 +100,10 @@ def register_tools(srv: MCPServer[AppState], settings: Settings) -> None:
     )
     async def get_state(ctx: Context[AppState, Any], session_id: SessionId = None) -> StateResult:
         with guard("get_state"):
-            return state_result(await workspace_of(ctx).state(session_id))
+            try:
+                return state_result(await workspace_of(ctx).state(session_id))
+            except NoSession as exc:  # nothing to read yet, and a read creates nothing
+                return no_session_state(exc.skill)
 
     @srv.tool(
         name="export_video",

@@ -95,6 +95,16 @@ def summary(draft: Draft) -> str:
     return f"Timeline ({n} track{'' if n == 1 else 's'}): {body}"
 
 
+def no_session_state(skill: str) -> StateResult:
+    """get_state when the skill has no session yet: an empty timeline (a read creates nothing)."""
+    return StateResult(
+        session_id=None,
+        timeline=f"No {skill} session yet (upload media or send an edit to start one). {EMPTY}",
+        tracks=[],
+        export_ready=False,
+    )
+
+
 def state_result(view: StateView) -> StateResult:
     """The get_state result: the summary, the tracks as data, and what NemoVideo produced."""
     analyses, note = capped_analyses(view.video_analyses, view.analyses)
