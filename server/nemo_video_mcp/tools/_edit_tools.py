@@ -25,7 +25,7 @@ from ._errors import tool_errors
 from ._results import EditResult
 from ._turn_words import edit_result
 
-INSTRUCTION = "what to change, in the user's words (or their answer to a question NemoVideo asked)"
+INSTRUCTION = "what to change, in the user's words"
 
 
 def _guard(ws: Workspace, tool: str) -> tool_errors:
