@@ -59,7 +59,14 @@ TOOLS = (
     "cancel",
     "check_credits",
 )
-SESSION_TOOLS = {"upload_media", "send_edit", "get_edit_result", "get_state", "export_video", "save_generated"}
+SESSION_TOOLS = {
+    "upload_media",
+    "send_edit",
+    "get_edit_result",
+    "get_state",
+    "export_video",
+    "save_generated",
+}
 READ_ONLY_SESSION_TOOLS = {"get_state", "save_generated"}  # a lost session is reported, never replaced
 EDIT_TOOLS = {"send_edit", "get_edit_result"}
 EXPORT_TOOLS = {"export_video", "get_export_status"}
