@@ -181,6 +181,23 @@ async def test_a_typo_session_id_moves_nothing(emulator: Emulator, tmp_path: Pat
     assert still["timeline"] == TIMELINE
 
 
+async def test_resources_never_create_or_switch_a_session(
+    emulator: Emulator, tmp_path: Path, mode: str
+) -> None:
+    settings = tool_settings(emulator, tmp_path)
+    async with connect(settings, mode) as c:
+        sid = await _uploaded(c, tmp_path)
+        sessions = set(emulator.sessions)
+        with pytest.raises(Exception, match="No session '1234567' is known"):
+            await c.read_resource("nemo://sessions/1234567/timeline")
+        emulator.inject(Fault("envelope", path=STATE, code=1002))
+        with pytest.raises(Exception, match="This read replaced nothing"):
+            await c.read_resource(f"nemo://sessions/{sid}/state")
+        still = (await c.call_tool("get_state", {})).structured_content
+    assert set(emulator.sessions) == sessions
+    assert still["session_id"] == sid
+
+
 async def test_reads_never_create_a_session(emulator: Emulator, tmp_path: Path, mode: str) -> None:
     settings = tool_settings(emulator, tmp_path)
     async with connect(settings, mode) as c:

@@ -144,8 +144,8 @@ class Uploads(Worker):
         ]
 
     async def cancel(self, upload_id: str) -> CancelView:
-        """Stop a running upload of this server (the request is abandoned: NemoVideo keeps nothing of
-        a body that never ended); an upload that is over is left as it is (`already_finished`)."""
+        """Stop a running upload of this server (the request is abandoned: a body that never ended is
+        not kept; one sent whole may still be); an upload that is over is left as it is."""
         job = next((j for j in self._jobs.values() if j.upload_id == upload_id), None)
         if job is None:
             raise UnknownHandle("upload", upload_id)

@@ -15,8 +15,9 @@ def message(view: CancelView) -> str:
             if view.kind == "render":
                 return f"The export {view.handle} was cancelled. Call export_video to render again."
             return (
-                f"The upload {view.handle} was cancelled; nothing of it was added. Call upload_media to "
-                "upload again."
+                f"The upload {view.handle} was stopped before NemoVideo confirmed it (if it had been sent "
+                "whole, NemoVideo may still add it: get_state shows the session's media). Call upload_media "
+                "to upload again."
             )
         case "already_finished":
             return f"Nothing to cancel: the {noun} {view.handle} had already ended ({view.state})."

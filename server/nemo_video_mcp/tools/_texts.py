@@ -111,7 +111,7 @@ SAVE_GENERATED = (
 
 CANCEL = (
     "Stop work by its handle: a render_id (the export stops at NemoVideo and is marked cancelled) or an "
-    "upload_id (the upload of this server stops; nothing of it is added). Cancelling work that already "
+    "upload_id (the upload of this server stops before NemoVideo confirms it). Cancelling work that already "
     "ended is a harmless no-op that says how it ended. An edit (turn_id) cannot be stopped once sent: "
     "NemoVideo offers no way to stop a run."
 )

@@ -140,8 +140,8 @@ def workspace_error(exc: WorkspaceError, describe: Describe) -> str:  # noqa: PL
         )
     if isinstance(exc, UploadCancelled):
         return (
-            f"Upload {exc.upload_id!r} was cancelled before it finished; nothing of it was added. Call "
-            "upload_media again to upload the files."
+            f"Upload {exc.upload_id!r} was cancelled before NemoVideo confirmed it (get_state shows whether "
+            "it arrived). Call upload_media again to upload the files."
         )
     if isinstance(exc, TurnBusy):
         return (
