@@ -28,7 +28,7 @@ from .server_proc import SERVER
 
 N = 50
 TARGET = 1.5
-REAL_EDIT = 10.0  # backend-api.md: "Edits 10-30 s"
+REAL_EDIT = 10.0  # ../shared/backend-api.md (the backend contract): "Edits 10-30 s"
 STRESS_EDIT = 0.2  # the emulator's default edit
 SERVER_ARGS = [SERVER, "--transport", "http", "--port", "{port}"]
 INSTRUCTION = 'add a title "Bench"'

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import atexit
 import functools
+import re
 import shutil
 import tempfile
 import weakref
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -35,10 +37,11 @@ def emulator() -> Iterator[Emulator]:
 # ---- secrets: no token may surface in anything a user, a host or a log could see ---------------
 #
 # For every test: every tool result, resource read and prompt result (recorded by wrapping
-# `mcp.Client`), every exception message the server's code builds, and everything captured from
-# stdout, stderr and logging is searched for every token the test's emulators issued, every token
-# and client id a test put into `Settings`, and a few static test tokens. A hit fails the test
-# (at teardown), naming where the token appeared without printing it.
+# `mcp.Client`), every exception message the server's code builds, everything captured from
+# stdout, stderr and logging, and the contents of every SQLite store the test opened (the file and
+# its WAL) are searched, case-insensitively, for every token the test's emulators issued, every
+# token and client id a test put into `Settings`, and a few static test tokens. A hit fails the
+# test (at teardown), naming where the token appeared without printing it.
 
 STATIC_SECRETS = frozenset(
     {
@@ -52,6 +55,7 @@ _EMULATORS: weakref.WeakSet[Emulator] = weakref.WeakSet()  # every emulator stil
 _TEST_EMULATORS: list[Emulator] = []  # the ones the running test started, kept until its teardown
 _SETTINGS_SECRETS: set[str] = set()
 _SEEN: list[tuple[str, str]] = []  # (where, text) for the running test
+_STORES: list[Path] = []  # the SQLite files the running test opened
 
 
 def _emulator_secrets(emu: Emulator) -> set[str]:
@@ -92,6 +96,25 @@ def _recording_init(cls: type) -> Callable[..., None]:
     return wrapper
 
 
+def _recording_store(original: Callable[..., None]) -> Callable[..., None]:
+    @functools.wraps(original)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        _STORES.append(Path(self.path))
+
+    return wrapper
+
+
+def _store_contents() -> list[tuple[str, str]]:
+    """The raw bytes of every store the test opened (a text column is stored as UTF-8)."""
+    texts = []
+    for path in dict.fromkeys(_STORES):
+        for part in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-journal")):
+            if part.is_file():
+                texts.append((f"the store file {part.name}", part.read_bytes().decode("latin-1")))
+    return texts
+
+
 def _recording_settings(original: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(original)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -115,6 +138,7 @@ def _secret_hooks() -> Iterator[None]:
 
     from nemo_video_mcp.backend import NemoError
     from nemo_video_mcp.service._media_policy import MediaRejected
+    from nemo_video_mcp.service._store import Store
     from nemo_video_mcp.service._workspace_errors import WorkspaceError
     from nemo_video_mcp.settings import Settings
 
@@ -139,6 +163,7 @@ def _secret_hooks() -> Iterator[None]:
             mp.setattr(mcp.Client, name, _recording_call(name, getattr(mcp.Client, name)))
         for cls in (NemoError, WorkspaceError, MediaRejected, ToolError):
             mp.setattr(cls, "__init__", _recording_init(cls))
+        mp.setattr(Store, "__init__", _recording_store(Store.__init__))
         from_env = Settings.__dict__["from_env"].__func__
         mp.setattr(Settings, "from_env", classmethod(_recording_settings(from_env)))
         yield
@@ -149,14 +174,17 @@ def _mask(secret: str) -> str:
 
 
 def find_leaks(texts: list[tuple[str, str]], secrets: set[str]) -> list[str]:
-    """One line per (secret, place) hit; the secret itself is masked."""
+    """One line per (secret, place) hit, in any letter case; the secret itself is masked."""
     wanted = sorted(s for s in secrets if len(s) >= MIN_SECRET_LENGTH)
     leaks = []
     for where, text in texts:
         for secret in wanted:
-            at = text.find(secret)
-            if at >= 0:
-                around = text[max(0, at - 60) : at + len(secret) + 60].replace(secret, "<TOKEN>")
+            found = re.search(re.escape(secret), text, re.IGNORECASE)
+            if found is not None:
+                at = found.start()
+                around = re.sub(
+                    re.escape(secret), "<TOKEN>", text[max(0, at - 60) : at + len(secret) + 60], flags=re.I
+                )
                 leaks.append(f"token {_mask(secret)} appeared in {where}: …{around!r}…")
     return leaks
 
@@ -167,12 +195,14 @@ def no_secret_leaks(request: pytest.FixtureRequest) -> Iterator[None]:
     _SEEN.clear()
     _SETTINGS_SECRETS.clear()
     _TEST_EMULATORS.clear()
+    _STORES.clear()
     yield
     secrets = set(STATIC_SECRETS) | _SETTINGS_SECRETS
     for emu in {*_EMULATORS, *_TEST_EMULATORS}:
         secrets |= _emulator_secrets(emu)
     _TEST_EMULATORS.clear()
-    texts = list(_SEEN)
+    texts = list(_SEEN) + _store_contents()
+    _STORES.clear()
     for when, key, content in getattr(request.node, "_report_sections", []):
         texts.append((f"the captured {key} of the test's {when}", content))
     _SEEN.clear()

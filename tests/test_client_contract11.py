@@ -134,8 +134,9 @@ async def test_a_draft_with_sandbox_paths_renders_once_rewritten(
     sources = [seg["m"]["src"] for seg in state.draft["t"][0]["sg"]]
     assert sources == ["/mnt/userdata/uploads/Beach Day.mp4", "/mnt/userdata/generated/generated_image_1.png"]
 
-    with pytest.raises(RenderFailed, match="media not reachable: /mnt/userdata/"):  # unreadable there
+    with pytest.raises(RenderFailed) as unreachable:  # unreadable there
         await client.submit_render(sid, state.draft, skill=SKILL)
+    assert "media not reachable: /mnt/userdata/" in (unreachable.value.said or "")  # NemoVideo's words
 
     rewrite = rewrite_sandbox_paths(state.draft, known_media(uploaded, state))
     assert rewrite.unmatched == []

@@ -282,6 +282,33 @@ async def test_recover_state_gives_up_after_unchanged_reads(client: NemoClient, 
     assert len(emulator.requests_to("/api/state/")) == state_reads + 4
 
 
+async def test_recover_state_gives_up_on_no_change_only_past_the_ceiling(
+    client: NemoClient, emulator: Any
+) -> None:
+    """Generation runs last minutes: 5 unchanged reads are not "no change" while NemoVideo may still
+    be running the message; only its ceiling (NEMO_STREAM_MAX_SECONDS since the run began) is."""
+    info = await client.create_session(skill=SKILL)
+    before = Draft.parse((await client.get_state(info.session_id, skill=SKILL)).draft)
+    state_reads = len(emulator.requests_to("/api/state/"))
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    env = {"NEMO_STREAM_MAX_SECONDS": "900", "NEMO_RECOVERY_MAX_UNCHANGED": "5"}
+    async with make_client(emulator.url, Path(str(client.settings.state_dir)), sleep=sleep, **env) as c:
+        last = await c.recover_state(info.session_id, before, skill=SKILL, intervals=[30, 60])
+        assert last.raw == before.raw
+        assert waits == [30] + [60] * 15  # read at 30 s, 90 s, ... 930 s: the first past 900 s
+        waits.clear()
+        started = anyio.current_time() - 600  # a run that began 10 minutes ago: 5 minutes are left
+        await c.recover_state(
+            info.session_id, before, skill=SKILL, intervals=[30, 60], deadline=started + 900
+        )
+        assert waits == [30, 60, 60, 60, 60, 60]
+    assert len(emulator.requests_to("/api/state/")) == state_reads + 16 + 6
+
+
 async def test_recover_state_uses_the_settings_by_default(emulator: Any, tmp_path: Path) -> None:
     waits: list[float] = []
 

@@ -148,7 +148,7 @@ def faults_for(tool: str, fault: str) -> list[Fault]:
 
 # ---- expected outcomes ------------------------------------------------------------------------
 
-TIMELINE = "Timeline (1 track): 1. Video: clip (0-10s)"
+TIMELINE = 'Timeline (1 track): 1. Video: "clip" (0-10s)'
 RATE = ("HTTP 429", "wait 600 seconds", "retry_after_seconds=600")
 SERVER = ("HTTP 503", "nothing was lost", "try again")
 RESET = ("could not reach NemoVideo", "Check the internet connection")
@@ -163,7 +163,11 @@ FORMATS = (
     "Supported formats: mp4, mov, avi, webm, mkv, jpg, jpeg, png, gif, webp, mp3, wav, m4a, aac",
 )
 LARGE = ("code 4002", "500 MB", "Compress it")
-RENDER_FAILED = ("render failed: encoder crashed", "The timeline is unchanged", "call export_video again")
+RENDER_FAILED = (
+    "NemoVideo said: «render failed: encoder crashed»",
+    "The timeline is unchanged",
+    "call export_video again",
+)
 
 
 @dataclass(frozen=True)
@@ -192,7 +196,7 @@ _EDIT = {
     "2001": _err(*CREDITS_LINK),
     "dropped stream": Expect("ok", ("dropped before the edit finished", "not sent again")),
     "silent stream": Expect("ok", ("without a written reply",)),
-    "stream error frame": Expect("failed", ("The edit failed: the model refused",)),
+    "stream error frame": Expect("failed", ("The edit failed; NemoVideo reported: «the model refused»",)),
 }
 _READ = {  # idempotent GETs: transient failures are retried
     "429 with Retry-After": OK,

@@ -195,7 +195,8 @@ def test_error_codes_map_to_the_tree() -> None:
     other = error_for_code(3005, "weird\nthing", CTX)
     assert isinstance(other, BackendError)
     assert other.code == 3005
-    assert "weird thing" in str(other)
+    assert other.said == "weird thing"  # NemoVideo's words, apart: whoever shows them quotes them
+    assert "weird" not in str(other)
 
 
 def test_http_statuses_map_to_the_tree() -> None:
@@ -234,3 +235,19 @@ def test_safe_text_redacts_and_truncates() -> None:
     assert safe_text("x" * 500, limit=20) == "x" * 19 + "…"
     assert safe_text(42) is None
     assert safe_text("   ") is None
+
+
+def test_backend_text_is_redacted_in_any_letter_case_before_it_is_parsed() -> None:
+    from nemo_video_mcp import logs
+    from nemo_video_mcp.backend._edit import SSEDecoder
+    from nemo_video_mcp.backend._http import json_or_none
+    from nemo_video_mcp.backend._sse import TextChunk
+
+    logs.add_secret("nmv_usr_MixedCaseSecret")
+    assert logs.redact("a NMV_USR_mixedcasesecret b") == "a [redacted] b"
+    body = b'{"code":0,"data":{"reply":"your token: nmv_usr_mixedcasesecret"}}'
+    assert json_or_none(body) == {"code": 0, "data": {"reply": "your token: [redacted]"}}
+    assert json_or_none(body, redact=False)["data"]["reply"].endswith("mixedcasesecret")  # the token call
+    events = SSEDecoder().feed(b'data: {"type":"text","content":"NMV_USR_MIXEDCASESECRET"}\n\n')
+    assert events == [TextChunk("[redacted]")]
+    assert logs.redact("nothing secret here") == "nothing secret here"

@@ -1,5 +1,6 @@
 """The suite-wide secret-leak check (tests/conftest.py `no_secret_leaks`) really fails a test that
-lets a token through, wherever it shows: a tool result, stderr, a log line, an error message."""
+lets a token through, wherever it shows (in any letter case): a tool result, stderr, a log line,
+an error message, the SQLite store."""
 
 from __future__ import annotations
 
@@ -69,6 +70,18 @@ def test_client_id_in_a_log_line():
         logging.getLogger("x").warning("client c-0123456789")
 
 
+def test_in_the_store(tmp_path):
+    from nemo_video_mcp.service._store import Store
+
+    with Emulator() as emu:
+        token = issue(emu)
+        store = Store(tmp_path / "state.sqlite3")
+        store.add_session("1", "video-json-ai")
+        store.add_turn("t", "1", "video-json-ai", "add music")
+        store.update_turn("t", status="completed", reply=f"echoing {token.upper()}")
+        store.close()
+
+
 def test_clean():
     with Emulator() as emu:
         assert issue(emu).startswith("nmv_usr_")
@@ -90,13 +103,19 @@ def test_leaks_fail_their_test_and_clean_tests_pass(pytester: pytest.Pytester) -
     pytester.makepyfile(test_inner=INNER_TESTS)
     result = pytester.runpytest_subprocess("-q", "-p", "no:randomly")
     outcomes = result.parseoutcomes()
-    assert outcomes.get("passed") == 6, result.stdout.str()
-    assert outcomes.get("errors") == 5, result.stdout.str()
+    assert outcomes.get("passed") == 7, result.stdout.str()
+    assert outcomes.get("errors") == 6, result.stdout.str()
     out = result.stdout.str()
-    for where in ("the result of call_tool('whoami')", "captured stderr", "captured log", "BackendError"):
+    for where in (
+        "the result of call_tool('whoami')",
+        "captured stderr",
+        "captured log",
+        "BackendError",
+        "the store file state.sqlite3",
+    ):
         assert where in out, where
     assert "ERROR test_inner.py::test_clean" not in out
     # (with CI set, pytest's short summary repeats each message in full: count distinct ones)
     messages = {line for line in out.splitlines() if line.startswith("token ")}
-    assert len(messages) == 5
+    assert len(messages) == 6
     assert not any("nmv_usr_" in m or "c-0123456789" in m for m in messages)  # masked

@@ -167,7 +167,8 @@ async def test_a_download_link_that_fails_does_not_fail_the_finished_render(
     async with connect(settings) as c:
         _, rid = await _started_render(c, emulator, tmp_path / "media")
         emulator.renders[rid].url = f"{emulator.url}/files/../../x.mp4"
-        emulator.inject(Fault("http", path=f"/api/render/proxy/{rid}/download", method="GET", status=404))
+        # and NemoVideo's download endpoint, tried after the URL, fails too
+        emulator.inject(Fault("http", path=f"/api/render/proxy/{rid}/download", status=404, times=1))
         failed = await c.call_tool("get_export_status", {"render_id": rid})
         assert failed.is_error
         assert "HTTP 404" in text_of(failed)
@@ -229,6 +230,7 @@ async def test_a_reset_mid_download_leaves_no_partial_file(emulator: Emulator, t
         # every attempt of the download breaks (the client tries twice with NEMO_MAX_RETRIES=1),
         # from the render's URL and from NemoVideo's fallback endpoint alike
         emulator.inject(Fault("reset", path="/files/", method="GET", times=2))
+        # and so does NemoVideo's download endpoint, tried after the URL
         emulator.inject(Fault("reset", path=f"/api/render/proxy/{rid}/download", method="GET", times=2))
         failed = await c.call_tool("get_export_status", {"render_id": rid})
         assert failed.is_error

@@ -11,6 +11,7 @@ import anyio
 import anyio.lowlevel
 import pytest
 
+from nemo_video_mcp.service import StoreUnavailable
 from nemo_video_mcp.service._records import SCHEMA_VERSION
 from nemo_video_mcp.service._store import DB_FILENAME, Store, StoreError
 
@@ -221,13 +222,13 @@ def test_existing_readable_file_is_tightened(tmp_path: Path) -> None:
 def test_unusable_database_files_give_an_actionable_error(tmp_path: Path) -> None:
     garbage = tmp_path / "garbage.sqlite3"
     garbage.write_bytes(b"this is not a database, just some text " * 100)
-    with pytest.raises(StoreError, match=r"garbage\.sqlite3.*move it aside"):
+    with pytest.raises(StoreUnavailable, match=r"garbage\.sqlite3.*move it aside"):
         Store(garbage)
 
     newer = tmp_path / "newer.sqlite3"
     with sqlite3.connect(newer) as conn:
         conn.execute("PRAGMA user_version = 99")
-    with pytest.raises(StoreError, match="newer than this server"):
+    with pytest.raises(StoreUnavailable, match="newer than this server"):
         Store(newer)
 
 
@@ -250,19 +251,55 @@ def test_expire_deletes_old_finished_work_only(store: Store, clock: Clock) -> No
     store.update_turn("new-done", status="failed")
     store.add_session("new-lost", "video-json-ai")
     store.mark_lost("new-lost")
+    store.add_render("new-render-pending", "old-kept", "video-json-ai")
 
     expired = store.expire(7 * day)
-    assert expired == (1, 1, 1)
+    assert expired == (1, 2, 1)
     assert store.get_turn("old-done") is None
     assert store.get_turn("old-running") is not None
     assert store.get_turn("new-done") is not None
     assert store.get_render("old-render-done") is None
-    assert store.get_render("old-render-pending") is not None
+    assert store.get_render("old-render-pending") is None  # 10 days unfinished: it can never finish
+    assert store.get_render("new-render-pending") is not None
     assert store.get_session("old-lost") is None
     assert store.get_session("old-lost-busy") is not None  # a running turn still needs it
     assert store.get_session("old-kept") is not None  # sessions in use are never expired
     assert store.get_session("new-lost") is not None
     assert store.expire(7 * day) == (0, 0, 0)
+
+
+def test_unfinished_renders_expire_only_when_they_can_never_finish(store: Store, clock: Clock) -> None:
+    """A short TTL never drops a render that may still be rendering: only one unfinished for more
+    than a day (and than the TTL) can never finish (issue 14, item 8)."""
+    hour = 3600.0
+    store.add_session("s", "video-json-ai")
+    store.add_render("r-pending", "s", "video-json-ai")
+    clock.now += 2 * hour
+    assert store.expire(hour) == (0, 0, 0)
+    assert store.get_render("r-pending") is not None
+    clock.now += 23 * hour
+    assert store.expire(hour) == (0, 1, 0)
+    assert store.get_render("r-pending") is None
+
+
+@pytest.mark.parametrize(
+    "word", ["completed", "succeeded", "done", "failed", "expired", "timed_out", "canceled"]
+)
+def test_a_render_is_over_whatever_word_nemovideo_uses_for_it(store: Store, clock: Clock, word: str) -> None:
+    """NemoVideo's other words for done, failed and cancelled finish a render too, so its record
+    expires like the others instead of staying unfinished forever (issue 14, item 8)."""
+    store.add_session("s", "video-json-ai")
+    store.add_render("r", "s", "video-json-ai")
+    assert store.update_render("r", status=word).finished_at is not None
+    clock.now += 2.0
+    assert store.expire(1.0).renders == 1
+
+
+def test_a_render_still_working_under_another_word_is_not_over(store: Store) -> None:
+    store.add_session("s", "video-json-ai")
+    store.add_render("r", "s", "video-json-ai")
+    assert store.update_render("r", status="encoding").finished_at is None
+    assert [r.render_id for r in store.unfinished_renders()] == ["r"]
 
 
 @pytest.mark.anyio

@@ -65,7 +65,7 @@ async def test_1002_names_the_new_session_and_the_lost_timeline(
         assert old in text
         assert new in text
         assert "1002" in text
-        assert "Timeline (1 track): 1. Video: clip (0-10s)" in text
+        assert 'Timeline (1 track): 1. Video: "clip" (0-10s)' in text
         assert "upload the media again" in text
         now = (await c.call_tool("get_state", {})).structured_content
         assert now["session_id"] == new  # the new session is the current one
@@ -214,5 +214,5 @@ async def test_export_lost_in_transit_is_checked_not_resubmitted(
         check = await c.call_tool("get_export_status", {"render_id": match.group(1)})
         checked = readable_error(emulator, check)
     assert "has no export" in checked
-    assert "call export_video again" in checked
+    assert "Call export_video again" in checked
     assert emulator.renders == {}

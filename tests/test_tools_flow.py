@@ -137,7 +137,7 @@ async def test_render_outlasting_the_budget_is_finished_by_get_export_status(
     assert out["status"] == "completed"
     assert out["render_id"] == started["render_id"]
     assert file_bytes(out["path"]) == emulator.render_content()
-    assert any(m.startswith("rendering ") and "%" in m for m in progress.messages)
+    assert any(m.startswith("exporting ") and "%: rendering" in m for m in progress.messages)
     assert len(emulator.requests_to(RENDER, "POST")) == 1
 
 

@@ -55,7 +55,7 @@ async def test_render_word_beside_processing(emulator: Emulator, tmp_path: Path,
         ).structured_content
     assert status["status"] == "processing", status
     assert status["backend_status"] == "encoding"
-    assert "processing (encoding)" in status["message"]
+    assert 'processing (NemoVideo\'s status: "encoding")' in status["message"]
     assert done["status"] == "completed"
     assert file_bytes(done["path"]) == emulator.render_content()
 

@@ -47,8 +47,8 @@ def _assert_needs_answer(out: dict[str, Any]) -> None:
     assert question["prompt"] == PROMPT
     assert question["options"] == ["the red car", "the blue van"]
     assert question["allow_multiple"] is False
-    assert f'"{PROMPT}"' in out["reply"]  # NemoVideo's words, quoted
-    assert '"the red car"' in out["reply"]
+    assert f"NemoVideo asked:\n1. «{PROMPT}»" in out["reply"]  # NemoVideo's words, quoted as its own
+    assert "«the red car»" in out["reply"]
     assert "send_edit" in out["reply"]
     assert "Ask the user" in out["reply"]
 
@@ -163,7 +163,7 @@ async def test_several_questions_and_multiple_choice(emulator: Emulator, tmp_pat
     assert out["status"] == "needs_answer"
     assert out["question_title"] == "Before I remove anything"
     assert out["questions"][0]["allow_multiple"] is True
-    assert '"Before I remove anything"' in out["reply"]
+    assert "«Before I remove anything»" in out["reply"]
 
 
 async def test_a_question_after_the_budget_is_reported_by_get_edit_result(

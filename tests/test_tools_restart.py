@@ -1,14 +1,18 @@
 """Work survives a restart: a new server instance on the same state folder finishes a render the
-previous one started (polling the stored id, never resubmitting) and reports an edit that was in
-flight from the timeline as it is now (never sending it again)."""
+previous one started (polling the stored id, never resubmitting; one whose submit was cut off is
+checked at start-up), and reports an edit that was in flight from the timeline as it is now
+(never sending it again)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from nemo_video_mcp.emulator import Emulator, Fault
+from nemo_video_mcp.service._store import RenderRecord, Store
+from nemo_video_mcp.settings import Settings
 from support_common import make_media, text_of
 from tools_support import MODES, connect, file_bytes, tool_settings, until
 
@@ -128,3 +132,71 @@ async def test_other_status_words_for_done_are_understood(
     assert not result.is_error, text_of(result)
     assert result.structured_content["status"] == "completed"
     assert file_bytes(result.structured_content["path"]) == emulator.render_content()
+
+
+def _record(settings: Settings, render_id: str) -> RenderRecord | None:
+    """The render's record as another process would read it."""
+    look = Store.in_dir(settings.state_dir)
+    try:
+        return look.get_render(render_id)
+    finally:
+        look.close()
+
+
+async def test_a_submit_cut_off_before_its_answer_is_checked_on_the_next_start(
+    emulator: Emulator, tmp_path: Path, mode: str
+) -> None:
+    """Issue 14, item 8: the render's id is polled (never submitted again) when the server starts,
+    without anyone asking; NemoVideo has no such render, so the record is over and expires."""
+    settings = tool_settings(emulator, tmp_path)
+    async with connect(settings, mode) as first:
+        await first.call_tool("upload_media", {"paths": [str(make_media(tmp_path / "media"))]})
+        emulator.inject(Fault("reset", path=RENDER, method="POST"))
+        cut = await first.call_tool("export_video", {})
+    assert cut.is_error
+    match = re.search(r"render_id='(render_\w+)'", text_of(cut))
+    assert match, text_of(cut)
+    render_id = match.group(1)
+    pending = _record(settings, render_id)
+    assert pending is not None
+    assert pending.status == "pending"
+
+    async with connect(settings, mode) as second:
+        await until(lambda: (r := _record(settings, render_id)) is not None and r.finished_at is not None)
+        asked = await second.call_tool("get_export_status", {"render_id": render_id})
+    assert emulator.requests_to(f"{RENDER}/{render_id}", "GET"), "its id was polled"
+    assert asked.is_error
+    assert "has no export" in text_of(asked)
+    assert len(emulator.requests_to(RENDER, "POST")) == 1  # never submitted again
+
+    look = Store.in_dir(settings.state_dir)  # finished, so it expires like the others
+    try:
+        assert look.expire(0.0).renders == 1
+        assert look.get_render(render_id) is None
+    finally:
+        look.close()
+
+
+async def test_a_submit_whose_answer_was_lost_is_finished_on_the_next_start(
+    emulator: Emulator, tmp_path: Path, mode: str
+) -> None:
+    """The submit reached NemoVideo but its answer did not come back: the next start finds the
+    render by its id, waits for it and saves the file that was asked for, without a new submit."""
+    settings = tool_settings(emulator, tmp_path, {"NEMO_READ_TIMEOUT": "0.5"})
+    async with connect(settings, mode) as first:
+        await first.call_tool("upload_media", {"paths": [str(make_media(tmp_path / "media"))]})
+        emulator.inject(Fault("delay", path=RENDER, method="POST", seconds=1.5))
+        cut = await first.call_tool("export_video", {})
+    assert cut.is_error
+    match = re.search(r"render_id='(render_\w+)'", text_of(cut))
+    assert match, text_of(cut)
+    render_id = match.group(1)
+    await until(lambda: render_id in emulator.renders)  # NemoVideo got it after all
+
+    async with connect(settings, mode) as second:
+        await until(lambda: (r := _record(settings, render_id)) is not None and r.path is not None)
+        done = (await second.call_tool("get_export_status", {"render_id": render_id})).structured_content
+    assert done["status"] == "completed"
+    assert file_bytes(done["path"]) == emulator.render_content()
+    assert len(emulator.requests_to(RENDER, "POST")) == 1
+    assert emulator.renders[render_id].submits == 1

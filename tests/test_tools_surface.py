@@ -71,10 +71,11 @@ async def test_tool_names_arguments_and_annotations(emulator: Emulator, tmp_path
     assert tools["cancel"].annotations.idempotent_hint is True
     assert tools["save_generated"].annotations.destructive_hint is False
     read_only = {name for name, t in tools.items() if t.annotations.read_only_hint}
-    assert read_only == {"get_state", "check_credits", "get_edit_result", "get_export_status"}
+    assert read_only == {"get_state", "check_credits", "get_edit_result"}  # get_export_status saves files
     assert all(t.annotations.open_world_hint for t in tools.values())
     assert tools["send_edit"].annotations.idempotent_hint is False
-    for name in ("upload_media", "export_video", "get_state", "check_credits"):
+    assert tools["get_export_status"].annotations.idempotent_hint is True  # a second call saves nothing more
+    for name in ("upload_media", "export_video", "get_export_status", "get_state", "check_credits"):
         assert tools[name].annotations.destructive_hint is False
     for name in TOOLS:
         assert tools[name].output_schema is not None
@@ -95,14 +96,19 @@ async def test_instructions_summarise_the_workflow(emulator: Emulator, tmp_path:
 async def test_resources_timeline_state_and_skills(emulator: Emulator, tmp_path: Path, mode: str) -> None:
     async with connect(tool_settings(emulator, tmp_path), mode) as c:
         templates = {t.uri_template for t in (await c.list_resource_templates()).resource_templates}
-        assert templates == {"nemo://sessions/{session_id}/timeline", "nemo://sessions/{session_id}/state"}
+        assert templates == {
+            "nemo://sessions/{session_id}/timeline",
+            "nemo://sessions/{session_id}/state",
+        } | {
+            f"nemo://renders/{{render_id}}/video.{ext}" for ext in ("mp4", "webm", "mov")
+        }  # the player's videos (tests/test_player.py)
         listed = {str(r.uri) for r in (await c.list_resources()).resources}
-        assert listed == {f"nemo://skills/{slug}" for slug in SKILLS}
+        assert listed == {f"nemo://skills/{slug}" for slug in SKILLS} | {"ui://nemo-video/player"}
 
         up = await c.call_tool("upload_media", {"paths": [str(make_media(tmp_path / "media"))]})
         sid = up.structured_content["session_id"]
         timeline = (await c.read_resource(f"nemo://sessions/{sid}/timeline")).contents[0]
-        assert timeline.text == "Timeline (1 track): 1. Video: clip (0-10s)"
+        assert timeline.text == 'Timeline (1 track): 1. Video: "clip" (0-10s)'
         state = (await c.read_resource(f"nemo://sessions/{sid}/state")).contents[0]
         assert state.mime_type == "application/json"
         data = json.loads(state.text)

@@ -51,6 +51,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"HTTP port (default {DEFAULT_PORT})")
     parser.add_argument(
+        "--isolate-clients",
+        action="store_true",
+        help="HTTP: keep each client's sessions apart, by bearer token (one per client in "
+        "NEMO_HTTP_TOKEN, comma-separated); same as NEMO_HTTP_ISOLATE_CLIENTS=1",
+    )
+    parser.add_argument(
         "--allow-host",
         action="append",
         default=[],
@@ -128,6 +134,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = Settings.from_env(environment(os.environ, args.media_roots, args.output_dir))
         if args.verbose:
             settings = settings.with_overrides(log_level="DEBUG")
+        if args.isolate_clients:
+            settings = settings.with_overrides(http_isolate_clients=True)
     except SettingsError as exc:
         print(f"nemo-video-mcp: {exc}", file=sys.stderr)
         return 2
@@ -135,10 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from . import logs
 
     logs.configure(settings.log_level)
-    logs.add_secret(settings.client_id)
-    for secret in (settings.token, settings.http_token):
-        if secret is not None:
-            logs.add_secret(secret.get_secret_value())
+    _register_secrets(settings)
 
     if args.command == "doctor":
         from .doctor import run as run_doctor
@@ -149,7 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.transport == "http":
         from .http_transport import bind_problem
 
-        problem = bind_problem(args.host, settings.http_token)
+        problem = bind_problem(args.host, settings.http_token, isolate=settings.http_isolate_clients)
         if problem:
             print(f"nemo-video-mcp: {problem}", file=sys.stderr)
             return 2
@@ -178,6 +183,18 @@ def serve(args: argparse.Namespace, configured: Settings, *, sandbox: bool) -> i
             )
     except KeyboardInterrupt:  # before the event loop watched signals (start-up), or on Windows
         return shutdown.INTERRUPTED
+
+
+def _register_secrets(settings: Settings) -> None:
+    """Every secret the settings hold: no log line may carry one."""
+    from . import logs
+
+    logs.add_secret(settings.client_id)
+    for secret in (settings.token, settings.http_token):
+        if secret is not None:
+            logs.add_secret(secret.get_secret_value())
+    for http_token in settings.http_tokens:  # each client's own, when there are several
+        logs.add_secret(http_token)
 
 
 def environment(

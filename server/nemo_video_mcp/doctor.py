@@ -117,6 +117,21 @@ def check_state_dir(settings: Settings) -> list[Check]:
     return checks or [Check("ok", f"state folder {folder} (0700, files 0600)")]
 
 
+def check_state_store(settings: Settings) -> list[Check]:
+    """The state database: usable, or what is wrong with it and the fix, in the words the tools
+    use. Creates and changes nothing (a damaged file is never deleted)."""
+    from .service import Store
+    from .tools import store_fix, store_problem
+
+    problem = Store.probe(settings.state_dir)
+    if problem is not None:
+        return [Check("fail", store_problem(problem), store_fix(problem))]
+    path = Store.file_in(settings.state_dir)
+    if not path.exists():
+        return [Check("ok", f"state database {path} is created on first use")]
+    return [Check("ok", f"state database {path} (readable, intact)")]
+
+
 def _writable(folder: Path) -> bool:
     """Try it: os.access says yes to root even on a read-only mount."""
     try:
@@ -256,7 +271,8 @@ def run(settings: Settings, *, sandbox: bool = False, out: TextIO | None = None)
     after = None if settings.token is not None else _cached_token(settings)
     fetched_now = after is not None and after != before
     checks = [*check_python(), *check_packages(), *check_token(settings, fetched_now=fetched_now)]
-    checks += [*check_state_dir(settings), *check_media_roots(settings), *check_output_dir(settings)]
+    checks += [*check_state_dir(settings), *check_state_store(settings)]
+    checks += [*check_media_roots(settings), *check_output_dir(settings)]
     checks += [*skill_checks, *backend]
     print(
         "nemo-video-mcp doctor" + (" (sandbox: the backend is the local emulator)" if sandbox else ""),

@@ -1,35 +1,82 @@
 """Structured logging to stderr, never stdout (stdout carries only the MCP protocol).
 
-`configure(level, secrets=...)` sets up structlog and routes the standard library's logging
-(the SDK's, uvicorn's, httpx2's) through the same renderer on stderr. A redaction processor
-replaces every registered secret (the bearer token, the HTTP transport token, the client id)
-with `[redacted]` wherever it appears in an event, so no log line can carry one.
+`configure(level, stream=..., json=...)` (called by `cli.py`) sets up structlog and routes the
+standard library's logging (the SDK's, uvicorn's, httpx2's) through the same renderer on stderr.
+A redaction processor replaces every secret registered with `add_secret` (the bearer token, the
+HTTP transport token, the client id) with `[redacted]` wherever it appears in an event, so no log
+line can carry one.
+
+`redact` / `redact_bytes` match the secrets in any letter case. The backend client applies
+`redact_bytes` to every JSON answer and `redact` to every SSE payload before parsing them, so
+no text NemoVideo sends (a reply echoing the token, an error message) reaches the store, a log
+or a tool result with a secret in it.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from collections.abc import MutableMapping
-from typing import Any, TextIO
+from typing import Any, NamedTuple, TextIO
 
 import structlog
+
+from .echo import LOG_CHARS, shorten
 
 _SECRETS: set[str] = set()
 REDACTED = "[redacted]"
 
 
+class _Matchers(NamedTuple):
+    lower: tuple[str, ...]  # the secrets lower-cased: a cheap pre-check
+    lower_raw: tuple[bytes, ...]
+    text: re.Pattern[str]
+    raw: re.Pattern[bytes]
+
+
+_MATCHERS: list[_Matchers] = []  # the current one (rebuilt when a secret is added)
+
+
 def add_secret(value: str | None) -> None:
     """Register a value that must never appear in a log line (tokens are added as they are learned)."""
-    if value and len(value) >= 6:
+    if value and len(value) >= 6 and value not in _SECRETS:
         _SECRETS.add(value)
+        ordered = sorted(_SECRETS, key=len, reverse=True)  # the longest first: no partial leftovers
+        _MATCHERS[:] = [
+            _Matchers(
+                tuple(s.lower() for s in ordered),
+                tuple(s.lower().encode() for s in ordered),
+                re.compile("|".join(re.escape(s) for s in ordered), re.IGNORECASE),
+                re.compile(b"|".join(re.escape(s.encode()) for s in ordered), re.IGNORECASE),
+            )
+        ]
 
 
 def redact(text: str) -> str:
-    for secret in _SECRETS:
-        if secret in text:
-            text = text.replace(secret, REDACTED)
-    return text
+    """`text` with every registered secret, in any letter case, replaced by `[redacted]`."""
+    if not _MATCHERS:
+        return text
+    m = _MATCHERS[0]
+    low = text.lower()
+    if not any(s in low for s in m.lower):
+        return text
+    return m.text.sub(REDACTED, text)
+
+
+def has_secret(data: bytes) -> bool:
+    """Whether `data` may carry a registered secret (in any letter case): a cheap pre-check."""
+    if not _MATCHERS:
+        return False
+    low = data.lower()
+    return any(s in low for s in _MATCHERS[0].lower_raw)
+
+
+def redact_bytes(data: bytes) -> bytes:
+    """`redact` for a body as received (UTF-8 JSON): the secrets are ASCII, so is `[redacted]`."""
+    if not has_secret(data):
+        return data
+    return _MATCHERS[0].raw.sub(REDACTED.encode(), data)
 
 
 def _redact_value(value: Any) -> Any:
@@ -52,7 +99,7 @@ def _redaction_processor(
 
 class _RedactingFormatter(structlog.stdlib.ProcessorFormatter):
     def format(self, record: logging.LogRecord) -> str:
-        return redact(super().format(record))
+        return shorten(redact(super().format(record)), LOG_CHARS)  # an echoed input stays bounded
 
 
 _SHARED: list[Any] = [

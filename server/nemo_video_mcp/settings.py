@@ -17,9 +17,9 @@ import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 SKILLS: tuple[str, ...] = ("objectremover-video", "video-json-ai", "editor-remastered")
-PLATFORMS: tuple[str, ...] = ("clawhub", "cursor", "unknown")
 DEFAULT_API_URL = "https://mega-api-prod.nemovideo.ai"
 WAIT_CEILING_SECONDS = 50.0
+DOWNLOAD_MAX_BYTES = 20 * 1024**3  # 20 GiB
 
 SkillSlug = Literal["objectremover-video", "video-json-ai", "editor-remastered"]
 Platform = Literal["clawhub", "cursor", "unknown"]
@@ -48,10 +48,12 @@ ENV_VARS: dict[str, str] = {
     "NEMO_RECOVERY_POLL_SECONDS": "recovery_poll_seconds",
     "NEMO_RECOVERY_MAX_UNCHANGED": "recovery_max_unchanged",
     "NEMO_RECORD_TTL_HOURS": "record_ttl_hours",
+    "NEMO_DOWNLOAD_MAX_BYTES": "download_max_bytes",
+    "NEMO_DOWNLOAD_MAX_SECONDS": "download_max_seconds",
     "NEMO_HTTP_TOKEN": "http_token",
+    "NEMO_HTTP_ISOLATE_CLIENTS": "http_isolate_clients",
     "NEMO_LOG_LEVEL": "log_level",
 }
-_LIST_FIELDS = {"media_roots", "recovery_poll_seconds"}
 
 
 class SettingsError(ValueError):
@@ -121,7 +123,10 @@ class Settings(BaseModel):
     recovery_poll_seconds: tuple[float, ...] = (30.0, 60.0)
     recovery_max_unchanged: int = Field(default=5, ge=1, le=100)
     record_ttl_hours: float = Field(default=24.0 * 7, gt=0)
-    http_token: SecretStr | None = None
+    download_max_bytes: int = Field(default=DOWNLOAD_MAX_BYTES, gt=0)
+    download_max_seconds: float = Field(default=3600.0, gt=0, le=7 * 24 * 3600.0)
+    http_token: SecretStr | None = None  # one token, or several separated by commas (one per client)
+    http_isolate_clients: bool = False
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("api_url")
@@ -147,9 +152,10 @@ class Settings(BaseModel):
         return v
 
     @property
-    def token_source(self) -> str:
-        """Where the token comes from, for `doctor` (never the token itself)."""
-        return "NEMO_TOKEN" if self.token is not None else "anonymous token (fetched and cached)"
+    def http_tokens(self) -> tuple[str, ...]:
+        """The bearer tokens the HTTP transport accepts (NEMO_HTTP_TOKEN, split at commas)."""
+        raw = self.http_token.get_secret_value() if self.http_token is not None else ""
+        return tuple(dict.fromkeys(t.strip() for t in raw.split(",") if t.strip()))
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], *, home: Path | None = None) -> Settings:

@@ -15,9 +15,14 @@ from ._errors import (
     SUPPORTED_FORMATS,
     AuthError,
     BackendError,
+    DiskFull,
+    DownloadError,
+    DownloadTooLarge,
+    DownloadTooSlow,
     FileTooLarge,
     NemoError,
     NoCredits,
+    NotAnswering,
     PlanBlocked,
     PlanRequired,
     RateLimited,
@@ -55,6 +60,7 @@ from ._questions import (
 from ._render_download import fallback_path
 from ._renders import new_render_id
 from ._retry import is_retryable
+from ._retrying import call_deadline, time_left
 from ._sandbox import SANDBOX_ROOT, SandboxRewrite, is_sandbox_path, known_media, rewrite_sandbox_paths
 from ._sse import (
     Activity,
@@ -68,6 +74,7 @@ from ._sse import (
     ToolResult,
 )
 from ._state_items import StateItem, state_items, url_file_name
+from ._upload import OpenFile
 
 __all__ = [
     "DEFAULT_NAME",
@@ -86,7 +93,11 @@ __all__ = [
     "Change",
     "ChangeKind",
     "Credits",
+    "DiskFull",
     "Done",
+    "DownloadError",
+    "DownloadTooLarge",
+    "DownloadTooSlow",
     "Draft",
     "EditResult",
     "EditRun",
@@ -95,6 +106,8 @@ __all__ = [
     "NemoClient",
     "NemoError",
     "NoCredits",
+    "NotAnswering",
+    "OpenFile",
     "PlanBlocked",
     "PlanRequired",
     "Question",
@@ -126,6 +139,7 @@ __all__ = [
     "UploadedFile",
     "answer_message",
     "bind_url",
+    "call_deadline",
     "draft_changes",
     "fallback_path",
     "is_ask_question",
@@ -139,6 +153,7 @@ __all__ = [
     "rewrite_sandbox_paths",
     "sanitise_filename",
     "state_items",
+    "time_left",
     "unique_path",
     "url_file_name",
 ]

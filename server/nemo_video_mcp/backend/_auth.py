@@ -6,9 +6,10 @@
   once in `<state_dir>/client_id`, mode 0600; the state dir is created 0700).
 - Concurrent callers share one fetch (an `anyio.Lock`); a renewal asked for a token that another
   caller already replaced returns the replacement instead of fetching again.
-- The anonymous call: HTTP 400 (client id missing or refused) is a client bug: a new id is
-  generated and the call retried once; HTTP 429 waits (`Retry-After`, else
-  NEMO_RETRY_AFTER_SECONDS) and retries once.
+- The anonymous call runs in the one retry loop (`_retrying.Retrier`): HTTP 400 (client id
+  missing or refused) is a client bug: a new id is generated and the call retried once at once;
+  HTTP 429 waits (`Retry-After`, else NEMO_RETRY_AFTER_SECONDS) and retries once, and a connection
+  that could not be opened is retried with backoff (`_retry.RetryPolicy`, as for every call).
 
 Every token learned is registered with `logs.add_secret` so no log line can carry it.
 """
@@ -18,6 +19,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
+import stat
 import tempfile
 import time
 import uuid
@@ -33,11 +36,15 @@ from .. import logs
 from ..settings import Settings
 from ._errors import AuthError, RateLimited
 from ._models import AnonymousToken
-from ._retry import MAX_RETRY_AFTER
+from ._retry import RetryPolicy
+from ._retrying import Retrier
 
 CLIENT_ID_FILE = "client_id"
 TOKEN_FILE = "token.json"  # noqa: S105 (a file name)
 EXPIRY_MARGIN_SECONDS = 60.0  # renew a little before the backend would refuse the token
+ANONYMOUS_WHAT = "get an anonymous NemoVideo token"
+MAX_STATE_FILE_BYTES = 64 * 1024  # a token cache or a client id is a few hundred bytes
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0)
 
 log = logs.get_logger(__name__)
 
@@ -83,6 +90,29 @@ class CachedToken:
         return now >= self.expires_at - margin
 
 
+def read_small_file(path: Path, limit: int = MAX_STATE_FILE_BYTES) -> str | None:
+    """The text of `path` if it is a regular file of at most `limit` bytes; None otherwise, decided
+    before reading a byte: a FIFO (opened non-blocking), a device, a symlink or a huge file put in
+    its place is refused, never read (it could block the server or fill its memory)."""
+    try:
+        fd = os.open(path, _READ_FLAGS)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > limit:
+            log.warning(
+                "state_file_refused", file=path.name, regular=stat.S_ISREG(st.st_mode), size=st.st_size
+            )
+            return None
+        data = os.read(fd, limit + 1)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return data[:limit].decode("utf-8", "replace") if len(data) <= limit else None
+
+
 def _write_private(path: Path, text: str) -> None:
     """Write `text` to `path` atomically with mode 0600 (never readable by others, even briefly)."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -118,10 +148,10 @@ class StateFiles:
             log.warning("state_write_failed", file=name, error=type(exc).__name__)
 
     def read_client_id(self) -> str | None:
+        raw = read_small_file(self.dir / CLIENT_ID_FILE)
         try:
-            raw = (self.dir / CLIENT_ID_FILE).read_text(encoding="utf-8").strip()
-            return str(uuid.UUID(raw))
-        except (OSError, ValueError):
+            return str(uuid.UUID(raw.strip())) if raw is not None else None
+        except ValueError:
             return None
 
     def new_client_id(self) -> str:
@@ -130,9 +160,10 @@ class StateFiles:
         return cid
 
     def load_token(self, api_url: str) -> CachedToken | None:
+        text = read_small_file(self.dir / TOKEN_FILE)
         try:
-            raw = json.loads((self.dir / TOKEN_FILE).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            raw = json.loads(text) if text is not None else None
+        except ValueError:
             return None
         if not isinstance(raw, dict) or not isinstance(raw.get("token"), str) or not raw["token"]:
             return None
@@ -169,11 +200,14 @@ class Authenticator:
         fetch: FetchToken,
         *,
         sleep: Sleep = anyio.sleep,
+        retrier: Retrier | None = None,
+        rand: Callable[[], float] = random.random,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._settings = settings
         self._fetch = fetch
-        self._sleep = sleep
+        self._retrier = retrier if retrier is not None else Retrier(sleep=sleep)
+        self._rand = rand
         self._clock = clock
         self._files = StateFiles(settings.state_dir)
         self._lock = anyio.Lock()
@@ -182,7 +216,6 @@ class Authenticator:
         self._client_id: str | None = settings.client_id
         self._fixed = settings.token.get_secret_value() if settings.token is not None else None
         self._session_user_id: str | None = None
-        self.fetches = 0  # anonymous-token calls made (diagnostics and tests)
         if self._fixed:
             logs.add_secret(self._fixed)
         logs.add_secret(self._client_id)
@@ -222,6 +255,8 @@ class Authenticator:
                 cached = self._files.load_token(self._settings.api_url)
                 if cached is not None:
                     logs.add_secret(cached.token)
+                    # the id that token was issued to is a secret too, even when unused now
+                    logs.add_secret(self._client_id or self._files.read_client_id())
                     self._current = cached
             current = self._valid()
             if current is not None:
@@ -256,29 +291,40 @@ class Authenticator:
         return token
 
     async def _fetch_with_fallbacks(self, skill: str) -> AnonymousToken:
-        regenerated = waited = False
-        while True:
-            self.fetches += 1
-            try:
-                return await self._fetch(self.client_id(), skill)
-            except ClientIdRejected:
+        s = self._settings
+        policy = RetryPolicy(
+            idempotent=False,
+            max_retries=s.max_retries,
+            default_retry_after=s.retry_after_seconds,
+            rand=self._rand,
+        )
+        regenerated = False
+
+        async def once() -> AnonymousToken:
+            return await self._fetch(self.client_id(), skill)
+
+        def decide(exc: Exception, _made: int) -> float | None:
+            nonlocal regenerated
+            if isinstance(exc, ClientIdRejected):
                 if regenerated:
-                    raise AuthError(
-                        "NemoVideo refused the anonymous-token request twice (HTTP 400, client id); "
-                        "set NEMO_TOKEN or NEMO_CLIENT_ID to a valid value"
-                    ) from None
+                    return None
                 regenerated = True
                 log.warning("client_id_rejected_regenerating")
                 self._client_id = self._files.new_client_id()
                 logs.add_secret(self._client_id)
-            except RateLimited as exc:
-                delay = exc.retry_after if exc.retry_after is not None else self._settings.retry_after_seconds
-                if waited or delay > MAX_RETRY_AFTER:
-                    raise RateLimited(
-                        "NemoVideo is rate limiting anonymous tokens (HTTP 429; one per client per "
-                        "7 days): try again later or set NEMO_TOKEN",
-                        retry_after=exc.retry_after,
-                    ) from None
-                waited = True
-                log.warning("anonymous_token_rate_limited", wait_seconds=delay)
-                await self._sleep(delay)
+                return 0.0
+            return policy.wait_after(exc)
+
+        try:
+            return await self._retrier.run(once, decide, what=ANONYMOUS_WHAT, attempts=policy.max_attempts)
+        except ClientIdRejected:
+            raise AuthError(
+                "NemoVideo refused the anonymous-token request twice (HTTP 400, client id); "
+                "set NEMO_TOKEN or NEMO_CLIENT_ID to a valid value"
+            ) from None
+        except RateLimited as exc:
+            raise RateLimited(
+                "NemoVideo is rate limiting anonymous tokens (HTTP 429; one per client per "
+                "7 days): try again later or set NEMO_TOKEN",
+                retry_after=exc.retry_after,
+            ) from None

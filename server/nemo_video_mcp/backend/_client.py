@@ -1,8 +1,9 @@
 """`NemoClient`: the typed async client of the NemoVideo backend (knows nothing of MCP).
 
 One shared `httpx2.AsyncClient`; every request carries the skill's attribution headers and the
-bearer token; every failure is one of `errors.py`. See `docs/ARCHITECTURE.md` for the contract
-and `backend-api.md` for the endpoints.
+bearer token; every failure is one of `_errors.py`. See `docs/ARCHITECTURE.md` for the contract
+and the backend contract, `../shared/backend-api.md` (beside the checkout, not in it), for the
+endpoints.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from typing import Any
 from urllib.parse import quote
 
 import anyio
-import httpx2
 from pydantic import ValidationError
 
 from ..settings import Settings
@@ -28,7 +28,7 @@ from ._models import Credits, RenderStatus, SessionInfo, SessionState, UploadedF
 from ._recovery import recover_state
 from ._render_download import RenderDownloads
 from ._renders import OnStatus, Renders
-from ._upload import MultipartFiles, Progress, parse_files
+from ._upload import MultipartFiles, OpenFile, Progress, parse_files
 
 APP = "nemo_agent"
 CLAIM_URL = "https://nemovideo.com/workspace/claim"
@@ -46,11 +46,10 @@ class NemoClient:
         settings: Settings,
         skills: SkillRegistry,
         *,
-        transport: httpx2.AsyncBaseTransport | None = None,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
     ) -> None:
         self.settings = settings
-        self._http = Http(settings, skills, transport=transport, sleep=sleep)
+        self._http = Http(settings, skills, sleep=sleep)
         self._renders = Renders(self._http)
         self._render_downloads = RenderDownloads(self._http, self._renders)
         self._run_locks: dict[str, anyio.Lock] = {}
@@ -77,10 +76,6 @@ class NemoClient:
     def is_anonymous(self) -> bool:
         """False when NEMO_TOKEN is set (a registered user: no registration link on 2001)."""
         return self._http.auth.is_anonymous
-
-    async def ensure_token(self, *, skill: str) -> None:
-        """Get the token now (anonymous: fetched or read from the cache), e.g. for `doctor`."""
-        await self._http.auth.token(skill)
 
     # --- sessions, state, credits -----------------------------------------------------------
 
@@ -163,13 +158,14 @@ class NemoClient:
     async def upload_files(
         self,
         session_id: str,
-        paths: Sequence[Path],
+        files: Sequence[Path | OpenFile],
         *,
         skill: str,
         progress: Progress | None = None,
     ) -> list[UploadedFile]:
-        """Upload local files in one multipart request streamed from disk."""
-        body = MultipartFiles([Path(p) for p in paths])
+        """Upload local files in one multipart request streamed from disk: paths (opened by name), or
+        files the caller opened and checked (`OpenFile`, streamed from that descriptor)."""
+        body = MultipartFiles([f if isinstance(f, OpenFile) else Path(f) for f in files])
         data = await self._http.call(
             "POST",
             f"/api/upload-video/{APP}/me/{_sid(session_id)}",
@@ -208,18 +204,24 @@ class NemoClient:
         skill: str,
         intervals: Sequence[float] | None = None,
         max_unchanged: int | None = None,
+        deadline: float | None = None,
     ) -> Draft:
-        """After a dropped stream: poll the state until the draft differs from `before`."""
+        """After a dropped stream: poll the state until the draft differs from `before`. "No
+        change" is the answer only past `deadline` (`anyio.current_time()` clock: the run's
+        ceiling, when NemoVideo must have ended it; default NEMO_STREAM_MAX_SECONDS from now)."""
 
         async def read() -> SessionState:
             return await self.get_state(session_id, skill=skill)
 
+        now = anyio.current_time()
+        ceiling = now + self.settings.stream_max_seconds if deadline is None else deadline
         return await recover_state(
             read,
             before,
             intervals=tuple(intervals) if intervals else self.settings.recovery_poll_seconds,
             max_unchanged=max_unchanged or self.settings.recovery_max_unchanged,
-            sleep=self._http.sleep,
+            give_up_after=max(0.0, ceiling - now),
+            retrier=self._http.retrier,
         )
 
     # --- renders ----------------------------------------------------------------------------
@@ -266,14 +268,16 @@ class NemoClient:
         filename: str | None = None,
         progress: DownloadProgress | None = None,
         polls: int | None = None,
+        resume: bool = False,
     ) -> Path:
         """Download a completed render: from `url`; when it has none or it fails, from the URL a few
         more polls bring (`polls`, default `render_url_polls`); else from NemoVideo's fallback
         `GET /api/render/proxy/<id>/download` (bearer and attribution on the API's origin only).
         Same guarantees as `download`. Raises the fallback's error when every way failed."""
         return await self._render_downloads.download(
-            render_id, dest, skill=skill, url=url, filename=filename, progress=progress, polls=polls
-        )
+            render_id, dest, skill=skill, url=url, filename=filename, progress=progress, polls=polls,
+            resume=resume,
+        )  # fmt: skip
 
     async def download_render_fallback(
         self,
@@ -297,7 +301,12 @@ class NemoClient:
         filename: str | None = None,
         skill: str | None = None,
         progress: DownloadProgress | None = None,
+        resume: bool = False,
     ) -> Path:
         """Download `url` into the directory `dest` (as `filename`, else the URL's name), or to
-        the file path `dest`; never overwrites (`name (1).mp4`...). Returns the final path."""
-        return await download(self._http, url, dest, filename=filename, skill=skill, progress=progress)
+        the file path `dest`; never overwrites (`name (1).mp4`...). Returns the final path.
+        `resume`: the name stands for this very file, so a `.part` a killed download left under it
+        is resumed (else it is written again)."""
+        return await download(
+            self._http, url, dest, filename=filename, skill=skill, progress=progress, resume=resume
+        )

@@ -1,4 +1,4 @@
-"""One `/run_sse` run: `EditRun` (the state polling after a dropped stream is in recovery.py).
+"""One `/run_sse` run: `EditRun` (the state polling after a dropped stream is in _recovery.py).
 
     async with client.edit(sid, "add a title", skill=...) as run:  # POST; refusals raise here
         async for event in run:                                    # RunEvent, as they arrive
@@ -12,7 +12,7 @@ before acting (1001 → renew the token, 429 → wait once). No byte for `stream
 `stream_max_seconds` ceiling → `StreamStalled`; a connection that breaks → `StreamError` (code
 `dropped`). Error frames inside the stream are events (`StreamFault`): they set `result.error` and
 `run.failed`, and the caller decides; a trailing "temporary issue" error after normal replies is
-not yielded at all (see `accumulator.py`). A `done` event ends the run even if the body goes on.
+not yielded at all (see `_accumulator.py`). A `done` event ends the run even if the body goes on.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from typing import Any
 import anyio
 import httpx2
 
+from ..logs import has_secret, redact
 from ._accumulator import RunAccumulator
 from ._envelope import ErrorContext, decode
 from ._errors import StreamError, StreamStalled
@@ -38,12 +39,17 @@ JSON_ANSWER_LIMIT = 16 * 1024 * 1024
 
 
 class SSEDecoder:
-    """Incremental SSE decoding: bytes in, `RunEvent`s out (`data:` payloads and `:` comments)."""
+    """Incremental SSE decoding: bytes in, `RunEvent`s out (`data:` payloads and `:` comments).
+
+    Every registered secret NemoVideo echoes in a payload is redacted before it is parsed
+    (`logs.redact`): each line's bytes are checked once (a cheap test), and a payload is redacted
+    when one of its lines may carry a secret (a secret never spans two lines)."""
 
     def __init__(self) -> None:
         self._buf = bytearray()
         self._data: list[str] = []
         self._pending = False
+        self._suspect = False  # a line of the pending payload may carry a secret
 
     def feed(self, chunk: bytes) -> list[RunEvent]:
         buf = self._buf
@@ -61,7 +67,7 @@ class SSEDecoder:
                 end, nxt = nl, nl + 1
             else:
                 break
-            events.extend(self._line(bytes(buf[start:end]).decode("utf-8", "replace")))
+            events.extend(self._line(bytes(buf[start:end])))
             start = nxt
         del buf[:start]
         if len(buf) > MAX_LINE_BYTES:
@@ -72,20 +78,21 @@ class SSEDecoder:
         """The end of the body: a last line without newline, and an event without blank line."""
         events: list[RunEvent] = []
         if self._buf:
-            events.extend(self._line(bytes(self._buf).rstrip(b"\r").decode("utf-8", "replace")))
+            events.extend(self._line(bytes(self._buf).rstrip(b"\r")))
             self._buf.clear()
         events.extend(self._dispatch())
         return events
 
-    def _line(self, line: str) -> list[RunEvent]:
-        if not line:
+    def _line(self, raw: bytes) -> list[RunEvent]:
+        if not raw:
             return self._dispatch()
-        if line.startswith(":"):
+        if raw.startswith(b":"):
             return [parse_comment()]
-        field, _, value = line.partition(":")
+        field, _, value = raw.decode("utf-8", "replace").partition(":")
         if field == "data":
             self._data.append(value[1:] if value.startswith(" ") else value)
             self._pending = True
+            self._suspect = self._suspect or has_secret(raw)
         return []  # `event:`, `id:`, `retry:` carry nothing the client uses
 
     def _dispatch(self) -> list[RunEvent]:
@@ -94,6 +101,9 @@ class SSEDecoder:
         data = "\n".join(self._data)
         self._data.clear()
         self._pending = False
+        if self._suspect:  # no secret NemoVideo echoes goes further (see logs.redact)
+            self._suspect = False
+            data = redact(data)
         return parse_data(data)
 
 

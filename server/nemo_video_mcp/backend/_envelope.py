@@ -3,7 +3,7 @@
 The backend answers with an envelope `{"code": 0, "message": "...", "data": {...}}`, the render
 endpoints also with `{"success": true, "data": ...}` / `{"success": false, "error": "..."}`, and
 any of them may answer with the bare object. `unwrap` recognises the three; `error_for_code` and
-`error_for_response` turn a refusal into the one exception of `errors.py` a caller can act on.
+`error_for_response` turn a refusal into the one exception of `_errors.py` a caller can act on.
 
 Messages never carry a response body or a token: only the backend's short `message`/`error`
 text, on one line, truncated, with every registered secret redacted.
@@ -158,11 +158,9 @@ def error_for_code(code: int | None, message: str | None, ctx: ErrorContext) -> 
             "the file is too large for NemoVideo (code 4002): the limit is 500 MB per file; "
             "compress or trim it first"
         )
-    said = safe_text(message)
     label = f"code {code}" if code is not None else "a refusal"
     return BackendError(
-        f"NemoVideo answered {label} while trying to {ctx.what}" + (f": {said}" if said else ""),
-        code=code,
+        f"NemoVideo answered {label} while trying to {ctx.what}", code=code, said=safe_text(message)
     )
 
 

@@ -2,11 +2,13 @@
 
 Every failure the client can report is a `NemoError`; nothing else escapes it (httpx2 errors are
 wrapped, never re-raised). Each class carries the fields a caller needs to act, and a message
-that is safe to show a person: it never contains the bearer token or raw response bodies.
+that is safe to show a person: it never contains the bearer token or raw response bodies, nor
+NemoVideo's own words (those are in `said`, for the caller to quote as NemoVideo's).
 
     NemoError
     ├── TransportError            connection refused/reset, DNS, protocol error (retryable)
     │   └── RequestTimeout        no answer in time (retryable for idempotent calls)
+    │       └── NotAnswering      no answer within the call's attempts or time    .attempts .seconds
     ├── ServerError               HTTP 5xx (retryable for idempotent calls)             .status
     ├── RateLimited               HTTP 429                                              .retry_after
     ├── AuthError                 code 1001/1010/1011 / HTTP 401 that survived one token renewal, or the
@@ -22,9 +24,13 @@ that is safe to show a person: it never contains the bearer token or raw respons
     ├── StreamError               an error inside a /run_sse stream, a stall, the 15-minute
     │   │                         ceiling, or a dropped stream                           .code
     │   └── StreamStalled         no byte for `stall_seconds` / ceiling reached
-    └── BackendError              any other non-zero envelope code or unexpected answer  .code
+    ├── BackendError              any other non-zero envelope code or unexpected answer  .code
+    └── DownloadError             a download refused or stopped; nothing is left on disk
+        ├── DownloadTooLarge      over NEMO_DOWNLOAD_MAX_BYTES               .size_bytes .limit_bytes
+        ├── DiskFull              more than the free space of the folder     .size_bytes .free_bytes
+        └── DownloadTooSlow       past NEMO_DOWNLOAD_MAX_SECONDS             .received_bytes .seconds
 
-`retryable(exc)` in `retry.py` decides which of these a caller may retry.
+`is_retryable(exc, idempotent=...)` in `_retry.py` decides which of these a call may retry.
 """
 
 from __future__ import annotations
@@ -59,6 +65,29 @@ class TransportError(NemoError):
 
 class RequestTimeout(TransportError):
     """The backend did not answer in time."""
+
+
+def _seconds(seconds: float) -> str:
+    return f"{seconds:.1f}" if seconds < 10 else f"{seconds:.0f}"
+
+
+class NotAnswering(RequestTimeout):
+    """NemoVideo gave no answer within one call's budget: `attempts` tries (0 when the budget was
+    spent before the first) over `seconds`. Work a call may have started stays the caller's to
+    keep: an export or an edit already sent is still running as far as anyone knows."""
+
+    def __init__(self, what: str, *, attempts: int, seconds: float) -> None:
+        tried = (
+            f"tried {attempts} {'time' if attempts == 1 else 'times'} in {_seconds(seconds)} s"
+            if attempts
+            else "no time was left in this call to ask"
+        )
+        super().__init__(
+            f"NemoVideo is not answering: it did not answer in time while trying to {what} ({tried})"
+        )
+        self.what = what
+        self.attempts = attempts
+        self.seconds = seconds
 
 
 class ServerError(NemoError):
@@ -142,11 +171,12 @@ class FileTooLarge(NemoError):
 
 
 class RenderFailed(NemoError):
-    """A render reached status `failed`; `message` is the backend's failure text."""
+    """A render reached status `failed`; `said` is NemoVideo's own failure text (or None)."""
 
-    def __init__(self, message: str, *, render_id: str) -> None:
+    def __init__(self, message: str, *, render_id: str, said: str | None = None) -> None:
         super().__init__(message)
         self.render_id = render_id
+        self.said = said  # NemoVideo's words: whoever shows them quotes them as NemoVideo's
 
 
 class StreamError(NemoError):
@@ -158,7 +188,62 @@ class StreamStalled(StreamError):
 
 
 class BackendError(NemoError):
-    """Any other non-zero envelope code or unexpected answer."""
+    """Any other non-zero envelope code or unexpected answer; `said` is NemoVideo's own message
+    about it (or None), kept out of `message` so that it is never taken for this client's words."""
+
+    def __init__(self, message: str, *, code: int | str | None = None, said: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.said = said
+
+
+def _size(n: int) -> str:
+    gb = n / 1024**3
+    return f"{gb:.1f} GB" if gb >= 1 else f"{n / 1024**2:.1f} MB"
+
+
+class DownloadError(NemoError):
+    """A download was refused or stopped on this machine's side; its partial file was removed."""
+
+
+class DownloadTooLarge(DownloadError):
+    """The file is (or grew) larger than NEMO_DOWNLOAD_MAX_BYTES. `size_bytes` is its announced
+    size, or None when it had none and more than the limit arrived."""
+
+    def __init__(self, *, size_bytes: int | None, limit_bytes: int) -> None:
+        size = f"is {_size(size_bytes)}" if size_bytes is not None else "turned out larger than that"
+        super().__init__(
+            f"the video {size}, over this server's download limit of {_size(limit_bytes)} "
+            "(NEMO_DOWNLOAD_MAX_BYTES); nothing was saved"
+        )
+        self.size_bytes = size_bytes
+        self.limit_bytes = limit_bytes
+
+
+class DiskFull(DownloadError):
+    """The file does not fit in the free space of the output folder (checked up front when its
+    size is announced, counted while it arrives otherwise, or the disk filled up)."""
+
+    def __init__(self, folder: str, *, size_bytes: int | None, free_bytes: int | None) -> None:
+        need = f"needs {_size(size_bytes)} but " if size_bytes is not None else ""
+        free = f"only {_size(free_bytes)} is free" if free_bytes is not None else "the disk is full"
+        super().__init__(f"the video {need}{free} in {folder}; nothing was saved")
+        self.folder = folder
+        self.size_bytes = size_bytes
+        self.free_bytes = free_bytes
+
+
+class DownloadTooSlow(DownloadError):
+    """The download was still running at NEMO_DOWNLOAD_MAX_SECONDS."""
+
+    def __init__(self, *, received_bytes: int, total_bytes: int | None, seconds: float) -> None:
+        got = _size(received_bytes) + (f" of {_size(total_bytes)}" if total_bytes else "")
+        super().__init__(
+            f"the download was still running after {_seconds(seconds)} s (NEMO_DOWNLOAD_MAX_SECONDS) with "
+            f"{got} received, and was stopped; nothing was saved"
+        )
+        self.received_bytes = received_bytes
+        self.total_bytes = total_bytes
+        self.seconds = seconds
 
 
 def bind_url(user_id: str | None) -> str | None:

@@ -1,10 +1,12 @@
-"""The one shared `httpx2.AsyncClient`, the headers every request carries, and the retry loop.
+"""The one shared `httpx2.AsyncClient`, the headers every request carries, and the request policy.
 
-`Http.run(attempt, ...)` calls `attempt(token)` until it returns, applying the whole policy in one
-place: code 1001 / HTTP 401 → renew the token once and retry; 429 → wait once (`Retry-After`,
-else NEMO_RETRY_AFTER_SECONDS); transport errors and 5xx → backoff and retry when `retry.py` says
-so (idempotent calls, or requests that never left this machine). httpx2 exceptions never escape:
-they become `TransportError`/`RequestTimeout` with messages that name no URL, body or token.
+`Http.run(attempt, ...)` calls `attempt(token)` through the one retry loop (`_retrying.Retrier`)
+under the policy of `_retry.RetryPolicy`: code 1001 / HTTP 401 → renew the token once and retry at
+once; 429 → wait once (`Retry-After`, else NEMO_RETRY_AFTER_SECONDS); transport errors and 5xx →
+backoff and retry when `_retry.py` says so (idempotent calls, or requests that never left this
+machine). Every call ends by its deadline (`deadline=`, or the tool call's `call_deadline()`).
+httpx2 exceptions never escape: they become `TransportError`/`NotAnswering` with messages that
+name no URL, body or token.
 """
 
 from __future__ import annotations
@@ -21,19 +23,12 @@ from pydantic import ValidationError
 from .. import __version__, logs
 from ..settings import Settings
 from ..skills import SkillRegistry
-from ._auth import Authenticator, ClientIdRejected
+from ._auth import ANONYMOUS_WHAT, Authenticator, ClientIdRejected
 from ._envelope import ErrorContext, TokenRefused, decode, error_for_response
-from ._errors import (
-    AuthError,
-    BackendError,
-    NemoError,
-    RateLimited,
-    RequestTimeout,
-    ServerError,
-    TransportError,
-)
+from ._errors import AuthError, BackendError, NemoError
 from ._models import AnonymousToken
-from ._retry import MAX_RETRY_AFTER, certificate_rejected, is_retryable, parse_retry_after, retry_delay
+from ._retry import RetryPolicy, parse_retry_after
+from ._retrying import GiveUp, Retrier
 
 T = TypeVar("T")
 Sleep = Callable[[float], Awaitable[None]]
@@ -42,27 +37,17 @@ ERROR_BODY_LIMIT = 256 * 1024  # bytes of a refusal's body read to find its enve
 log = logs.get_logger(__name__)
 
 
-def map_transport(exc: httpx2.HTTPError, ctx: ErrorContext) -> TransportError:
-    """A safe `TransportError` for an httpx2 failure (no URL, no body, no token in the text)."""
-    if isinstance(exc, httpx2.TimeoutException):
-        return RequestTimeout(f"NemoVideo did not answer in time while trying to {ctx.what}")
-    if certificate_rejected(exc):
-        return TransportError(
-            f"could not reach NemoVideo while trying to {ctx.what}: this machine does not trust the "
-            "server's TLS certificate (a proxy or antivirus that inspects HTTPS often causes this). "
-            "Add that proxy's certificate authority to the system's certificate store, or set "
-            "SSL_CERT_FILE to a PEM file of the certificates to trust, then restart the server."
-        )
-    return TransportError(
-        f"could not reach NemoVideo while trying to {ctx.what} (connection problem: {type(exc).__name__})"
-    )
+def json_or_none(content: bytes, *, redact: bool = True) -> Any:
+    """A JSON answer of NemoVideo, parsed (None when it is not JSON).
 
-
-def json_or_none(content: bytes) -> Any:
+    Every registered secret in it (the tokens, the client id), in any letter case, is redacted
+    first: this and the SSE decoder (`edit.py`) are where NemoVideo's text enters the process, so
+    nothing it echoes reaches the store, a log or a tool result. Only the anonymous-token answer,
+    which carries a token on purpose, is read with `redact=False`."""
     if not content.strip():
         return None
     try:
-        return json.loads(content)
+        return json.loads(logs.redact_bytes(content) if redact else content)
     except ValueError:
         return None
 
@@ -106,19 +91,17 @@ class Http:
         settings: Settings,
         skills: SkillRegistry,
         *,
-        transport: httpx2.AsyncBaseTransport | None = None,
         sleep: Sleep = anyio.sleep,
         rand: Callable[[], float] = random.random,
     ) -> None:
         self.settings = settings
         self.skills = skills
-        self.sleep = sleep
+        self.retrier = Retrier(sleep=sleep)
         self._rand = rand
-        self._transport = transport
         self._client: httpx2.AsyncClient | None = None
         self._sync_client: httpx2.Client | None = None
         self._closed = False
-        self.auth = Authenticator(settings, self._fetch_anonymous, sleep=sleep)
+        self.auth = Authenticator(settings, self._fetch_anonymous, retrier=self.retrier, rand=rand)
 
     @property
     def client(self) -> httpx2.AsyncClient:
@@ -129,7 +112,6 @@ class Http:
                 raise RuntimeError("Cannot send a request, as the client has been closed.")
             self._client = httpx2.AsyncClient(
                 base_url=self.settings.api_url,
-                transport=self._transport,
                 timeout=self.timeout(),
                 headers={"User-Agent": f"nemo-video-mcp/{__version__}"},
                 follow_redirects=False,
@@ -138,7 +120,7 @@ class Http:
 
     @property
     def sync_client(self) -> httpx2.Client:
-        """A blocking client for big downloads, used from worker threads only (`download.py`).
+        """A blocking client for big downloads, used from worker threads only (`_download.py`).
         It reads 1 MiB per socket read (httpcore2's sync HTTP/1.1 default is 64 KiB); the async
         connection class, which every other request uses, is a different class and unchanged."""
         if self._sync_client is None:
@@ -178,9 +160,14 @@ class Http:
             headers["Authorization"] = f"Bearer {token}"
         return headers
 
-    def delay(self, attempt: int, exc: BaseException) -> float:
-        return retry_delay(
-            attempt, exc, default_retry_after=self.settings.retry_after_seconds, rand=self._rand()
+    def policy(self, *, idempotent: bool) -> RetryPolicy:
+        """The retry decisions of one call (a fresh one per call: it counts)."""
+        s = self.settings
+        return RetryPolicy(
+            idempotent=idempotent,
+            max_retries=s.max_retries,
+            default_retry_after=s.retry_after_seconds,
+            rand=self._rand,
         )
 
     async def run(
@@ -190,47 +177,47 @@ class Http:
         skill: str,
         ctx: ErrorContext,
         idempotent: bool,
+        deadline: float | None = None,
     ) -> T:
         """Call `attempt(token)` under the retry policy (see the module docstring)."""
-        retries = 0
-        renewed = waited = False
-        token = await self.auth.token(skill)
-        while True:
+        policy = self.policy(idempotent=idempotent)
+        refused: str | None = None  # a token the backend refused: renew it before the next attempt
+        renewed = False
+
+        async def once() -> T:
+            nonlocal refused
+            try:  # getting the token has its own policy (Authenticator): its failures end the call
+                if refused is not None:
+                    log.info("token_refused_renewing", what=ctx.what)
+                    token = await self.auth.renew(refused, skill)
+                    refused = None
+                else:
+                    token = await self.auth.token(skill)
+            except NemoError as exc:
+                raise GiveUp(exc) from None
             try:
                 return await attempt(token)
             except TokenRefused:
-                if renewed:
-                    raise AuthError(
-                        f"NemoVideo refused the token even after renewing it (code 1001) while trying "
-                        f"to {ctx.what}"
-                    ) from None
-                renewed = True
-                log.info("token_refused_renewing", what=ctx.what)
-                token = await self.auth.renew(token, skill)
-                continue
-            except RateLimited as exc:
-                wait = self.delay(0, exc)
-                if waited or wait > MAX_RETRY_AFTER:
-                    raise
-                waited = True
-                log.warning("rate_limited_waiting", what=ctx.what, wait_seconds=wait)
-                await self.sleep(wait)
-            except ServerError as exc:
-                if retries >= self.settings.max_retries or not is_retryable(exc, idempotent=idempotent):
-                    raise
-                await self._backoff(retries, exc, ctx)
-                retries += 1
-            except httpx2.HTTPError as exc:
-                if retries >= self.settings.max_retries or not is_retryable(exc, idempotent=idempotent):
-                    raise map_transport(exc, ctx) from None
-                await self._backoff(retries, exc, ctx)
-                retries += 1
-            token = await self.auth.token(skill)
+                refused = token
+                raise
 
-    async def _backoff(self, retries: int, exc: BaseException, ctx: ErrorContext) -> None:
-        wait = self.delay(retries, exc)
-        log.info("retrying", what=ctx.what, attempt=retries + 1, error=type(exc).__name__, wait_seconds=wait)
-        await self.sleep(wait)
+        def decide(exc: Exception, _made: int) -> float | None:
+            nonlocal renewed
+            if isinstance(exc, TokenRefused):
+                if renewed:
+                    return None
+                renewed = True
+                return 0.0
+            return policy.wait_after(exc)
+
+        try:
+            return await self.retrier.run(
+                once, decide, what=ctx.what, attempts=policy.max_attempts, deadline=deadline
+            )
+        except TokenRefused:
+            raise AuthError(
+                f"NemoVideo refused the token even after renewing it (code 1001) while trying to {ctx.what}"
+            ) from None
 
     async def call(
         self,
@@ -244,6 +231,7 @@ class Http:
         content: Callable[[], Any] | None = None,
         headers: Mapping[str, str] | None = None,
         timeouts: httpx2.Timeout | None = None,
+        deadline: float | None = None,
     ) -> Any:
         """One JSON call: the unwrapped `data` (or bare object), or the mapped exception.
 
@@ -271,31 +259,23 @@ class Http:
                 raise BackendError(f"NemoVideo gave an answer that is not JSON while trying to {ctx.what}")
             return decode(payload, ctx)
 
-        return await self.run(attempt, skill=skill, ctx=ctx, idempotent=idempotent)
+        return await self.run(attempt, skill=skill, ctx=ctx, idempotent=idempotent, deadline=deadline)
 
     async def _fetch_anonymous(self, client_id: str, skill: str) -> AnonymousToken:
-        """`POST /api/auth/anonymous-token` (no bearer). Retries only connect failures; 400 and
-        429 are left to the `Authenticator` (new client id / wait once)."""
-        ctx = ErrorContext(what="get an anonymous NemoVideo token")
-        retries = 0
-        while True:
-            try:
-                response = await self.client.post(
-                    "/api/auth/anonymous-token",
-                    headers={**self.headers(skill, None), "X-Client-Id": client_id},
-                )
-                break
-            except httpx2.HTTPError as exc:
-                if retries >= self.settings.max_retries or not is_retryable(exc, idempotent=False):
-                    raise map_transport(exc, ctx) from None
-                await self._backoff(retries, exc, ctx)
-                retries += 1
+        """One `POST /api/auth/anonymous-token` (no bearer). Its retries (connect failures only: the
+        call is not idempotent), HTTP 400 (a new client id) and 429 (wait once) are the
+        `Authenticator`'s; httpx2 errors are left to its retry loop, which maps them."""
+        ctx = ErrorContext(what=ANONYMOUS_WHAT)
+        response = await self.client.post(
+            "/api/auth/anonymous-token",
+            headers={**self.headers(skill, None), "X-Client-Id": client_id},
+        )
         if response.status_code == 400:
             raise ClientIdRejected("NemoVideo refused the anonymous-token request (HTTP 400, client id)")
         try:
             if not response.is_success:
                 raise refusal(response, response.content, ctx)
-            data = decode(json_or_none(response.content), ctx)
+            data = decode(json_or_none(response.content, redact=False), ctx)
             token = AnonymousToken.model_validate(data)
         except TokenRefused:
             raise AuthError("NemoVideo refused to issue an anonymous token") from None

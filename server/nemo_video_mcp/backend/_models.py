@@ -47,7 +47,7 @@ class Credits(_Tolerant):
 class SessionState(_Tolerant):
     """`data.state` of the state endpoint (or the bare state object). `generated_media`,
     `video_analyses` and `canvas_config` have no documented shape: they are kept as sent (lists,
-    objects, anything); `state_items.py` reads their entries tolerantly."""
+    objects, anything); `_state_items.py` reads their entries tolerantly."""
 
     draft: dict[str, Any] | None = None
     video_infos: list[Any] | dict[str, Any] | None = None

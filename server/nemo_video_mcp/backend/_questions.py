@@ -22,7 +22,6 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-ASK_QUESTION = "ask_question"
 SKIPPED = "Skipped"
 _SPLIT = re.compile(r"\s*(?:,|;|/|&|\n|\band\b|\bor\b)\s*", re.IGNORECASE)
 _NUMBERED = re.compile(r"^\s*(?:q\s*)?\d{1,2}\s*[.):\-]\s*", re.IGNORECASE)

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 
+import anyio
+
 from ._draft import Draft
 from ._errors import ServerError, TransportError
 from ._models import SessionState
+from ._retrying import Retrier
 
 GetState = Callable[[], Awaitable[SessionState]]
+
+
+class _Unchanged(Exception):
+    pass
 
 
 async def recover_state(
@@ -17,25 +24,44 @@ async def recover_state(
     *,
     intervals: Sequence[float],
     max_unchanged: int,
-    sleep: Callable[[float], Awaitable[None]],
+    give_up_after: float,
+    retrier: Retrier,
+    clock: Callable[[], float] = anyio.current_time,
 ) -> Draft:
-    """After a dropped stream: poll the state (waiting `intervals`, the last one repeating) and
-    return the draft as soon as it differs from `before`, or the last one read after
-    `max_unchanged` unchanged reads. Transient failures count as unchanged reads."""
+    """After a dropped stream: poll the state (waiting `intervals`, the last one repeating, before
+    each read) through the one retry loop and return the draft as soon as it differs from `before`.
+
+    NemoVideo may still be running the message until its ceiling (up to 15 minutes after it
+    started), so "no change" is the answer only once `give_up_after` seconds have passed and
+    at least `max_unchanged` reads were unchanged: then the last draft read is returned.
+    Transient failures count as unchanged reads. Time is counted by `clock` and by the waits
+    asked for, whichever says more (so an injected sleep that does not wait still ends)."""
     last = before
-    unchanged = 0
-    n = 0
-    while unchanged < max_unchanged:
-        await sleep(intervals[min(n, len(intervals) - 1)])
-        n += 1
-        try:
-            state = await get_state()
-        except (TransportError, ServerError):
-            unchanged += 1
-            continue
-        draft = Draft.parse(state.draft)
+    start = clock()
+    waited = intervals[0]
+
+    async def read() -> Draft:
+        nonlocal last
+        draft = Draft.parse((await get_state()).draft)
         if draft.raw != before.raw:
             return draft
         last = draft
-        unchanged += 1
-    return last
+        raise _Unchanged
+
+    def pace(exc: Exception, made: int) -> float | None:
+        nonlocal waited
+        if not isinstance(exc, _Unchanged | TransportError | ServerError):
+            return None
+        if made >= max_unchanged and max(waited, clock() - start) >= give_up_after:
+            return None  # past the run's ceiling, and read unchanged often enough: it did not apply
+        wait = intervals[min(made, len(intervals) - 1)]
+        waited += wait
+        return wait
+
+    try:
+        return await retrier.run(
+            read, pace, what="read the timeline back", attempts=None, window=None,
+            first_wait=intervals[0], log_waits=False,
+        )  # fmt: skip
+    except (_Unchanged, TransportError, ServerError):
+        return last

@@ -11,16 +11,18 @@ import secrets
 import time
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
-import anyio
-
+from ..echo import shorten
+from ..logs import get_logger
 from ._envelope import safe_text
 from ._errors import RateLimited, RenderFailed, ServerError, TransportError
 from ._http import Http
 from ._models import RenderStatus
+from ._retrying import GiveUp
 
 RENDER_PATH = "/api/render/proxy/lambda"
+log = get_logger(__name__)
 OnStatus = Callable[[RenderStatus], None]
 
 
@@ -50,6 +52,27 @@ def _progress(value: Any) -> float | None:
     return min(100.0, max(0.0, number)) if math.isfinite(number) else None
 
 
+def output_url(url: str | None, api_url: str) -> str | None:
+    """A render's download link as an absolute http(s) URL, or None when it must not be followed.
+
+    An absolute `http(s)://host/...` link is kept. A relative one (`/files/x.mp4`, `files/x.mp4`)
+    is a path on the API's origin (`api_url`'s scheme, host and port), so the same-origin token
+    rules apply to it. Anything else is refused, never guessed at: a scheme-less host
+    (`//host/x.mp4`), another scheme (`file:`, `ftp:`, `C:` ...), backslashes, whitespace or control
+    characters (so a link is never opened as a local path or sent to a host it does not name)."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme.lower() in ("http", "https") and parts.netloc:
+        return url
+    odd = any(c in url for c in "\\ ") or any(ord(c) < 32 or ord(c) == 127 for c in url)
+    if odd or parts.scheme or parts.netloc or url.startswith("//"):
+        log.warning("render link refused", url=shorten(url))
+        return None
+    api = urlsplit(api_url)
+    return f"{api.scheme}://{api.netloc}/{url.lstrip('/')}"
+
+
 def parse_render(data: Any, render_id: str) -> RenderStatus:
     """One render answer (already unwrapped) → `RenderStatus`. Never raises."""
     obj: dict[str, Any] = data if isinstance(data, dict) else {}
@@ -68,11 +91,18 @@ def parse_render(data: Any, render_id: str) -> RenderStatus:
     )
 
 
+class _StillRunning(Exception):
+    pass
+
+
+_SKIPPED = (TransportError, ServerError, RateLimited)  # a poll that failed even after its retries
+
+
 def _failed(status: RenderStatus) -> RenderFailed:
-    reason = f": {status.error}" if status.error else ""
-    if status.backend_word:  # timed_out, expired...
-        reason = f" ({status.backend_word}){reason}"
-    return RenderFailed(f"the render {status.render_id} failed{reason}", render_id=status.render_id)
+    word = f" ({status.backend_word})" if status.backend_word else ""  # timed_out, expired...
+    return RenderFailed(
+        f"the render {status.render_id} failed{word}", render_id=status.render_id, said=status.error
+    )
 
 
 class Renders:
@@ -105,26 +135,34 @@ class Renders:
             idempotent=False,
             json_body=body,
         )
-        status = parse_render(data, rid)
+        status = self._absolute(parse_render(data, rid))
         if status.phase == "failed":
             raise _failed(status)
         return status
 
-    async def get(self, render_id: str, *, skill: str) -> RenderStatus:
-        """One poll; transient failures are retried on the same id."""
+    def _absolute(self, status: RenderStatus) -> RenderStatus:
+        """The status with its link made absolute on the API's origin, or dropped if refused."""
+        url = output_url(status.url, self.http.settings.api_url)
+        return status if url == status.url else status.model_copy(update={"url": url})
+
+    async def get(self, render_id: str, *, skill: str, deadline: float | None = None) -> RenderStatus:
+        """One poll; transient failures are retried on the same id (until `deadline` at the latest)."""
+
         data = await self.http.call(
             "GET",
             f"{RENDER_PATH}/{quote(render_id, safe='')}",
             skill=skill,
             ctx=self.http.context("check the export"),
             idempotent=True,
+            deadline=deadline,
         )
-        return parse_render(data, render_id)
+        return self._absolute(parse_render(data, render_id))
 
     async def wait(
         self, render_id: str, *, skill: str, deadline: float, on_status: OnStatus | None = None
     ) -> RenderStatus:
-        """Poll until the render finishes or `deadline` (`anyio.current_time()` clock) passes.
+        """Poll until the render finishes or `deadline` (`anyio.current_time()` clock) passes, the
+        interval growing from NEMO_POLL_SECONDS by half each time up to NEMO_POLL_MAX_SECONDS.
 
         Returns the last status at the deadline (the caller decides what to do); raises
         `RenderFailed` for `failed` (also `timed_out`, `expired`). Unknown words count as still
@@ -132,28 +170,38 @@ class Renders:
         A poll that fails even after its retries is skipped; only when no poll at all succeeded
         by the deadline is its error raised."""
         settings = self.http.settings
-        interval = settings.poll_seconds
         ceiling = max(settings.poll_seconds, settings.poll_max_seconds)
         last: RenderStatus | None = None
-        while True:
-            try:
-                status = await self.get(render_id, skill=skill)
-            except (TransportError, ServerError, RateLimited):
-                if last is None and anyio.current_time() >= deadline:
-                    raise
-            else:
-                last = status
-                if on_status is not None:
-                    on_status(status)
-                if status.phase == "failed":
-                    raise _failed(status)
-                if status.finished:
-                    return status
-            remaining = deadline - anyio.current_time()
-            if remaining <= 0 and last is not None:
-                return last
-            await self.http.sleep(max(0.0, min(interval, remaining)))
-            interval = min(interval * 1.5, ceiling)
+
+        async def poll() -> RenderStatus:
+            nonlocal last
+            status = await self.get(render_id, skill=skill, deadline=deadline)
+            last = status
+            if on_status is not None:
+                on_status(status)
+            if status.phase == "failed":
+                raise GiveUp(_failed(status))
+            if status.finished:
+                return status
+            raise _StillRunning
+
+        def interval(exc: Exception, made: int) -> float | None:
+            if not isinstance(exc, (_StillRunning, *_SKIPPED)):
+                return None
+            return min(settings.poll_seconds * 1.5 ** (made - 1), ceiling)
+
+        try:
+            return await self.http.retrier.run(
+                poll, interval, what="check the export", attempts=None, deadline=deadline,
+                window=None, log_waits=False,
+            )  # fmt: skip
+        except _StillRunning:
+            assert last is not None
+            return last
+        except _SKIPPED:
+            if last is None:
+                raise
+            return last
 
     async def cancel(self, render_id: str, *, skill: str) -> None:
         await self.http.call(

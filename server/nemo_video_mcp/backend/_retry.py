@@ -10,13 +10,19 @@ Two questions are answered here and nowhere else:
 - `retry_delay(attempt, exc, ...)`: how long to wait first. The server's `Retry-After` wins;
   a 429 without it waits `default_retry_after` (NEMO_RETRY_AFTER_SECONDS); anything else waits a
   capped exponential backoff with jitter.
+
+`RetryPolicy` puts them together for one call (a 429 is waited for once, transient failures up to
+NEMO_MAX_RETRIES times): it only decides; the waiting is done by the one retry loop, `_retrying.py`.
 """
 
 from __future__ import annotations
 
 import math
+import random
 import ssl
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
 import httpx2
@@ -26,6 +32,7 @@ from ._errors import RateLimited, ServerError, TransportError
 INITIAL_RETRY_DELAY = 0.5  # seconds before the first retry of a transient failure
 MAX_RETRY_DELAY = 8.0  # backoff cap
 MAX_RETRY_AFTER = 120.0  # a longer `Retry-After` is not waited for inside one call: raise instead
+RETRY_WINDOW_SECONDS = 180.0  # no retry of one call starts later than this after its first attempt
 
 # httpx2 failures that prove the request never left this machine.
 _NEVER_SENT: tuple[type[Exception], ...] = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout)
@@ -117,3 +124,39 @@ def retry_delay(
     if isinstance(exc, RateLimited):
         return exc.retry_after if exc.retry_after is not None else default_retry_after
     return backoff(attempt, base=base, cap=cap, rand=rand)
+
+
+@dataclass
+class RetryPolicy:
+    """The retry decisions of one call (no I/O: it decides, `_retrying.Retrier` waits).
+
+    `wait_after(exc)` is the wait before the next attempt, or None when `exc` ends the call: a 429
+    is waited for once (`Retry-After`, else `default_retry_after`; never one over MAX_RETRY_AFTER),
+    and failures `is_retryable` allows up to `max_retries` times with capped jittered backoff.
+    Create one per call: it counts."""
+
+    idempotent: bool
+    max_retries: int
+    default_retry_after: float
+    rand: Callable[[], float] = random.random
+    retries: int = 0  # transient failures retried so far
+    rate_limited: bool = False  # the one 429 wait was used
+
+    @property
+    def max_attempts(self) -> int:
+        """Every attempt it can allow: the first, the retries, the one after a 429, and the one
+        after a token renewal (code 1001: decided by the caller)."""
+        return 1 + self.max_retries + 2
+
+    def wait_after(self, exc: BaseException) -> float | None:
+        if isinstance(exc, RateLimited):
+            wait = retry_delay(0, exc, default_retry_after=self.default_retry_after, rand=0.0)
+            if self.rate_limited or wait > MAX_RETRY_AFTER:
+                return None
+            self.rate_limited = True
+            return wait
+        if self.retries >= self.max_retries or not is_retryable(exc, idempotent=self.idempotent):
+            return None
+        wait = retry_delay(self.retries, exc, default_retry_after=self.default_retry_after, rand=self.rand())
+        self.retries += 1
+        return wait

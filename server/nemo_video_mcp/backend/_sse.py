@@ -1,4 +1,4 @@
-"""Parsing of `/run_sse` payloads into events (folding them into a result: `accumulator.py`).
+"""Parsing of `/run_sse` payloads into events (folding them into a result: `_accumulator.py`).
 
 Pure: no I/O. `parse_data` takes one SSE `data:` payload (ADK event, older NemoVideo shape,
 NemoVideo's streaming-gateway words, heartbeat or error frame) and never raises. The hot path is
@@ -8,7 +8,7 @@ The gateway's words: `chunk` (partial text a later `text` may repeat whole) → 
 `TextChunk`; `done` → `Done` (the turn is over); `thinking_*`, `tool_start`, `tool_end`,
 `toolcall_*`, `message_accepted` (and the connection words `status`, `warming_up`,
 `session_ready`) → `Activity`, internal; `error` → `StreamFault`. An `ask_question` call, in any
-of its three shapes, → `AskQuestion` (`questions.py`) instead of a `ToolCall`.
+of its three shapes, → `AskQuestion` (`_questions.py`) instead of a `ToolCall`.
 """
 
 from __future__ import annotations

@@ -1,9 +1,12 @@
 """The ASGI app: records every request, applies the generic faults, routes to the endpoints.
 
-Generic faults, taken per request in this order: `delay` (sleep, then go on), `expire_token`
-(requests with an Authorization header: every token issued so far, static ones included, starts
-answering 1001), then the first of `http` / `envelope` / `reset`, which answers instead of the
-endpoint (after reading the request body, so the client always gets to read the answer).
+Generic faults, taken per request in this order: `delay` (sleep, then go on), `hang` (read the
+request, then never answer: the handler returns only when the client goes away or the emulator
+stops), `expire_token` (requests with an Authorization header: every token issued so far, static
+ones included, starts answering 1001), then the first of `http` / `envelope` / `reset`, which
+answers instead of the endpoint (after reading the request body, so the client always gets to read
+the answer). An `envelope` message may echo the caller's secrets (`responses.fill`). `trickle` is
+applied by the download endpoint (renders.py).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from . import analyses, api, render_download, renders, runs, uploads
 from .config import Fault
-from .responses import StreamAbort, envelope_error
+from .responses import StreamAbort, envelope_error, fill
 from .state import Recorded, State
 
 _MAX_KEPT_BODY = 16 << 20
@@ -92,6 +95,11 @@ class EmulatorApp:
         delay = take({"delay"}, rec.method, rec.path)
         if delay is not None:
             await asyncio.sleep(float(delay["seconds"]))
+        if take({"hang"}, rec.method, rec.path) is not None:
+            while (await receive())["type"] != "http.disconnect":  # the body, then the client leaving
+                pass
+            QUIET.set(True)
+            return True
         if "authorization" in rec.headers and take({"expire_token"}, rec.method, rec.path) is not None:
             self.state.revoke_all()
         fault = take({"http", "envelope", "reset"}, rec.method, rec.path)
@@ -111,9 +119,11 @@ class EmulatorApp:
                 }
             )
             raise StreamAbort
-        response = (
-            _http_fault(fault) if fault.kind == "http" else envelope_error(fault["code"], fault["message"])
-        )
+        if fault.kind == "http":
+            response = _http_fault(fault)
+        else:
+            message = fill(str(fault["message"]), self.state, rec.headers.get("authorization"))
+            response = envelope_error(fault["code"], message)
         await response(scope, receive, send)
         return True
 

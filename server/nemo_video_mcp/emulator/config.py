@@ -58,6 +58,7 @@ class EmulatorConfig:
     anonymous_rate_limit: bool = False  # 2nd anonymous token for one X-Client-Id within ttl -> 429
     max_upload_bytes: int = 500 * 1024 * 1024
     require_attribution: bool = True  # render submit without all X-Skill-* headers -> HTTP 402
+    download_ranges: bool = True  # downloads honour a `Range` header (206); False: always the whole file
     static_tokens: dict[str, str] = field(default_factory=_default_static_tokens)  # token -> registered user
     # The sandbox (sandbox.py): with `data_dir` the state is kept there and loaded at start; with
     # `real_media` too, uploads are kept and read, and renders are real videos of them.
@@ -73,6 +74,8 @@ class EmulatorConfig:
     sandbox_paths: bool = False  # drafts name media by /mnt/userdata/<file> instead of the CDN URL
     media_shape: MediaShape = "list"  # generated_media and video_analyses: a list | an object by name
     analysis_content: AnalysisContent = "both"  # a video_analyses entry carries its JSON inline | url
+    # appended to every edit reply (see `fill`: it may echo the caller's token and client id)
+    reply_extra: str = ""
 
     def __post_init__(self) -> None:
         if isinstance(self.data_dir, str):  # `python -m nemo_video_mcp.emulator --set data_dir=...`
@@ -100,6 +103,8 @@ FaultKind = Literal[
     "envelope",
     "reset",
     "delay",
+    "hang",
+    "trickle",
     "sse_stall",
     "sse_drop",
     "sse_silent",
@@ -121,6 +126,10 @@ _PARAMS: dict[str, dict[str, Any]] = {
     "envelope": {"code": _REQUIRED, "message": None},
     "reset": {},
     "delay": {"seconds": 1.0},
+    "hang": {},  # accept the request, read it, never answer (until the client goes away)
+    # a download sent `chunk_bytes` at a time, `interval` seconds apart (without Content-Length
+    # when `content_length` is False); `stop_after` bytes then drop the connection (None: finish)
+    "trickle": {"chunk_bytes": 4096, "interval": 0.05, "content_length": True, "stop_after": None},
     "sse_stall": {"after_events": 1, "seconds": 5.0},
     "sse_drop": {"after_events": 1},
     "sse_silent": {},
@@ -223,6 +232,8 @@ class Fault:
 def _default_path(kind: str) -> str:
     if kind.startswith("sse_"):
         return "/run_sse"
+    if kind == "trickle":
+        return "/files/"
     if kind in ("render_fail", "render_no_url"):
         return "/api/render/proxy/lambda"
     return "/"

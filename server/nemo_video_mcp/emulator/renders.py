@@ -6,8 +6,10 @@ the `render_fail` fault makes it fail half-way with its `error`. Submitting an i
 the existing render (its `submits` counts the attempts); nothing is started twice.
 
 GET /files/<name> (and /cdn/<path>, the upload CDN URLs) serve `render_bytes` deterministic bytes
-for any name, with Content-Length and single-range support. In the sandbox (`real_media`) a
-render is a real video made in a worker thread, and these URLs serve real files (sandbox.py).
+for any name, with Content-Length and single-range support (206; 416 for a range that starts at or
+past the end), or the whole file whatever the range when `download_ranges` is off; the `trickle`
+fault sends them slowly (see config.py). In the sandbox (`real_media`) a render is a real video
+made in a worker thread, and these URLs serve real files (sandbox.py).
 
 Issue 11's variants: statuses are said in `render_words` (e.g. `succeeded`, `canceled`, or a word
 of the backend's own such as `encoding`); `render_fail(word=...)` fails with `timed_out` or
@@ -120,7 +122,29 @@ async def cancel(request: Request, state: State, user: User) -> Response:
 async def download(request: Request) -> Response:
     if state_of(request).sandbox is not None:
         return state_of(request).sandbox.serve(request)  # type: ignore[no-any-return]
-    total = int(state_of(request).config.render_bytes)
-    window = parse_range(request.headers.get("range"), total)
+    state = state_of(request)
+    total = int(state.config.render_bytes)
+    asked = request.headers.get("range") if state.config.download_ranges else None
+    window = parse_range(asked, total)
+    if window is None and asked and _starts_past(asked, total):
+        return Response(status_code=416, headers={"content-range": f"bytes */{total}"})
     start, end = window or (0, total)
-    return FileResponse(start, end, total, partial=window is not None)
+    trickle = state.take({"trickle"}, request.method, request.url.path)
+    if trickle is None:
+        return FileResponse(start, end, total, partial=window is not None)
+    return FileResponse(
+        start,
+        end,
+        total,
+        partial=window is not None,
+        chunk=max(1, int(trickle["chunk_bytes"])),
+        interval=float(trickle["interval"]),
+        content_length=bool(trickle["content_length"]),
+        stop_after=None if trickle["stop_after"] is None else int(trickle["stop_after"]),
+    )
+
+
+def _starts_past(header: str, total: int) -> bool:
+    """A `bytes=N-...` range whose first byte is at or past the end of the file."""
+    first = header.removeprefix("bytes=").split("-", 1)[0].strip()
+    return header.startswith("bytes=") and first.isdigit() and int(first) >= total

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -30,6 +31,20 @@ def recorded(request: Request) -> Recorded:
 
 def authenticate(request: Request) -> User | None:
     return state_of(request).authenticate(request.headers.get("authorization"))
+
+
+def fill(template: str, state: State, authorization: str | None) -> str:
+    """A text the test chose, with `{token}` (the caller's bearer token), `{TOKEN}` (the same,
+    upper-cased) and `{client_id}` (the client id that token was issued to) filled in: a backend
+    that echoes secrets, for the tests that check they are never shown, logged or stored."""
+    if "{" not in template:
+        return template
+    token = (authorization or "").partition(" ")[2].strip()
+    return (
+        template.replace("{token}", token)
+        .replace("{TOKEN}", token.upper())
+        .replace("{client_id}", state.client_id_of(authorization))
+    )
 
 
 def base_url(request: Request) -> str:
@@ -134,30 +149,68 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
 
 
 class FileResponse(Response):
-    """Deterministic bytes [start, end) of a `total`-byte file, with Content-Length, at wire speed."""
+    """Deterministic bytes [start, end) of a `total`-byte file, with Content-Length, at wire speed;
+    or trickled: `chunk` bytes every `interval` seconds, with or without Content-Length, the
+    connection dropped after `stop_after` bytes when that is set."""
 
-    def __init__(self, start: int, end: int, total: int, *, partial: bool) -> None:
+    def __init__(
+        self,
+        start: int,
+        end: int,
+        total: int,
+        *,
+        partial: bool,
+        chunk: int | None = None,
+        interval: float = 0.0,
+        content_length: bool = True,
+        stop_after: int | None = None,
+    ) -> None:
         self.start, self.end = start, end
+        self.chunk, self.interval, self.stop_after = chunk, interval, stop_after
         self.status_code = 206 if partial else 200
         self.background = None
-        headers = [
-            (b"content-type", b"video/mp4"),
-            (b"content-length", str(end - start).encode()),
-            (b"accept-ranges", b"bytes"),
-        ]
+        headers = [(b"content-type", b"video/mp4"), (b"accept-ranges", b"bytes")]
+        if content_length:
+            headers.append((b"content-length", str(end - start).encode()))
         if partial:
             headers.append((b"content-range", f"bytes {start}-{end - 1}/{total}".encode()))
         self.raw_headers = headers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+        # uvicorn's `send` returns at once once the client is gone: stop when it leaves, or a
+        # huge file would be "sent" forever without the loop ever yielding
+        gone = asyncio.create_task(_disconnected(receive))
+        try:
+            await self._body(scope, send, gone)
+        finally:
+            gone.cancel()
+
+    async def _body(self, scope: Scope, send: Send, gone: asyncio.Task[None]) -> None:
         view = memoryview(BLOCK)
         position = self.start
+        sent = 0
         if scope["method"] != "HEAD":
+            chunks = 0
             while position < self.end:
+                chunks += 1
+                if chunks % 16 == 0:  # let the disconnect watcher run (cheaper than every chunk)
+                    await asyncio.sleep(0)
+                if gone.done():
+                    return
                 offset = position % len(BLOCK)
-                length = min(len(BLOCK) - offset, self.end - position)
+                length = min(len(BLOCK) - offset, self.end - position, self.chunk or len(BLOCK))
+                if self.stop_after is not None and sent + length > self.stop_after:
+                    raise StreamAbort
                 chunk = BLOCK if length == len(BLOCK) else view[offset : offset + length]
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
                 position += length
+                sent += length
+                if self.interval:
+                    await asyncio.sleep(self.interval)
         await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+async def _disconnected(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass

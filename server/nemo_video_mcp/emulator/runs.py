@@ -25,7 +25,7 @@ from starlette.responses import JSONResponse, Response
 
 from .drafts import Outcome, apply_instruction
 from .questions import Asked, answered_instruction, make_question, wants_to_ask
-from .responses import SSEResponse, authenticate, base_url, envelope_error, recorded, state_of
+from .responses import SSEResponse, authenticate, base_url, envelope_error, fill, recorded, state_of
 from .state import Session, State, User
 from .streams import EditStream, Script, StreamFaults
 
@@ -170,6 +170,9 @@ async def run_sse(request: Request) -> Response:
         return _no_credits(state, user)
     faults = StreamFaults(stall=take("sse_stall"), drop=take("sse_drop"), error=take("sse_error"))
     faults.slow = take("sse_slow_heartbeats")
+    authorization = request.headers.get("authorization")
+    if faults.error is not None:
+        faults.error_message = fill(str(faults.error["message"]), state, authorization)
     silent = take("sse_silent") is not None or config.silent_edits
     faults.trailer = take("sse_trailer")
     edit_seconds = float(config.edit_seconds)
@@ -197,6 +200,7 @@ async def run_sse(request: Request) -> Response:
         ask=asking.args if asking is not None else None,
         ask_shape=ask_shape,
         after_done_seconds=float(config.after_done_seconds),
+        extra=fill(config.reply_extra, state, authorization),
     )
     prefix = float(faults.slow["total"]) if faults.slow is not None else 0.0
     run = Run(

@@ -215,7 +215,7 @@ class Sandbox:
         ended = True
         try:
             plan = self._plan(render_)
-            stopped = lambda: self.stopping or job.cancelled.is_set()  # noqa: E731
+            stopped = lambda: self.stopping or job.cancelled.is_set()  # noqa: E731 - a one-line stop test for render()
             render(plan, tmp, progress=self._progress(job), stopped=stopped)
             tmp.chmod(0o600)
             os.replace(tmp, final)

@@ -272,6 +272,15 @@ class State:
             user_id = self.config.static_tokens.get(value)
             return None if user_id is None else self._user(user_id, anonymous=False)
 
+    def client_id_of(self, authorization: str | None) -> str:
+        """The X-Client-Id the caller's (anonymous) token was issued to; "" when unknown."""
+        value = (authorization or "").partition(" ")[2].strip()
+        with self.lock:
+            token = self.tokens.get(value)
+            if token is None:
+                return ""
+            return next((c for c, (user, _) in self.clients.items() if user == token.user_id), "")
+
     def revoke_all(self) -> None:
         with self.lock:
             self.revoked.update(self.tokens, self.config.static_tokens)

@@ -64,6 +64,7 @@ class Script:
     ask: dict[str, Any] | None = None  # the run asks this (ask_question arguments) instead of acting
     ask_shape: str = "auto"  # auto | adk | tool_call | bare
     after_done_seconds: float = 0.0  # gateway: silence after `done` before the body ends
+    extra: str = ""  # appended to the reply (EmulatorConfig.reply_extra, filled in)
 
     @property
     def question_shape(self) -> str:
@@ -79,6 +80,7 @@ class StreamFaults:
     error: Fault | None = None
     slow: Fault | None = None
     trailer: Fault | None = None
+    error_message: str = ""  # the error fault's message, filled in (`responses.fill`)
 
 
 class _Failed(Exception):
@@ -157,7 +159,7 @@ class EditStream:
         if f.drop is not None and (final or self.events >= f.drop["after_events"]):
             raise StreamAbort
         if f.error is not None and (final or self.events >= f.error["after_events"]):
-            raise _Failed(self._error_frames(f.error["variant"], f.error["message"]))
+            raise _Failed(self._error_frames(f.error["variant"], f.error_message or f.error["message"]))
 
     async def _emit(self, frames: Iterable[bytes]) -> AsyncIterator[bytes]:
         for frame in frames:
@@ -242,7 +244,7 @@ class EditStream:
     def _reply_frames(self, outcome: Outcome) -> list[bytes]:
         if self.s.silent:
             return []
-        text = outcome.reply + (f" {outcome.gui}" if self.s.gui_talk and outcome.gui else "")
+        text = outcome.reply + (f" {outcome.gui}" if self.s.gui_talk and outcome.gui else "") + self.s.extra
         chunks = _split(text, 3)
         if self.s.shape == "gateway":
             return gateway.reply_frames(text)

@@ -9,6 +9,7 @@ Import from here; the submodules (`_name.py`) are private to the package.
 from __future__ import annotations
 
 from ._generated import SavedItem, SavedView, SkippedItem
+from ._saved_files import SavedFile, SavedFileProblem, SavedFileRefused, read_saved_file, saved_file
 from ._store import Store
 from ._workspace import Workspace
 from ._workspace_errors import (
@@ -20,11 +21,14 @@ from ._workspace_errors import (
     NoSession,
     NotExportReady,
     Problem,
+    RenderMissing,
     ReplacementFailed,
     SessionGone,
     SessionReplaced,
     SessionUnusable,
     ShuttingDown,
+    StoreProblem,
+    StoreUnavailable,
     TurnBusy,
     UnknownHandle,
     UnknownSession,
@@ -45,6 +49,7 @@ from ._workspace_views import (
     Progress,
     ProgressFn,
     ProgressStage,
+    RenderFacts,
     RenderState,
     RenderView,
     StateView,
@@ -75,9 +80,14 @@ __all__ = [
     "Progress",
     "ProgressFn",
     "ProgressStage",
+    "RenderFacts",
+    "RenderMissing",
     "RenderState",
     "RenderView",
     "ReplacementFailed",
+    "SavedFile",
+    "SavedFileProblem",
+    "SavedFileRefused",
     "SavedItem",
     "SavedView",
     "SessionGone",
@@ -87,6 +97,8 @@ __all__ = [
     "SkippedItem",
     "StateView",
     "Store",
+    "StoreProblem",
+    "StoreUnavailable",
     "TurnBusy",
     "TurnEnding",
     "TurnStatus",
@@ -102,4 +114,6 @@ __all__ = [
     "UploadView",
     "Workspace",
     "WorkspaceError",
+    "read_saved_file",
+    "saved_file",
 ]

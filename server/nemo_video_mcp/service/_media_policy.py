@@ -6,24 +6,32 @@ A server that an assistant (or text injected into its context) could talk into u
 inside one of the roots (`NEMO_MEDIA_ROOTS`) with no hidden (`.`) file or folder below the root;
 a regular file; a supported extension; at most 500 MB; and its first bytes must be those of a
 container of the extension's family. Every refusal is a `MediaRejected` that says what to do.
+
+`MediaPolicy.open(path or MediaFile)` is the one way to read such a file afterwards: a context
+manager yielding a `CheckedFile` (a binary file object opened once, without following a symlink,
+and the facts as checked), refused with `MediaRejected(code="changed")` when what the name leads
+to now is not the file that was checked (same `(st_dev, st_ino)`). Uploads stream from it; local
+media work must use it too.
 """
 
 from __future__ import annotations
 
-import difflib
 import os
 import stat
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import unquote, urlparse
 
 from ..backend import MAX_UPLOAD_BYTES
+from ..echo import shorten
+from ._checked_open import Identity, identity, open_no_follow, read_at
 from ._formats import ALIASES, CONTAINERS, FORMATS, SUPPORTED_FORMATS, MediaKind, sniff
+from ._nearby import MAX_SUGGESTIONS, Nearby, listdir
 
 _HEAD_BYTES = 16
-_MAX_SUGGESTIONS = 5
-_SCAN_LIMIT = 5000  # entries looked at when searching the roots for similar names
 
 
 @dataclass(frozen=True)
@@ -34,6 +42,17 @@ class MediaFile:
     size: int
     ext: str  # lower case, no dot: one of SUPPORTED_FORMATS
     kind: MediaKind
+    identity: Identity = (0, 0)  # (st_dev, st_ino) of the file that was checked
+    given: str = ""  # the path as the caller wrote it
+
+
+@dataclass(frozen=True)
+class CheckedFile:
+    """A checked file, open: read `file` (binary, read-only, opened once and never by name again).
+    `media` holds the facts, its `size` as of the open."""
+
+    media: MediaFile
+    file: BinaryIO
 
 
 class MediaRejected(ValueError):
@@ -48,14 +67,6 @@ class MediaRejected(ValueError):
 
     def __str__(self) -> str:
         return self.message
-
-
-def _listdir(folder: Path) -> list[str]:
-    """Visible names in `folder`, sorted; [] when it cannot be listed."""
-    try:
-        return sorted(n for n in os.listdir(folder) if not n.startswith("."))
-    except OSError:
-        return []
 
 
 def _hidden_below(root: Path, real: Path) -> str | None:
@@ -77,13 +88,19 @@ class MediaPolicy:
             f"NEMO_MEDIA_ROOTS (folders separated by '{os.pathsep}') in the server's settings and restart it."
         )
 
-    def check(self, raw_path: str) -> MediaFile:
-        """The file at `raw_path` if it may be uploaded; else `MediaRejected` saying what to do."""
-        shown, path = self._parse(raw_path)
+    def nearby(self) -> Nearby:
+        """A similar-names search for one call (bounded work, reused across its paths)."""
+        return Nearby(self.roots, self._allowed_folder)
+
+    def check(self, raw_path: str, nearby: Nearby | None = None) -> MediaFile:
+        """The file at `raw_path` if it may be uploaded; else `MediaRejected` saying what to do.
+        Pass the call's `nearby` when checking several paths (suggestions are bounded per call)."""
+        nearby = nearby or self.nearby()
+        shown, path = self._parse(raw_path, nearby)
         try:
             real = path.resolve(strict=True)
         except FileNotFoundError:
-            raise self._not_found(path, shown) from None
+            raise self._not_found(path, shown, nearby) from None
         except (OSError, RuntimeError) as exc:  # permission denied, a symlink loop...
             why = getattr(exc, "strerror", None) or str(exc)
             raise MediaRejected(
@@ -98,26 +115,81 @@ class MediaPolicy:
         ext = real.suffix.lower().lstrip(".")
         if ext not in FORMATS:
             raise self._unsupported(ext, shown)
-        if before.st_size == 0:
+        self._check_size(before.st_size, shown)
+        kind = FORMATS[ext][0]
+        media = MediaFile(real, before.st_size, ext, kind, identity(before), shown)
+        fd = self._open_same(media)
+        os.close(fd)
+        return media
+
+    @contextmanager
+    def open(self, target: str | MediaFile) -> Iterator[CheckedFile]:
+        """The checked file, open: `target` is a path (checked now) or what `check` returned (opened
+        only if the name still leads to that very file). `MediaRejected` when it may not be read."""
+        media = self.check(target) if isinstance(target, str) else target
+        fd = self._open_same(media)
+        try:
+            size = os.fstat(fd).st_size
+            self._check_size(size, media.given)
+            file = os.fdopen(fd, "rb", buffering=0)
+        except BaseException:
+            os.close(fd)
+            raise
+        with file:
+            yield CheckedFile(replace(media, size=size), file)
+
+    def _open_same(self, media: MediaFile) -> int:
+        """A descriptor for `media.path` if it is still the file that was checked (never through a
+        symlink, a regular file, its first bytes those of its extension's family); else refused."""
+        shown = media.given or str(media.path)
+        try:
+            fd = open_no_follow(media.path)
+        except PermissionError as exc:
+            raise MediaRejected(
+                f"'{shown}' cannot be read ({exc.strerror}).",
+                "Check the file's permissions.",
+                code="unreadable",
+            ) from None
+        except OSError as exc:
+            # a symlink swapped in on the way (ELOOP / ENOTDIR), or the file gone since it was checked
+            raise MediaRejected(
+                f"'{shown}' cannot be read as it was checked ({exc.strerror or type(exc).__name__}).",
+                "It may have been moved or replaced meanwhile: check the file, then try again.",
+                code="changed",
+            ) from None
+        try:
+            now = os.fstat(fd)
+            if identity(now) != media.identity or not stat.S_ISREG(now.st_mode):
+                raise MediaRejected(
+                    f"'{shown}' changed while it was being checked (it is not the same file any more).",
+                    "Check the file, then try again.",
+                    code="changed",
+                )
+            container = sniff(read_at(fd, 0, _HEAD_BYTES))
+            if container not in FORMATS[media.ext][1]:
+                raise self._mismatch(media.ext, container, shown)
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+    def _check_size(self, size: int, shown: str) -> None:
+        if size == 0:
             raise MediaRejected(
                 f"'{shown}' is empty (0 bytes).", "Export or copy it again.", code="empty_file"
             )
-        if before.st_size > self.max_bytes:
+        if size > self.max_bytes:
             raise MediaRejected(
-                f"'{shown}' is {before.st_size / 2**20:.0f} MB; the limit is {self.max_bytes // 2**20} MB.",
+                f"'{shown}' is {size / 2**20:.0f} MB; the limit is {self.max_bytes // 2**20} MB.",
                 "Compress it (lower resolution or bitrate) or trim it to the part you need, then try again.",
                 code="too_large",
             )
-        kind, allowed = FORMATS[ext]
-        container = sniff(self._head(real, before, shown))
-        if container not in allowed:
-            raise self._mismatch(ext, container, shown)
-        return MediaFile(path=real, size=before.st_size, ext=ext, kind=kind)
 
-    def _parse(self, raw_path: str) -> tuple[str, Path]:
-        """The path as the user wrote it (for messages) and as an absolute path (`~` expanded)."""
-        shown = raw_path.strip()
-        text = shown[1:-1] if len(shown) > 1 and shown[0] == shown[-1] and shown[0] in "'\"" else shown
+    def _parse(self, raw_path: str, nearby: Nearby) -> tuple[str, Path]:
+        """The path as the user wrote it (for messages, shortened) and as an absolute path (`~` expanded)."""
+        given = raw_path.strip()
+        shown = shorten(given)
+        text = given[1:-1] if len(given) > 1 and given[0] == given[-1] and given[0] in "'\"" else given
         if text.startswith("file://"):
             text = unquote(urlparse(text).path)
         if not text or "\x00" in text:
@@ -129,7 +201,7 @@ class MediaPolicy:
         except RuntimeError:  # no home folder to expand `~` to
             path = Path(text)
         if not path.is_absolute():
-            found = self._search_roots(path.name)
+            found = nearby.in_roots(path.name)
             maybe = f" Did you mean: {', '.join(str(p) for p in found)}?" if found else ""
             raise MediaRejected(
                 f"'{shown}' is a relative path; this server cannot tell which folder it is in.",
@@ -157,41 +229,9 @@ class MediaPolicy:
                 code="hidden",
             )
 
-    @staticmethod
-    def _head(real: Path, before: os.stat_result, shown: str) -> bytes:
-        """The first bytes, read without following a symlink swapped in since the checks."""
-        flags = (
-            os.O_RDONLY
-            | getattr(os, "O_NOFOLLOW", 0)
-            | getattr(os, "O_NONBLOCK", 0)
-            | getattr(os, "O_BINARY", 0)
-        )
-        try:
-            fd = os.open(real, flags)
-        except OSError as exc:
-            raise MediaRejected(
-                f"'{shown}' cannot be read ({exc.strerror}).",
-                "Check the file's permissions.",
-                code="unreadable",
-            ) from None
-        try:
-            now = os.fstat(fd)
-            if (now.st_dev, now.st_ino) != (before.st_dev, before.st_ino) or not stat.S_ISREG(now.st_mode):
-                raise MediaRejected(
-                    f"'{shown}' changed while it was being checked.", "Try again.", code="changed"
-                )
-            return os.read(fd, _HEAD_BYTES)
-        finally:
-            os.close(fd)
-
-    def _not_found(self, path: Path, shown: str) -> MediaRejected:
-        """Up to 5 similar names: from the folder it names if that one is allowed, else from the roots."""
-        parent = Path(os.path.normpath(path.parent))
-        near: list[Path] = []
-        if self._allowed_folder(parent):
-            close = difflib.get_close_matches(path.name, _listdir(parent), n=_MAX_SUGGESTIONS, cutoff=0.5)
-            near = [parent / n for n in close]
-        near = near or self._search_roots(path.name)
+    def _not_found(self, path: Path, shown: str, nearby: Nearby) -> MediaRejected:
+        """Similar names (bounded per call): from the folder it names if allowed, else from the roots."""
+        near = nearby.around(path)
         if near:
             hint = "Similar files: " + ", ".join(str(p) for p in near) + "."
         else:
@@ -206,25 +246,6 @@ class MediaPolicy:
         inside = [r for r in self.roots if real.is_relative_to(r)]
         return real.is_dir() and any(_hidden_below(r, real) is None for r in inside)
 
-    def _search_roots(self, name: str) -> list[Path]:
-        """Files in the roots (two levels deep, hidden ones skipped) with names close to `name`."""
-        candidates: dict[str, Path] = {}
-        budget = _SCAN_LIMIT
-        queue = [(root, 2) for root in self.roots]
-        while queue and budget > 0:
-            folder, depth = queue.pop(0)
-            for n in _listdir(folder)[:budget]:
-                budget -= 1
-                entry = folder / n
-                if entry.is_file():
-                    candidates.setdefault(n, entry)
-                elif depth > 1 and entry.is_dir() and not entry.is_symlink():  # never list outside
-                    queue.append((entry, depth - 1))
-        close = (
-            difflib.get_close_matches(name, list(candidates), n=_MAX_SUGGESTIONS, cutoff=0.6) if name else []
-        )
-        return [candidates[c] for c in close]
-
     @staticmethod
     def _not_a_file(real: Path, shown: str, mode: int) -> MediaRejected:
         if not stat.S_ISDIR(mode):
@@ -233,10 +254,10 @@ class MediaPolicy:
                 "Give the path of a video, image or audio file.",
                 code="not_a_file",
             )
-        media = [n for n in _listdir(real) if Path(n).suffix.lower().lstrip(".") in FORMATS]
-        more = " ..." if len(media) > _MAX_SUGGESTIONS else ""
+        media = [n for n in listdir(real) if Path(n).suffix.lower().lstrip(".") in FORMATS]
+        more = " ..." if len(media) > MAX_SUGGESTIONS else ""
         inside = (
-            f"Media files in it: {', '.join(media[:_MAX_SUGGESTIONS])}{more}."
+            f"Media files in it: {', '.join(media[:MAX_SUGGESTIONS])}{more}."
             if media
             else "It holds no media files."
         )

@@ -1,6 +1,6 @@
 """Safe names for downloaded files, and free paths that never overwrite anything.
 
-The rules themselves live with the downloader (`backend/download.py`), which applies them again
+The rules themselves live with the downloader (`backend/_download.py`), which applies them again
 when it places a file (and moves it into place with a hard link, so a name taken meanwhile is
 never overwritten). These wrappers give the service the same rules, plus one the downloader's
 ASCII filter misses: Unicode control and format characters (C1 controls; bidi overrides,

@@ -1,4 +1,4 @@
-"""The store's table layout and its rows as typed, immutable records (used by `store.py`).
+"""The store's table layout and its rows as typed, immutable records (used by `_store.py`).
 
 The schema is versioned with `PRAGMA user_version`: `MIGRATIONS[i]` upgrades version i to i+1.
 Append a migration to change the layout; never edit one that has shipped.
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
-from ..backend import FINAL_PHASES
+from ..backend import FINAL_PHASES, RenderStatus
 
 # needs_answer: the run ended in a question of NemoVideo's agent; it waits for the user's answer
 TurnStatus = Literal["running", "completed", "failed", "needs_answer"]
@@ -50,7 +50,19 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE turns ADD COLUMN after_draft TEXT;
     UPDATE turns SET ending = 'recorded' WHERE status != 'running';
     """,
-    # 3: a turn that ended in a question keeps the question (`asked`: the agent's `AskQuestion` as
+    # 3: sessions belong to a client (`owner`: '' when clients are not kept apart, else a label of
+    # the HTTP client's bearer token, never the token), and each client has its own current session
+    # per skill.
+    """
+    ALTER TABLE sessions ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+    CREATE TABLE current_by_owner (
+        owner TEXT NOT NULL, skill TEXT NOT NULL, session_id TEXT NOT NULL,
+        PRIMARY KEY (owner, skill));
+    INSERT INTO current_by_owner SELECT '', skill, session_id FROM current;
+    DROP TABLE current;
+    ALTER TABLE current_by_owner RENAME TO current;
+    """,
+    # 4: a turn that ended in a question keeps the question (`asked`: the agent's `AskQuestion` as
     # JSON), so it is still answerable after a restart; a turn that answers one names it (`answers`)
     # and keeps the message it sent (`message`; `instruction` stays the user's own words).
     """
@@ -72,6 +84,7 @@ class SessionRecord:
     updated_at: float
     last_draft: dict[str, Any] | None
     lost: bool
+    owner: str = ""  # the client it belongs to ('' when clients are not kept apart)
 
 
 @dataclass(frozen=True)
@@ -145,11 +158,18 @@ def render_record(r: sqlite3.Row) -> RenderRecord:
     return RenderRecord(**{**d, "path": path, "download": bool(d["download"])})
 
 
+def render_phase(status: str) -> str:
+    """The phase of a render's status word (NemoVideo's own words: "succeeded", "done", "canceled"...)."""
+    return RenderStatus(render_id="-", status=status).phase
+
+
 def render_finished(r: sqlite3.Row) -> bool:
-    """Over: a final status, except a completed render still waiting for its download."""
-    if r["status"] not in RENDER_DONE:
+    """Over: a final phase (whatever word NemoVideo used for it), except a completed render still
+    waiting for its download."""
+    phase = render_phase(r["status"])
+    if phase not in RENDER_DONE:
         return False
-    awaiting_file = r["status"] == "completed" and r["download"] and r["path"] is None
+    awaiting_file = phase == "completed" and r["download"] and r["path"] is None
     return not (awaiting_file and r["error"] is None)
 
 

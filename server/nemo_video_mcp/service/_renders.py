@@ -34,6 +34,7 @@ from ._workspace_errors import (
     ExportUnconfirmed,
     NoDownloadLink,
     NotExportReady,
+    RenderMissing,
     UnknownHandle,
     UnmatchedMedia,
     WorkspaceError,
@@ -44,6 +45,9 @@ from ._workspace_wait import Reporter, clamp_budget, wait_with_progress
 log = get_logger(__name__)
 
 POLL_WINDOW_SECONDS = 300.0  # one `wait_render` call; the job loops until the render is over
+# the status recorded for a render NemoVideo has no trace of (a poll answered 404): the contract's
+# word for a render that failed by running out of time there, which is what it is to the user
+MISSING = "expired"
 
 
 @dataclass
@@ -111,8 +115,10 @@ class Renders(Worker):
             )
         except TransportError as exc:  # sent, but no answer: it may be rendering; keep the record
             raise ExportUnconfirmed(exc, render_id=render_id) from None
-        except (NemoError, WorkspaceError) as exc:
-            self._store.update_render(render_id, status="failed", error=str(exc), finished=True)
+        except (NemoError, WorkspaceError) as exc:  # refused: it never started (the error says why)
+            said: str | None = getattr(exc, "said", None)  # the record keeps NemoVideo's words only
+            status_word = "failed" if said else MISSING
+            self._store.update_render(render_id, status=status_word, error=said, finished=True)
             if isinstance(exc, RenderFailed) and rewrite.unmatched:  # refused at once: the likely reason
                 raise UnmatchedMedia(exc, paths=rewrite.unmatched) from None
             raise
@@ -128,7 +134,9 @@ class Renders(Worker):
         download: bool | None,
         wait_seconds: float | None,
         progress: ProgressFn | None,
+        owner: str = "",
     ) -> RenderView:
+        self._sessions.check_owner("render", render_id, self._session_of(render_id), owner)
         job = self._jobs.get(render_id)
         if job is None or (
             job.done.is_set() and job.error is not None and not isinstance(job.error, RenderFailed)
@@ -148,6 +156,23 @@ class Renders(Worker):
             if job.done.is_set() and job.record.path is None:
                 job = self._start(job.record, True)
         return await self._wait(job, wait_seconds, progress)
+
+    def check_unfinished(self) -> int:
+        """At start-up: poll every render a previous server process left unfinished (a submit cut
+        off before its answer too), by its id, never submitting it again, in the background; a
+        render NemoVideo has no trace of is recorded as such. Returns how many are checked."""
+        checked = 0
+        for record in self._store.unfinished_renders():
+            if record.render_id in self._jobs or _phase(record.status) in FINAL_PHASES:
+                continue  # a finished render waiting for its file is saved when asked for
+            self._start(record, record.download)
+            checked += 1
+        return checked
+
+    def _session_of(self, render_id: str) -> str | None:
+        job = self._jobs.get(render_id)
+        record = job.record if job is not None else self._store.get_render(render_id)
+        return record.session_id if record is not None else None
 
     def _start(
         self,
@@ -178,7 +203,7 @@ class Renders(Worker):
                 await report(90 + (10 * got / total if total else 0), 100, info)
             else:
                 pct = job.record.progress or 0.0
-                await report(0.9 * pct, 100, Progress("rendering", done=pct, detail=job.record.status))
+                await report(0.9 * pct, 100, Progress("rendering", detail=job.record.status))
 
         budget = clamp_budget(wait_seconds, self._settings.wait_seconds)
         await wait_with_progress(job.done, budget, tick, interval=self._interval)
@@ -212,9 +237,8 @@ class Renders(Worker):
             # a 404 while polling: the backend has no such render (it never started, or it expired);
             # a 404 of the download of a finished render is a failed download, not a failed render
             if exc.code == 404 and _phase(job.record.status) != "completed":
-                reason = f"NemoVideo has no export {record.render_id} (it never started, or it expired)"
-                job.record = self._store.update_render(record.render_id, status="failed", error=reason)
-                job.error = RenderFailed(reason, render_id=record.render_id)
+                job.record = self._store.update_render(record.render_id, status=MISSING)
+                job.error = RenderMissing(record.render_id)
         except Exception as exc:
             if not isinstance(exc, NemoError | WorkspaceError):
                 log.exception("render job crashed", render_id=record.render_id)
@@ -233,8 +257,8 @@ class Renders(Worker):
             deadline = anyio.current_time() + POLL_WINDOW_SECONDS
             try:
                 status = await self._client.wait_render(rid, skill=skill, deadline=deadline, on_status=seen)
-            except RenderFailed as exc:
-                status = RenderStatus(render_id=rid, status="failed", error=exc.message)
+            except RenderFailed as exc:  # the record keeps NemoVideo's own words only
+                status = RenderStatus(render_id=rid, status="failed", error=exc.said)
             seen(status)
 
     async def _download(self, job: _Job) -> None:
@@ -251,7 +275,13 @@ class Renders(Worker):
         # when it fails): a few more polls for one, then NemoVideo's own download endpoint
         try:
             path = await self._client.download_render(
-                record.render_id, folder, skill=record.skill, url=record.url, filename=name, progress=got
+                record.render_id,
+                folder,
+                skill=record.skill,
+                url=record.url,
+                filename=name,
+                progress=got,
+                resume=True,
             )
         except BackendError as exc:  # the fallback refused too (no such file, a JSON answer...)
             raise NoDownloadLink(record.render_id, exc) from None
@@ -283,9 +313,11 @@ class Renders(Worker):
             backend_word=word, rewritten=job.rewritten if job else {}, unmatched=job.unmatched if job else [],
         )  # fmt: skip
 
-    async def cancel(self, render_id: str) -> CancelView:
+    async def cancel(self, render_id: str, *, owner: str = "") -> CancelView:
         """Cancel a render that is still running (NemoVideo's cancel endpoint), and record it as
-        cancelled; a render that is over is left as it is (`already_finished`)."""
+        cancelled; a render that is over is left as it is (`already_finished`). Another client's
+        render is unknown."""
+        self._sessions.check_owner("render", render_id, self._session_of(render_id), owner)
         record = self._store.get_render(render_id)
         if record is None:
             raise UnknownHandle("render", render_id)
@@ -303,8 +335,11 @@ class Renders(Worker):
         return CancelView(render_id, "render", "cancelled", "cancelled", record.session_id)
 
 
-def _failure(record: RenderRecord) -> RenderFailed:
-    return RenderFailed(record.error or "the render failed without a reason", render_id=record.render_id)
+def _failure(record: RenderRecord) -> RenderFailed | RenderMissing:
+    if record.status == MISSING and record.error is None:
+        return RenderMissing(record.render_id)
+    rid = record.render_id
+    return RenderFailed(f"the render {rid} failed", render_id=rid, said=record.error)
 
 
 def _on_disk(record: RenderRecord) -> bool:

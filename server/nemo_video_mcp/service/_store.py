@@ -1,11 +1,17 @@
-"""Durable records: sessions, the current session per skill, edit turns and renders (SQLite).
+"""Durable records: sessions, the current session per client and skill, edit turns and renders (SQLite).
 
 One connection in WAL mode, guarded by a lock (usable from the event loop and worker threads).
 The methods are synchronous on purpose: each is one short transaction on a local file (well
 under a millisecond), so `anyio.to_thread.run_sync` would cost more than it saves; only another
 process holding the write lock (two hosts sharing one state dir) can make a call wait, and
 `busy_timeout` bounds that. The file is 0600 (SQLite gives -wal/-shm the same mode) in a folder
-created 0700. Every write is one transaction; the layout and migrations are in `records.py`.
+created 0700. Every write is one transaction; the layout and migrations are in `_records.py`.
+
+A state database that cannot be used (damaged, truncated, from a newer version, read-only, a
+folder, a full disk, locked) raises `StoreUnavailable` saying which (`Store(path)`), and is never
+deleted or rewritten. `Store.open_in(state_dir)` never raises: the server starts anyway, and every
+call of a store that could not be opened raises that `StoreUnavailable`. A write that fails while
+running (a full disk) raises `StoreUnavailable(write=True)`; reads go on working.
 """
 
 from __future__ import annotations
@@ -21,11 +27,15 @@ from typing import Any
 
 from . import _records as records
 from ._records import Expired, RenderRecord, SessionRecord, TurnRecord, TurnStatus
+from ._store_health import check_file, classify, probe_file, unavailable
+from ._workspace_errors import StoreUnavailable
 
 __all__ = ["Expired", "RenderRecord", "SessionRecord", "Store", "StoreError", "TurnRecord", "TurnStatus"]
 
 DB_FILENAME = "nemo-video-mcp.sqlite3"
 BUSY_TIMEOUT_MS = 3000
+# a render still unfinished this long after its submit can never finish (renders take 30-90 s)
+RENDER_NEVER_FINISHES_SECONDS = 24 * 3600.0
 
 
 class StoreError(RuntimeError):
@@ -35,43 +45,89 @@ class StoreError(RuntimeError):
 class Store:
     """The durable records of one user's work; they survive a restart of the server."""
 
-    def __init__(self, path: Path, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        clock: Callable[[], float] = time.time,
+        broken: StoreUnavailable | None = None,
+    ) -> None:
+        """Opens (and migrates) the database at `path`, or raises `StoreUnavailable`. With `broken`,
+        nothing is opened: every call raises that error (see `open_in`)."""
         self.path = Path(path)
         self._clock = clock
         self._lock = threading.Lock()
-        self._conn: sqlite3.Connection | None = self._open()
+        self._broken = broken
+        self._conn: sqlite3.Connection | None = None if broken is not None else self._open()
 
     @classmethod
     def in_dir(cls, state_dir: Path, *, clock: Callable[[], float] = time.time) -> Store:
         """The store at its usual place in the state folder."""
         return cls(Path(state_dir) / DB_FILENAME, clock=clock)
 
+    @classmethod
+    def open_in(cls, state_dir: Path, *, clock: Callable[[], float] = time.time) -> Store:
+        """`in_dir`, except that a store that cannot be used does not stop the server: every call
+        of the store returned then raises the `StoreUnavailable` that says why."""
+        try:
+            return cls.in_dir(state_dir, clock=clock)
+        except StoreUnavailable as exc:
+            return cls(exc.path, clock=clock, broken=exc)
+
+    @staticmethod
+    def file_in(state_dir: Path) -> Path:
+        """Where the store of `state_dir` lives."""
+        return Path(state_dir) / DB_FILENAME
+
+    @classmethod
+    def probe(cls, state_dir: Path) -> StoreUnavailable | None:
+        """What would stop the store in `state_dir` from working, without creating or changing
+        anything (for `doctor`); None when it is usable or does not exist yet."""
+        return probe_file(cls.file_in(state_dir))
+
+    @property
+    def problem(self) -> StoreUnavailable | None:
+        """Why the store could not be opened; None when it is usable."""
+        return self._broken
+
     def _open(self) -> sqlite3.Connection:
         folder = self.path.parent
-        if not folder.exists():
-            folder.mkdir(parents=True, mode=0o700)
-            folder.chmod(0o700)  # mkdir's mode is filtered by the umask
-        os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
-        self.path.chmod(0o600)  # also tightens a file an older run left readable
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            if not folder.is_dir():
+                folder.mkdir(parents=True, mode=0o700)  # a file in its place: FileExistsError
+                folder.chmod(0o700)  # mkdir's mode is filtered by the umask
+        except OSError as exc:
+            problem = classify(exc)
+            detail = exc.strerror or type(exc).__name__
+            if isinstance(exc, FileExistsError | NotADirectoryError):
+                detail = "it, or a folder on its path, is a file, not a folder"
+            raise StoreUnavailable(
+                self.path, "folder_unusable" if problem == "unusable" else problem, detail
+            ) from None
+        try:
+            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+            self.path.chmod(0o600)  # also tightens a file an older run left readable
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        except (OSError, sqlite3.Error) as exc:
+            raise unavailable(self.path, exc) from None
         conn.row_factory = sqlite3.Row
         try:
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            check_file(conn, self.path)
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
             self._migrate(conn)
-        except sqlite3.DatabaseError as exc:
+        except StoreUnavailable:
             conn.close()
-            raise StoreError(
-                f"cannot use the state database {self.path}: {exc}; move it aside to start afresh"
-            ) from None
+            raise
+        except sqlite3.Error as exc:
+            conn.close()
+            raise unavailable(self.path, exc) from None
         return conn
 
     @staticmethod
     def _migrate(conn: sqlite3.Connection) -> None:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > records.SCHEMA_VERSION:
-            raise sqlite3.DatabaseError(f"it has schema version {version}, newer than this server's")
         for number in range(version, records.SCHEMA_VERSION):
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -84,20 +140,41 @@ class Store:
                 raise
             conn.execute("COMMIT")
 
+    def _live(self) -> sqlite3.Connection:
+        if self._broken is not None:
+            exc = self._broken
+            raise StoreUnavailable(
+                exc.path, exc.problem, exc.reason, found=exc.found, known=exc.known
+            )  # a fresh error per call (never one instance re-raised with a growing traceback)
+        if self._conn is None:
+            raise StoreError("the store is closed")
+        return self._conn
+
+    @staticmethod
+    def _begin(conn: sqlite3.Connection) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction (BEGIN IMMEDIATE ... COMMIT), serialised across threads."""
+        """One write transaction (BEGIN IMMEDIATE ... COMMIT), serialised across threads. A failure
+        of SQLite itself (a full disk, a read-only file...) is a `StoreUnavailable(write=True)`."""
         with self._lock:
-            if self._conn is None:
-                raise StoreError("the store is closed")
-            conn = self._conn
-            conn.execute("BEGIN IMMEDIATE")
+            conn = self._live()
             try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
+                self._begin(conn)
+                try:
+                    yield conn
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+            except sqlite3.IntegrityError:
                 raise
-            conn.execute("COMMIT")
+            except sqlite3.DatabaseError as exc:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise unavailable(self.path, exc, write=True) from None
 
     def _write(self, sql: str, args: tuple[Any, ...], what: str) -> sqlite3.Row:
         """One `... RETURNING *` statement in its own transaction; the row it wrote."""
@@ -114,9 +191,11 @@ class Store:
     def _all(self, sql: str, args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
         """A read: in autocommit mode it is its own consistent snapshot and takes no write lock."""
         with self._lock:
-            if self._conn is None:
-                raise StoreError("the store is closed")
-            return list(self._conn.execute(sql, args).fetchall())
+            conn = self._live()
+            try:
+                return list(conn.execute(sql, args).fetchall())
+            except sqlite3.DatabaseError as exc:  # damaged since it was opened, or locked
+                raise unavailable(self.path, exc) from None
 
     def _one(self, sql: str, args: tuple[Any, ...]) -> sqlite3.Row | None:
         return next(iter(self._all(sql, args)), None)
@@ -131,30 +210,43 @@ class Store:
     # sessions ------------------------------------------------------------------------------
 
     def add_session(
-        self, session_id: str, skill: str, *, task_id: str | None = None, user_id: str | None = None
+        self,
+        session_id: str,
+        skill: str,
+        *,
+        task_id: str | None = None,
+        user_id: str | None = None,
+        owner: str = "",
     ) -> SessionRecord:
         now = self._clock()
-        sql = "INSERT INTO sessions VALUES (?, ?, ?, ?, ?, ?, NULL, 0) RETURNING *"
-        row = self._write(sql, (session_id, skill, task_id, user_id, now, now), f"session {session_id}")
-        return records.session_record(row)
+        sql = (
+            "INSERT INTO sessions (session_id, skill, task_id, user_id, created_at, updated_at, owner) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *"
+        )
+        args = (session_id, skill, task_id, user_id, now, now, owner)
+        return records.session_record(self._write(sql, args, f"session {session_id}"))
 
     def get_session(self, session_id: str) -> SessionRecord | None:
         row = self._one("SELECT * FROM sessions WHERE session_id = ?", (session_id,))
         return records.session_record(row) if row else None
 
-    def known_sessions(self) -> list[SessionRecord]:
-        """Every session this server knows and has not seen lost, newest first."""
-        rows = self._all("SELECT * FROM sessions WHERE lost = 0 ORDER BY updated_at DESC")
-        return [records.session_record(r) for r in rows]
+    def known_sessions(self, *, owner: str = "") -> list[SessionRecord]:
+        """Every session of the client that this server knows and has not seen lost, newest first."""
+        sql = "SELECT * FROM sessions WHERE owner = ? AND lost = 0 ORDER BY updated_at DESC"
+        return [records.session_record(r) for r in self._all(sql, (owner,))]
 
-    def set_current(self, skill: str, session_id: str) -> None:
+    def set_current(self, skill: str, session_id: str, *, owner: str = "") -> None:
         with self._tx() as conn:
-            conn.execute("INSERT OR REPLACE INTO current VALUES (?, ?)", (skill, session_id))
+            sql = "INSERT OR REPLACE INTO current (owner, skill, session_id) VALUES (?, ?, ?)"
+            conn.execute(sql, (owner, skill, session_id))
 
-    def current(self, skill: str) -> SessionRecord | None:
-        """The skill's current session, or None (never a session marked lost)."""
-        sql = "SELECT s.* FROM current c JOIN sessions s USING (session_id) WHERE c.skill = ? AND s.lost = 0"
-        row = self._one(sql, (skill,))
+    def current(self, skill: str, *, owner: str = "") -> SessionRecord | None:
+        """The client's current session of the skill, or None (never a session marked lost)."""
+        sql = (
+            "SELECT s.* FROM current c JOIN sessions s USING (session_id) "
+            "WHERE c.owner = ? AND c.skill = ? AND s.lost = 0"
+        )
+        row = self._one(sql, (owner, skill))
         return records.session_record(row) if row else None
 
     def mark_lost(self, session_id: str) -> None:
@@ -213,7 +305,7 @@ class Store:
              "fault": fault, "reason": reason, "after_draft": records.dump_json(after_draft),
              "asked": records.dump_json(asked)}
         )  # fmt: skip
-        sql = f"UPDATE turns SET {sets or 'turn_id = turn_id'} WHERE turn_id = ? RETURNING *"  # noqa: S608
+        sql = f"UPDATE turns SET {sets or 'turn_id = turn_id'} WHERE turn_id = ? RETURNING *"  # noqa: S608 - column names are ours, values bound
         return records.turn_record(self._write(sql, (*args, turn_id), f"turn {turn_id}"))
 
     def get_turn(self, turn_id: str) -> TurnRecord | None:
@@ -226,9 +318,15 @@ class Store:
         row = self._one(sql, (session_id,))
         return records.turn_record(row) if row else None
 
-    def last_turn(self, session_id: str) -> TurnRecord | None:
-        """The session's newest turn, or None."""
+    def newest_turn(self, session_id: str) -> TurnRecord | None:
+        """The session's newest turn whatever its status, or None."""
         sql = "SELECT * FROM turns WHERE session_id = ? ORDER BY created_at DESC, rowid DESC"
+        row = self._one(sql, (session_id,))
+        return records.turn_record(row) if row else None
+
+    def last_turn(self, session_id: str) -> TurnRecord | None:
+        """The session's newest completed turn, or None (for the player: what the last edit did)."""
+        sql = "SELECT * FROM turns WHERE session_id = ? AND status = 'completed' ORDER BY created_at DESC"
         row = self._one(sql, (session_id,))
         return records.turn_record(row) if row else None
 
@@ -276,7 +374,7 @@ class Store:
             {"status": status, "progress": progress, "url": url, "error": error,
              "path": None if path is None else str(path)}
         )  # fmt: skip
-        sql = f"UPDATE renders SET {sets or 'render_id = render_id'} WHERE render_id = ? RETURNING *"  # noqa: S608
+        sql = f"UPDATE renders SET {sets or 'render_id = render_id'} WHERE render_id = ? RETURNING *"  # noqa: S608 - names ours, values bound
         with self._tx() as conn:
             rows = conn.execute(sql, (*args, render_id)).fetchall()
             if not rows:
@@ -301,17 +399,22 @@ class Store:
     def expire(self, older_than_seconds: float) -> Expired:
         """Delete finished turns and renders older than the TTL, and lost sessions nothing uses.
 
-        Running turns and unfinished renders are never deleted, whatever their age; sessions
-        that are not lost are never deleted.
+        Running turns are never deleted, whatever their age (a later call settles them), nor
+        unfinished renders, except those that can never finish: submitted longer ago than the TTL
+        and than RENDER_NEVER_FINISHES_SECONDS. Sessions that are not lost are never deleted.
         """
-        cutoff = self._clock() - older_than_seconds
+        now = self._clock()
+        cutoff = now - older_than_seconds
+        stale = min(cutoff, now - RENDER_NEVER_FINISHES_SECONDS)
         with self._tx() as conn:
             turns = conn.execute(
                 "DELETE FROM turns WHERE status != 'running' AND COALESCE(finished_at, created_at) < ?",
                 (cutoff,),
             ).rowcount
             renders = conn.execute(
-                "DELETE FROM renders WHERE finished_at IS NOT NULL AND finished_at < ?", (cutoff,)
+                "DELETE FROM renders WHERE (finished_at IS NOT NULL AND finished_at < ?) "
+                "OR (finished_at IS NULL AND created_at < ?)",
+                (cutoff, stale),
             ).rowcount
             sessions = conn.execute(
                 "DELETE FROM sessions WHERE lost = 1 AND updated_at < ? "

@@ -44,13 +44,14 @@ def conclude(
         return Outcome("needs_answer", "needs_answer", after, said, asked=asked)
     if dropped and changed:
         return Outcome("completed", "dropped_applied", after, said)
-    if dropped:
+    if dropped:  # read back until the run's ceiling passed (or the state could not be read)
         return Outcome("failed", "dropped_unseen", after, said, error="stream dropped, no change seen")
     return Outcome("completed", "finished", after, said)
 
 
 def after_restart(before: Draft, now: Draft) -> Outcome:
-    """A turn a previous server process left running, judged from the timeline as it is now."""
+    """A turn a previous server process left running, judged from the timeline as it is now: called
+    once the timeline changed, or once the run's ceiling has passed without a change."""
     if not before.same_as(now):
         return Outcome("completed", "restart_applied", now)
     return Outcome("failed", "restart_unseen", now, error="server restarted during the edit")

@@ -3,19 +3,28 @@
 A message is never sent twice: the same instruction while a turn of the session is running
 returns that turn; a different one is refused until the running turn is over; a dropped stream
 is followed by reading the state back (`client.recover_state`), never by sending again. Every
-turn is recorded in the Store with the draft before it, so a turn the server was running when
-it stopped is still reported after a restart, from the timeline as it is now.
+turn is recorded in the Store with the draft before it.
+
+A run this server lost (its stream broke, or a previous server process was running it when it
+stopped) may still be running on NemoVideo until its ceiling (NEMO_STREAM_MAX_SECONDS after it
+started). Until then it stays `running` and is watched through the timeline, as after a dropped
+stream: it is `completed` once the timeline changes, and says it did not apply only once the
+ceiling has passed with no change. Meanwhile the same instruction is answered from that turn and
+a different one is refused (one run per session), with when it will be accepted. A read
+(`result`) watches such a run too, but never replaces a lost session (it says it is lost).
 
 A run that ends in a question of NemoVideo's agent (`ask_question`) is a turn that waits for the
 user (`needs_answer`, the question kept in the Store). The next message to that session is the
 answer: a new message, written as NemoVideo's clients write it (`answer_message`), billed as any
 edit. The instruction that asked, sent again, is not an answer: it gets the question back without
 sending anything (a host retrying a call never runs it twice); words equal to an earlier answer
-always are one (a call resumed after a form says so with `resumed`).
+always are one (a call resumed after a form says so with `resumed`). A question can only be open
+once the run that asked is over, so an answer never meets a run that may still be going.
 """
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -39,7 +48,7 @@ from ._sessions import SessionRef
 from ._store import TurnRecord
 from ._turn_reports import Outcome, after_restart, conclude, crashed, not_run
 from ._work_context import WorkContext, Worker
-from ._workspace_errors import BadRequest, TurnBusy, UnknownHandle
+from ._workspace_errors import BadRequest, SessionGone, TurnBusy, UnknownHandle
 from ._workspace_views import EditActivity, Progress, ProgressFn, TurnEnding, TurnView
 from ._workspace_wait import Reporter, clamp_budget, wait_with_progress
 
@@ -52,26 +61,43 @@ class _Turn:
     ref: SessionRef
     instruction: str  # the caller's words
     before: Draft
+    ceiling: float  # seconds NemoVideo may run one message: then it is over, whatever we saw
     message: str = ""  # what is sent (an answer's message; else the instruction)
     answers: str | None = None  # the turn whose question this one answers
     started: float = field(default_factory=anyio.current_time)
     done: anyio.Event = field(default_factory=anyio.Event)
     outcome: Outcome | None = None  # set when the run is over
     error: Exception | None = None  # raised to every waiter (a lost session, no credits...)
-    activity: EditActivity = "waiting"
+    activity: EditActivity = "waiting"  # "restarted": adopted from a previous server process
     tool: str | None = None  # the backend tool it runs ("working")
+
+    @property
+    def deadline(self) -> float:
+        """When the run's ceiling passes (`anyio.current_time()` clock)."""
+        return self.started + self.ceiling
+
+    @property
+    def unconfirmed(self) -> bool:
+        """This server lost the run (dropped stream, restart): watched through the timeline."""
+        return self.activity in ("recovering", "restarted")
 
     def view(self) -> TurnView:
         sid, o = self.ref.session_id, self.outcome
         if o is None:
             elapsed = anyio.current_time() - self.started
+            ending: TurnEnding = (
+                "restart_watching" if self.activity == "restarted"
+                else "dropped_watching" if self.activity == "recovering"
+                else "running"
+            )  # fmt: skip
             return TurnView(
-                sid, self.turn_id, "running", "running", self.before, None, self.before, elapsed=elapsed
-            )
+                sid, self.turn_id, "running", ending, self.before, None, self.before,
+                elapsed=elapsed, ceiling=self.ceiling,
+            )  # fmt: skip
         return TurnView(
             sid, self.turn_id, o.status, o.ending, self.before, o.after, o.after or self.before,
             said=o.said, fault=o.fault, reason=o.reason, asked=o.asked, answers=self.answers,
-            sent=self.message if self.message != self.instruction else None,
+            sent=self.message if self.message != self.instruction else None, ceiling=self.ceiling,
         )  # fmt: skip
 
 
@@ -95,6 +121,7 @@ class Turns(Worker):
         wait_seconds: float | None,
         progress: ProgressFn | None,
         *,
+        owner: str = "",
         resumed: bool = False,
     ) -> TurnView:
         """`resumed`: the same tool call again (a protocol round after a form), never a new message
@@ -102,15 +129,19 @@ class Turns(Worker):
         text = instruction.strip()
         if not text:
             raise BadRequest("empty_instruction")
-        ref = await self._sessions.resolve(session_id, skill)
+        ref = await self._sessions.resolve(session_id, skill, owner)
         async with self._locks.setdefault(ref.session_id, anyio.Lock()):
             turn = self._running(ref, text)
             if turn is None:
                 record = self._store.running_turn(ref.session_id)
-                if record is not None:  # left running by a previous server process: settle it first
-                    settled = await self._report_orphan(record)
+                if record is not None and record.turn_id not in self._live:
+                    # left running by a previous server process: NemoVideo may still be running it
+                    orphan = await self._adopt(record)
                     if _same(record.instruction, text):  # never send it twice, restart or not
-                        return self._record_view(settled)
+                        turn = orphan
+                    elif not orphan.done.is_set():
+                        raise _busy(orphan)
+            if turn is None:
                 message, answers = text, None
                 question = self._open_question(ref.session_id)
                 if question is not None:
@@ -128,13 +159,16 @@ class Turns(Worker):
         answers: Sequence[str | Sequence[str] | None],
         wait_seconds: float | None,
         progress: ProgressFn | None,
+        *,
+        owner: str = "",
     ) -> TurnView:
         """Answer the question turn `turn_id` ended in (one entry per question; None skips one).
         Only the session's open question can be answered; otherwise the turn is reported as it is."""
+        self._sessions.check_owner("turn", turn_id, self._session_of(turn_id), owner)
         record = self._store.get_turn(turn_id)
         if record is None:
             raise UnknownHandle("turn", turn_id)
-        ref = SessionRef(record.session_id, record.skill)
+        ref = SessionRef(record.session_id, record.skill, owner)
         async with self._locks.setdefault(ref.session_id, anyio.Lock()):
             question = self._open_question(ref.session_id)
             if question is None or question.turn_id != turn_id or self._running(ref, None) is not None:
@@ -146,19 +180,30 @@ class Turns(Worker):
 
     def _open_question(self, session_id: str) -> TurnRecord | None:
         """The session's newest turn when it ended in a question (still waiting for an answer)."""
-        last = self._store.last_turn(session_id)
+        last = self._store.newest_turn(session_id)
         return last if last is not None and last.status == "needs_answer" else None
 
-    async def result(self, turn_id: str, wait_seconds: float | None, progress: ProgressFn | None) -> TurnView:
+    async def result(
+        self, turn_id: str, wait_seconds: float | None, progress: ProgressFn | None, *, owner: str = ""
+    ) -> TurnView:
+        self._sessions.check_owner("turn", turn_id, self._session_of(turn_id), owner)
         turn = self._live.get(turn_id)
-        if turn is not None:
-            return await self._wait(turn, wait_seconds, progress)
-        record = self._store.get_turn(turn_id)
-        if record is None:
-            raise UnknownHandle("turn", turn_id)
-        if record.status == "running":  # started by a server process that has since stopped
-            record = await self._report_orphan(record, replace=False)
-        return self._record_view(record)
+        if turn is None:
+            record = self._store.get_turn(turn_id)
+            if record is None:
+                raise UnknownHandle("turn", turn_id)
+            if record.status != "running":
+                return self._record_view(record)
+            # started by a server process that has since stopped: watch it from here (a read: a
+            # lost session is said to be lost, not replaced)
+            async with self._locks.setdefault(record.session_id, anyio.Lock()):
+                turn = self._live.get(turn_id) or await self._adopt(record, replace=False)
+        return await self._wait(turn, wait_seconds, progress)
+
+    def _session_of(self, turn_id: str) -> str | None:
+        live = self._live.get(turn_id)
+        record = None if live is not None else self._store.get_turn(turn_id)
+        return live.ref.session_id if live is not None else record.session_id if record else None
 
     def _running(self, ref: SessionRef, text: str | None) -> _Turn | None:
         """The session's running turn when it carries the same instruction; refuse a different one
@@ -169,7 +214,7 @@ class Turns(Worker):
         )
         if live is None or text is None or _same(live.instruction, text):
             return live
-        raise TurnBusy(turn_id=live.turn_id, session_id=ref.session_id, instruction=live.instruction)
+        raise _busy(live)
 
     async def _start(self, ref: SessionRef, text: str, *, message: str, answers: str | None) -> _Turn:
         _, before = await self._sessions.read(ref)
@@ -178,7 +223,8 @@ class Turns(Worker):
         self._store.add_turn(
             turn_id, ref.session_id, ref.skill, text, before_draft=before.raw, answers=answers, message=sent
         )
-        turn = _Turn(turn_id, ref, text, before, message=message, answers=answers)
+        ceiling = self._settings.stream_max_seconds
+        turn = _Turn(turn_id, ref, text, before, ceiling, message=message, answers=answers)
         self._forget_old()
         self._live[turn_id] = turn
         self._tg.start_soon(self._run, turn)
@@ -195,12 +241,15 @@ class Turns(Worker):
     async def _wait(self, turn: _Turn, wait_seconds: float | None, progress: ProgressFn | None) -> TurnView:
         report = Reporter(progress)
 
+        budget = clamp_budget(wait_seconds, self._settings.wait_seconds)
+        # the bar: the turn's age against its age when this wait gives up (so a host can draw it)
+        ends = anyio.current_time() - turn.started + budget
+
         async def tick() -> None:
             elapsed = anyio.current_time() - turn.started
             info = Progress("editing", elapsed, activity=turn.activity, detail=turn.tool)
-            await report(elapsed, None, info)
+            await report(min(elapsed, ends), ends, info)
 
-        budget = clamp_budget(wait_seconds, self._settings.wait_seconds)
         await wait_with_progress(turn.done, budget, tick, interval=self._interval)
         if turn.done.is_set() and turn.error is not None:
             raise turn.error
@@ -255,9 +304,11 @@ class Turns(Worker):
         """The draft after the run (polled back after a dropped stream), or None if unreadable."""
         ref = turn.ref
         try:
-            if dropped:
+            if dropped:  # NemoVideo may go on until the run's ceiling: watch the timeline until then
                 turn.activity = "recovering"
-                after = await self._client.recover_state(ref.session_id, turn.before, skill=ref.skill)
+                after = await self._client.recover_state(
+                    ref.session_id, turn.before, skill=ref.skill, deadline=turn.deadline
+                )
             else:
                 after = Draft.parse((await self._client.get_state(ref.session_id, skill=ref.skill)).draft)
         except NemoError as exc:
@@ -276,12 +327,56 @@ class Turns(Worker):
 
     # after a restart -----------------------------------------------------------------------
 
-    async def _report_orphan(self, record: TurnRecord, *, replace: bool = True) -> TurnRecord:
-        """A turn a previous server process left running: report it from the state as it is now
-        (`replace=False` for a read-only call: a lost session is said to be lost, not replaced)."""
-        ref = SessionRef(record.session_id, record.skill)
+    async def _adopt(self, record: TurnRecord, *, replace: bool = True) -> _Turn:
+        """A turn a previous server process left running (the caller holds the session's lock):
+        settled at once if the timeline already shows a change or its ceiling has passed, else
+        watched through the timeline in the background. A failed read adopts nothing (it raises).
+        `replace=False` (a read-only call): a lost session is said to be lost (`SessionGone`), not
+        replaced."""
+        session = self._store.get_session(record.session_id)
+        ref = SessionRef(record.session_id, record.skill, session.owner if session else "")
+        before = Draft.parse(record.before_draft)
+        age = max(0.0, time.time() - record.created_at)  # the store's clock is the wall clock
+        turn = _Turn(
+            record.turn_id, ref, record.instruction, before, self._settings.stream_max_seconds,
+            message=record.message or record.instruction, answers=record.answers,
+        )  # fmt: skip
+        turn.started, turn.activity = anyio.current_time() - age, "restarted"
         _, now = await self._sessions.read(ref, replace=replace)
-        return self._record(record.turn_id, after_restart(Draft.parse(record.before_draft), now))
+        self._live[turn.turn_id] = turn
+        if not before.same_as(now) or anyio.current_time() >= turn.deadline:
+            self._finish(turn, after_restart(before, now))
+            turn.done.set()
+        else:
+            log.info("watching an edit a previous process started", turn_id=turn.turn_id)
+            self._tg.start_soon(self._watch, turn, replace)
+        return turn
+
+    async def _watch(self, turn: _Turn, replace: bool = True) -> None:
+        """Poll the timeline until it changes or the run's ceiling passes, as after a dropped stream."""
+        ref = turn.ref
+        try:
+            after = await self._client.recover_state(
+                ref.session_id, turn.before, skill=ref.skill, deadline=turn.deadline
+            )
+            self._sessions.remember(ref, after)
+            self._finish(turn, after_restart(turn.before, after))
+        except Exception as exc:  # the waiters get the error; the next call adopts the turn again
+            if isinstance(exc, SessionLost):
+                exc = await self._lost(ref, replace)
+            elif not isinstance(exc, NemoError):
+                log.exception("watching an edit crashed", turn_id=turn.turn_id)
+            turn.error = exc
+            self._live.pop(turn.turn_id, None)
+        finally:
+            turn.done.set()
+
+    async def _lost(self, ref: SessionRef, replace: bool) -> Exception:
+        """A lost session seen while watching: replaced (`SessionReplaced`), or for a read only said."""
+        if replace:
+            return await self._sessions.replace_lost(ref)
+        last = self._sessions.last_draft(ref.session_id)
+        return SessionGone(session_id=ref.session_id, skill=ref.skill, last=last)
 
     def _record(self, turn_id: str, outcome: Outcome) -> TurnRecord:
         return self._store.update_turn(
@@ -296,6 +391,10 @@ class Turns(Worker):
             asked=None if outcome.asked is None else outcome.asked.model_dump(mode="json"),
         )
 
+    def view_of(self, record: TurnRecord) -> TurnView:
+        """A stored turn as a view (the player shows the session's last edit)."""
+        return self._record_view(record)
+
     def _record_view(self, record: TurnRecord) -> TurnView:
         before = Draft.parse(record.before_draft)
         last = self._sessions.last_draft(record.session_id) or before
@@ -304,10 +403,21 @@ class Turns(Worker):
         return TurnView(
             record.session_id, record.turn_id, record.status, cast(TurnEnding, ending), before, after, last,
             said=record.reply or "", fault=record.fault, reason=record.reason,
-            reply=record.reply, changes=record.changes,
+            ceiling=self._settings.stream_max_seconds, reply=record.reply, changes=record.changes,
             asked=_asked(record) if record.asked is not None else None, answers=record.answers,
             sent=record.message,
         )  # fmt: skip
+
+
+def _busy(turn: _Turn) -> TurnBusy:
+    """The refusal of a different instruction while `turn` may still run."""
+    return TurnBusy(
+        turn_id=turn.turn_id,
+        session_id=turn.ref.session_id,
+        instruction=turn.instruction,
+        unconfirmed=turn.unconfirmed,
+        allowed_in=max(0.0, turn.deadline - anyio.current_time()),
+    )
 
 
 def _asked(record: TurnRecord) -> AskQuestion:

@@ -15,13 +15,14 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import anyio
 
-from ..backend import Draft, NemoError, TransportError, UploadedFile
+from ..backend import Draft, NemoError, OpenFile, TransportError, UploadedFile
 from ..logs import get_logger
 from ._media_policy import MediaFile, MediaPolicy, MediaRejected
 from ._sessions import SessionRef
@@ -42,6 +43,7 @@ from ._workspace_wait import Reporter, clamp_budget, wait_with_progress
 log = get_logger(__name__)
 
 REPEAT_WINDOW_SECONDS = 600.0  # the same inputs again within this time after success: not re-sent
+MAX_INPUTS = 100  # files and links in one upload call
 
 # (session id, sorted (real path, size, mtime_ns) of the files, sorted links)
 UploadKey = tuple[str, tuple[tuple[str, int, int], ...], tuple[str, ...]]
@@ -103,10 +105,15 @@ class Uploads(Worker):
         session_id: str | None,
         skill: str | None,
         progress: ProgressFn | None,
+        *,
+        owner: str = "",
     ) -> UploadView:
-        files, links = self._check(paths, urls)
-        ref = await self._sessions.resolve(session_id, skill)
-        key = _key(ref.session_id, files, links)
+        if len(paths) + len(urls) > MAX_INPUTS:
+            raise BadRequest("too_many_inputs", value=str(len(paths) + len(urls)), limit=MAX_INPUTS)
+        # the checks read the disk (and may search the media folders for similar names): off the loop
+        files, links = await anyio.to_thread.run_sync(self._check, paths, urls)
+        ref = await self._sessions.resolve(session_id, skill, owner)
+        key = await anyio.to_thread.run_sync(_key, ref.session_id, files, links)
         self._prune()
         job = self._jobs.get(key)
         if job is not None and job.done.is_set() and isinstance(job.error, UploadCancelled):
@@ -143,11 +150,12 @@ class Uploads(Worker):
             f for j in self._jobs.values() if j.ref.session_id == session_id and j.result for f in j.result
         ]
 
-    async def cancel(self, upload_id: str) -> CancelView:
+    async def cancel(self, upload_id: str, *, owner: str = "") -> CancelView:
         """Stop a running upload of this server (the request is abandoned: a body that never ended is
-        not kept; one sent whole may still be); an upload that is over is left as it is."""
+        not kept; one sent whole may still be); an upload that is over is left as it is. Another
+        client's upload is unknown."""
         job = next((j for j in self._jobs.values() if j.upload_id == upload_id), None)
-        if job is None:
+        if job is None or job.ref.owner != owner:
             raise UnknownHandle("upload", upload_id)
         sid = job.ref.session_id
         if job.done.is_set():
@@ -169,9 +177,10 @@ class Uploads(Worker):
             raise BadRequest("nothing_to_upload")
         files: list[MediaFile] = []
         rejected: list[tuple[str, str | None]] = []
+        nearby = self._policy.nearby()  # one bounded search for similar names per call
         for raw in paths:
             try:
-                files.append(self._policy.check(raw))
+                files.append(self._policy.check(raw, nearby))
             except MediaRejected as exc:
                 rejected.append((raw, str(exc)))
         for url in urls:
@@ -279,15 +288,34 @@ class Uploads(Worker):
             job.done.set()
 
     async def _send_files(self, job: _Upload) -> list[UploadedFile]:
-        ref, paths = job.ref, [f.path for f in job.files]
+        """Each file is opened once, here, and must still be the file that was checked (a file or
+        folder swapped for a symlink since is refused before any byte is sent); the upload streams
+        from those descriptors, never reopening a name."""
+        ref = job.ref
 
         def on_bytes(n: int, total: int) -> None:
             job.sent, job.total = n, total or job.total
 
-        return await self._sessions.guard(
-            ref,
-            lambda: self._client.upload_files(ref.session_id, paths, skill=ref.skill, progress=on_bytes),
-        )
+        with ExitStack() as stack:
+            opened = await anyio.to_thread.run_sync(self._open_all, job, stack)
+            job.total = sum(f.size for f in opened)
+            return await self._sessions.guard(
+                ref,
+                lambda: self._client.upload_files(ref.session_id, opened, skill=ref.skill, progress=on_bytes),
+            )
+
+    def _open_all(self, job: _Upload, stack: ExitStack) -> list[OpenFile]:
+        """The job's files, open (closed with `stack`); `MediaRefused` if one is not what was checked."""
+        opened: list[OpenFile] = []
+        for media in job.files:
+            try:
+                checked = stack.enter_context(self._policy.open(media))
+            except MediaRejected as exc:
+                raise MediaRefused(
+                    rejected=[(media.given, str(exc))], total=len(job.files) + len(job.urls)
+                ) from None
+            opened.append(OpenFile(media.path.name, checked.file, checked.media.size))
+        return opened
 
     async def _remember_timeline(self, ref: SessionRef) -> None:
         """Read the state once after an upload, so a session lost later still has a known timeline."""

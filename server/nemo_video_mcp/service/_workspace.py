@@ -1,16 +1,17 @@
 """The facade the tools call: sessions, uploads, edit turns, renders, credits and state views.
 
     async with Workspace(settings, client, store) as ws:   # opens the task group for background work
-        await ws.send_edit("remove the car", session_id=None, skill=None, wait_seconds=None, progress=cb)
+        await ws.send_edit("remove the car", session_id=None, skill=None, wait=None, progress=cb)
 
 Background work (uploads, edits, render polling, downloads) runs in the workspace's task group, so
-a tool call only ever waits up to its budget (`wait_seconds`, never above `settings.wait_seconds`)
+a tool call only ever waits up to its budget (`wait`, never above `settings.wait_seconds`)
 and cancelling it stops the wait, not the work. Progress reaches the caller through a plain async
 callback `(progress, total, message)`. Knows nothing of MCP or httpx2.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from types import TracebackType
@@ -26,12 +27,13 @@ from . import _generated
 from ._generated import SavedView
 from ._media_policy import MediaPolicy
 from ._renders import Renders
+from ._saved_files import saved_file
 from ._sessions import Sessions
 from ._store import Store
 from ._turns import Turns
 from ._uploads import Uploads
 from ._work_context import WorkContext
-from ._workspace_errors import BadRequest, UnknownHandle
+from ._workspace_errors import BadRequest, StoreUnavailable, UnknownHandle
 from ._workspace_views import (
     CancelOutcome,
     CancelView,
@@ -39,12 +41,13 @@ from ._workspace_views import (
     ExportFormat,
     ExportQuality,
     ProgressFn,
+    RenderFacts,
     RenderView,
     StateView,
     TurnView,
     UploadView,
 )
-from ._workspace_wait import PROGRESS_INTERVAL_SECONDS
+from ._workspace_wait import PROGRESS_INTERVAL_SECONDS, within_budget
 
 log = get_logger(__name__)
 
@@ -68,6 +71,7 @@ class Workspace:
         self._policy = policy or MediaPolicy(settings.media_roots)
         self._interval = progress_interval
         self.sessions = Sessions(settings, client, store)
+        self.client = ""  # whose view this is ('' when clients are not kept apart; see `scoped`)
         self._stack: AsyncExitStack | None = None
         self._turns: Turns | None = None
         self._renders: Renders | None = None
@@ -85,6 +89,7 @@ class Workspace:
                 work, before_start=self._uploads.ensure_idle, uploaded=self._uploads.files_of
             )
             self._expire()
+            self._check_unfinished()
             tg.start_soon(self._expire_periodically)
             self._stack = stack.pop_all()
         return self
@@ -96,8 +101,21 @@ class Workspace:
         if stack is not None:
             await stack.__aexit__(exc_type, exc, tb)
 
+    def _check_unfinished(self) -> None:
+        try:
+            checked = self.renders.check_unfinished()
+        except StoreUnavailable as exc:  # the tools say why, call by call; the server goes on
+            log.warning("unfinished renders not checked", error=str(exc))
+            return
+        if checked:
+            log.info("checking renders a previous process left unfinished", renders=checked)
+
     def _expire(self) -> None:
-        expired = self._store.expire(self.settings.record_ttl_hours * 3600)
+        try:
+            expired = self._store.expire(self.settings.record_ttl_hours * 3600)
+        except StoreUnavailable as exc:  # the tools say why, call by call; the server goes on
+            log.warning("old records not expired", error=str(exc))
+            return
         if any(expired):
             log.info("expired old records", turns=expired.turns, renders=expired.renders)
 
@@ -107,6 +125,14 @@ class Workspace:
         while True:
             await anyio.sleep(period)
             self._expire()
+
+    def scoped(self, client: str) -> Workspace:
+        """This workspace as the client `client` sees it: its own current and last used sessions,
+        and only its own sessions, turns and renders (another's ids are answered as unknown).
+        The background work and the records are shared; only this view's calls are scoped."""
+        view = copy.copy(self)
+        view.client = client
+        return view
 
     @property
     def turns(self) -> Turns:
@@ -128,6 +154,7 @@ class Workspace:
 
     # uploads -------------------------------------------------------------------------------
 
+    @within_budget
     async def upload(
         self,
         paths: Sequence[str],
@@ -139,44 +166,50 @@ class Workspace:
     ) -> UploadView:
         """Every input is checked before any byte leaves; one refusal means nothing is uploaded. The
         upload runs in the background: the view says `running` when the budget ran out first."""
-        return await self.uploads.upload(paths, urls, session_id, skill, progress)
+        return await self.uploads.upload(paths, urls, session_id, skill, progress, owner=self.client)
 
     # edits ---------------------------------------------------------------------------------
 
+    @within_budget
     async def send_edit(
         self,
         instruction: str,
         *,
         session_id: str | None,
         skill: str | None,
-        wait_seconds: float | None,
+        wait: float | None,
         progress: ProgressFn | None = None,
         resumed: bool = False,
     ) -> TurnView:
         """`resumed`: the same call again, after the host answered a form (never sent twice)."""
-        return await self.turns.send(instruction, session_id, skill, wait_seconds, progress, resumed=resumed)
+        return await self.turns.send(
+            instruction, session_id, skill, wait, progress, owner=self.client, resumed=resumed
+        )
 
+    @within_budget
     async def edit_result(
-        self, turn_id: str, *, wait_seconds: float | None, progress: ProgressFn | None = None
+        self, turn_id: str, *, wait: float | None, progress: ProgressFn | None = None
     ) -> TurnView:
-        return await self.turns.result(turn_id.strip(), wait_seconds, progress)
+        return await self.turns.result(turn_id.strip(), wait, progress, owner=self.client)
 
+    @within_budget
     async def answer(
         self,
         turn_id: str,
         answers: Sequence[str | Sequence[str] | None],
         *,
-        wait_seconds: float | None,
+        wait: float | None,
         progress: ProgressFn | None = None,
     ) -> TurnView:
         """Send the answer to the question turn `turn_id` ended in (one entry per question)."""
-        return await self.turns.answer(turn_id.strip(), answers, wait_seconds, progress)
+        return await self.turns.answer(turn_id.strip(), answers, wait, progress, owner=self.client)
 
     # state and credits ---------------------------------------------------------------------
 
+    @within_budget
     async def state(self, session_id: str | None, *, skill: str | None = None) -> StateView:
         """A read: it never creates, replaces or switches a session (`NoSession`, `SessionGone`)."""
-        ref = await self.sessions.resolve(session_id, skill, create=False)
+        ref = await self.sessions.resolve(session_id, skill, self.client, create=False)
         state, draft = await self.sessions.read(ref, replace=False)
         return StateView(
             session_id=ref.session_id,
@@ -192,10 +225,11 @@ class Workspace:
             analyses=state_items(state.video_analyses),
         )
 
+    @within_budget
     async def save_generated(self, session_id: str | None, items: Sequence[str] | None) -> SavedView:
         """Save the session's generated media and analyses (all, or `items`) into the output folder.
         A read of the session: it never creates, replaces or switches one."""
-        ref = await self.sessions.resolve(session_id, None, create=False)
+        ref = await self.sessions.resolve(session_id, None, self.client, create=False)
         state, _ = await self.sessions.read(ref, replace=False)
         return await _generated.save(
             self._client,
@@ -206,26 +240,29 @@ class Workspace:
             wanted=items,
         )
 
+    @within_budget
     async def cancel(self, handle: str) -> CancelView:
         """Stop the work a handle names: a render (NemoVideo's cancel) or an upload of this server.
         An edit already sent cannot be stopped (`not_cancellable`); finished work is left as it is."""
         handle = handle.strip()
         if handle.startswith("render_"):
-            return await self.renders.cancel(handle)
+            return await self.renders.cancel(handle, owner=self.client)
         if handle.startswith("upload_"):
-            return await self.uploads.cancel(handle)
+            return await self.uploads.cancel(handle, owner=self.client)
         if handle.startswith("turn_"):
-            view = await self.turns.result(handle, 0, None)
+            view = await self.turns.result(handle, 0, None, owner=self.client)
             outcome: CancelOutcome = "not_cancellable" if view.status == "running" else "already_finished"
             return CancelView(handle, "turn", outcome, view.status, view.session_id)
         raise UnknownHandle("handle", handle)
 
+    @within_budget
     async def credits(self) -> CreditsView:
-        c = await self._client.get_credits(skill=self.sessions.default_skill)
+        c = await self._client.get_credits(skill=self.sessions.default_skill_of(self.client))
         return CreditsView(c.available, c.frozen, c.total)
 
     # renders -------------------------------------------------------------------------------
 
+    @within_budget
     async def export(
         self,
         *,
@@ -233,31 +270,59 @@ class Workspace:
         format: str = "mp4",
         quality: str = "high",
         download: bool = True,
-        wait_seconds: float | None,
+        wait: float | None,
         progress: ProgressFn | None = None,
     ) -> RenderView:
         if format not in EXPORT_FORMATS:
             raise BadRequest("unknown_format", value=format, choices=EXPORT_FORMATS)
         if quality not in EXPORT_QUALITIES:
             raise BadRequest("unknown_quality", value=quality, choices=EXPORT_QUALITIES)
-        ref = await self.sessions.resolve(session_id, None)
+        ref = await self.sessions.resolve(session_id, None, self.client)
         return await self.renders.export(
             ref,
             format=format,
             quality=quality,
             download=download,
-            wait_seconds=wait_seconds,
+            wait_seconds=wait,
             progress=progress,
         )
 
+    @within_budget
     async def export_status(
         self,
         render_id: str,
         *,
         download: bool | None = None,
-        wait_seconds: float | None,
+        wait: float | None,
         progress: ProgressFn | None = None,
     ) -> RenderView:
         return await self.renders.status(
-            render_id.strip(), download=download, wait_seconds=wait_seconds, progress=progress
+            render_id.strip(),
+            download=download,
+            wait_seconds=wait,
+            progress=progress,
+            owner=self.client,
+        )
+
+    # the player (MCP Apps) -------------------------------------------------------------------
+
+    def render_facts(self, render_id: str) -> RenderFacts | None:
+        """What a player shows beside render `render_id`, read from the store only (None when the
+        render is unknown): the session's last read timeline and last completed edit, and the file
+        this server saved for it when that is still a regular video file in the output folder."""
+        record = self._store.get_render(render_id.strip())
+        if record is None:
+            return None
+        turn = self._store.last_turn(record.session_id)
+        saved = saved_file(record.path, self.settings.output_dir)
+        return RenderFacts(
+            render_id=record.render_id,
+            session_id=record.session_id,
+            format=record.format,
+            url=record.url,
+            timeline=self.sessions.last_draft(record.session_id),
+            last_turn=self.turns.view_of(turn) if turn else None,
+            last_instruction=turn.instruction if turn else None,
+            file=saved.path if saved else None,
+            file_bytes=saved.size if saved else None,
         )

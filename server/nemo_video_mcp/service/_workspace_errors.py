@@ -7,6 +7,7 @@ what to do next, is written from these fields by `tools/_error_words.py`: never 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from ..backend import Draft, NemoError, RenderFailed, TransportError
@@ -19,8 +20,20 @@ Problem = Literal[
     "unknown_skill",  # value, choices: as above
     "not_a_session_id",  # value: what was given
     "unknown_item",  # value: the generated item asked for; choices: the items the session has
+    "too_many_inputs",  # value: how many were given; limit: how many one call may carry
 ]
-HandleKind = Literal["turn", "render", "upload", "handle"]  # handle: not one this server makes
+# handle: not one this server makes
+HandleKind = Literal["turn", "render", "session", "upload", "handle"]
+StoreProblem = Literal[
+    "corrupt",  # not a database, or damaged (truncated...)
+    "newer_schema",  # written by a newer version of this server
+    "not_writable",  # permission denied, read-only file system
+    "not_a_file",  # the database path is a folder (or another non-file)
+    "folder_unusable",  # the state folder is a file, or cannot be created
+    "disk_full",  # no space left for the database
+    "locked",  # another process holds the database
+    "unusable",  # any other failure to open or use it
+]
 
 
 class WorkspaceError(Exception):
@@ -38,11 +51,20 @@ class BadRequest(WorkspaceError):
     """The arguments cannot be acted on; `problem` says which, `value` and `choices` what was
     given and what would have been accepted."""
 
-    def __init__(self, problem: Problem, *, value: str | None = None, choices: tuple[str, ...] = ()) -> None:
-        super().__init__(f"bad request: {problem}" + (f" ({value!r})" if value is not None else ""))
+    def __init__(
+        self,
+        problem: Problem,
+        *,
+        value: str | None = None,
+        choices: tuple[str, ...] = (),
+        limit: int | None = None,
+    ) -> None:
+        shown = f" ({value[:80]!r})" if value is not None else ""
+        super().__init__(f"bad request: {problem}{shown}")
         self.problem: Problem = problem
         self.value = value
         self.choices = choices
+        self.limit = limit
 
 
 class UnknownHandle(WorkspaceError):
@@ -55,13 +77,27 @@ class UnknownHandle(WorkspaceError):
 
 
 class TurnBusy(WorkspaceError):
-    """A different instruction arrived while a turn of the same session is still running."""
+    """A different instruction arrived while a turn of the same session may still be running.
 
-    def __init__(self, *, turn_id: str, session_id: str, instruction: str) -> None:
+    `unconfirmed`: this server lost the run (the stream broke, or it restarted during it), so it
+    is watched through the timeline; `allowed_in`: seconds until the run's ceiling passes, when a
+    new instruction is accepted at the latest (earlier once the turn is over)."""
+
+    def __init__(
+        self,
+        *,
+        turn_id: str,
+        session_id: str,
+        instruction: str,
+        unconfirmed: bool = False,
+        allowed_in: float = 0.0,
+    ) -> None:
         super().__init__(f"turn {turn_id} still running in session {session_id}")
         self.turn_id = turn_id
         self.session_id = session_id
         self.instruction = instruction  # the running turn's
+        self.unconfirmed = unconfirmed
+        self.allowed_in = allowed_in
 
 
 class UploadBusy(WorkspaceError):
@@ -163,6 +199,14 @@ class NoSession(WorkspaceError):
         self.skill = skill
 
 
+class RenderMissing(WorkspaceError):
+    """NemoVideo has no render under this id: its submit never arrived, or it expired there."""
+
+    def __init__(self, render_id: str) -> None:
+        super().__init__(f"NemoVideo has no render {render_id}")
+        self.render_id = render_id
+
+
 class NoDownloadLink(WorkspaceError):
     """A render finished but no way to download it worked: it had no link (or its link failed),
     more polls brought none, and NemoVideo's fallback download failed too (`cause`)."""
@@ -217,3 +261,29 @@ class UploadUnconfirmed(WorkspaceError):
     def __init__(self, cause: TransportError) -> None:
         super().__init__(f"upload without an answer: {cause}")
         self.cause = cause
+
+
+class StoreUnavailable(WorkspaceError):
+    """The state database (`path`) cannot be opened or used: `problem` says why, `detail` is the
+    system's own short message. `write` is True when only writing failed (reads still work).
+    For `newer_schema`, `found` and `known` are the file's schema version and this server's.
+    The file is never deleted or replaced."""
+
+    def __init__(
+        self,
+        path: Path,
+        problem: StoreProblem,
+        detail: str,
+        *,
+        write: bool = False,
+        found: int | None = None,
+        known: int | None = None,
+    ) -> None:
+        aside = "; move it aside to start afresh" if problem in ("corrupt", "newer_schema") else ""
+        super().__init__(f"cannot use the state database {path}: {detail}{aside}")
+        self.path = path
+        self.problem: StoreProblem = problem
+        self.reason = detail
+        self.write = write
+        self.found = found
+        self.known = known

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 from ..backend import AskQuestion, Draft, StateItem
@@ -34,8 +35,8 @@ __all__ = [
 
 ProgressStage = Literal["editing", "uploading", "importing", "reading", "rendering", "downloading"]
 EditActivity = Literal[
-    "waiting", "working", "writing", "recovering"
-]  # recovering: reading back a dropped run
+    "waiting", "working", "writing", "recovering", "restarted"
+]  # recovering: reading back a dropped run; restarted: watching a run a previous process started
 
 
 @dataclass(frozen=True)
@@ -44,14 +45,14 @@ class Progress:
 
     stage: ProgressStage
     elapsed: float = 0.0  # seconds since the work started
-    done: float = 0.0  # bytes sent or received; for "rendering", the percent
+    done: float = 0.0  # bytes sent or received (a render's percent is the progress value itself)
     total: float | None = None  # bytes to send or receive, when known
     links: int = 0  # "importing": how many links
     activity: EditActivity = "waiting"  # "editing": what the backend is doing
     detail: str | None = None  # "editing": the backend tool it runs; "rendering": its own status word
 
 
-# (progress, total or None, what is happening)
+# (progress, total or None, what is happening); progress only increases and never passes total
 ProgressFn = Callable[[float, float | None, Progress], Awaitable[None]]
 
 UploadStatus = Literal["running", "completed"]
@@ -68,12 +69,17 @@ CancelOutcome = Literal[
 
 TurnEnding = Literal[
     "running",  # still running when the wait ended
+    # still running as far as anyone knows, watched through the timeline until it changes or the
+    # run's ceiling (`ceiling` seconds after its start) passes: the stream broke / this server
+    # restarted during the run (NemoVideo may still be running it: it must not be sent again)
+    "dropped_watching",
+    "restart_watching",
     "finished",  # the run ended normally (`said` may be empty: no written reply)
     "fault",  # NemoVideo reported an error inside the stream (`fault`)
     "dropped_applied",  # the stream broke; the timeline read back shows a change
-    "dropped_unseen",  # the stream broke; no change seen since
+    "dropped_unseen",  # the stream broke; no change seen until the ceiling passed (None `after`: unread)
     "restart_applied",  # the server restarted during the run; the timeline shows a change
-    "restart_unseen",  # the server restarted during the run; no change seen
+    "restart_unseen",  # the server restarted during the run; no change seen until the ceiling passed
     "needs_answer",  # NemoVideo's agent asked the user a question (`asked`) and waits for the answer
     "not_run",  # refused before it ran (`reason`: the error, e.g. no credits, a lost session)
     "crashed",  # this server failed (`reason`: the exception's type)
@@ -120,6 +126,7 @@ class TurnView:
     fault: str | None = None  # the error NemoVideo reported inside the stream
     reason: str | None = None  # why it did not run / what failed here
     elapsed: float = 0.0  # seconds since it started (while running)
+    ceiling: float = 900.0  # seconds NemoVideo may run one message (NEMO_STREAM_MAX_SECONDS)
     reply: str | None = None  # "recorded" only: the reply as an older version worded it
     changes: list[str] | None = None  # "recorded" only
     asked: AskQuestion | None = None  # "needs_answer": what NemoVideo's agent asked
@@ -166,6 +173,22 @@ class CancelView:
     outcome: CancelOutcome
     state: str  # the work's state now: cancelled, completed, failed, running...
     session_id: str | None
+
+
+@dataclass(frozen=True)
+class RenderFacts:
+    """What a player shows beside an export, from the store alone (no backend call): the timeline
+    last read for its session, the session's last completed edit, and the file this server saved."""
+
+    render_id: str
+    session_id: str
+    format: str
+    url: str | None
+    timeline: Draft | None  # None when no draft of the session was ever read
+    last_turn: TurnView | None  # the session's newest completed edit
+    last_instruction: str | None  # its instruction, in the user's words
+    file: Path | None  # a regular video file inside the output folder (see saved_files.py)
+    file_bytes: int | None
 
 
 @dataclass(frozen=True)

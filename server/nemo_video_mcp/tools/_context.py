@@ -11,6 +11,7 @@ from pydantic import Field
 
 from ..service import Progress, ProgressFn, Workspace
 from ..settings import SkillSlug
+from ._clients import client_of
 from ._progress_words import progress_line
 
 SessionId = Annotated[
@@ -29,20 +30,25 @@ WaitSeconds = Annotated[
 
 @dataclass(frozen=True)
 class AppState:
-    """What the lifespan yields: the workspace every tool works through."""
+    """What the lifespan yields: the workspace every tool works through, and the bearer tokens of
+    the HTTP clients it keeps apart (empty: every client shares one workspace)."""
 
     workspace: Workspace
+    isolated_tokens: tuple[str, ...] = ()
 
 
 def workspace_of(ctx: Context[Any, Any]) -> Workspace:
+    """The workspace as the calling client sees it (its own sessions when clients are kept apart)."""
     state: AppState = ctx.request_context.lifespan_context
-    return state.workspace
+    if not state.isolated_tokens:
+        return state.workspace
+    return state.workspace.scoped(client_of(ctx.headers, state.isolated_tokens))
 
 
 def progress_of(ctx: Context[Any, Any]) -> ProgressFn:
     """The service's progress, worded, as `notifications/progress` of this call."""
 
     async def report(progress: float, total: float | None, info: Progress) -> None:
-        await ctx.report_progress(progress, total, progress_line(info))
+        await ctx.report_progress(progress, total, progress_line(info, progress, total))
 
     return report

@@ -54,7 +54,7 @@ async def run_send(
             instruction,
             session_id=session_id,
             skill=skill,
-            wait_seconds=wait_seconds,
+            wait=wait_seconds,
             progress=progress,
             resumed=resumed,
         )
@@ -71,7 +71,7 @@ async def _report(
     ws = workspace_of(ctx)
 
     async def answer(turn_id: str, answers: list[str | list[str] | None], left: float) -> TurnView:
-        return await ws.answer(turn_id, answers, wait_seconds=left, progress=progress_of(ctx))
+        return await ws.answer(turn_id, answers, wait=left, progress=progress_of(ctx))
 
     with _guard(ws, tool):
         view, declined = await after_form(ran, form, _budget(ws, wait_seconds), answer)
@@ -107,5 +107,5 @@ def register_edit_tools(srv: MCPServer[AppState], annotations: Callable[..., Too
     ) -> EditResult:
         ws = workspace_of(ctx)
         with _guard(ws, "get_edit_result"):
-            view = await ws.edit_result(turn_id, wait_seconds=wait_seconds, progress=progress_of(ctx))
+            view = await ws.edit_result(turn_id, wait=wait_seconds, progress=progress_of(ctx))
             return edit_result(view)

@@ -2,8 +2,10 @@
 
 This is the one place errors are worded: the service's errors carry data (ids, counts, the
 backend's own words) and a technical `str()` for logs only; the backend's carry codes and fields
-and a short, safe message some sentences start with. The sentence the assistant reads, with what
-to do next, is written here (the service's errors in `_workspace_error_words.py`).
+and a short, safe message some sentences start with, and NemoVideo's own words (`said`) apart,
+which are quoted as NemoVideo's (`NemoVideo said: «…»`), never spliced into these sentences. The
+sentence the assistant reads, with what to do next, is written here (the service's errors in
+`_workspace_error_words.py`).
 
 Only `ToolError` text reaches the model (anything else becomes a bare "Error executing tool"), so
 each tool runs inside `tool_errors()`. The text never carries a token, raw backend JSON or a stack
@@ -36,6 +38,7 @@ from ..backend import (
 from ..logs import get_logger, redact
 from ..service import WorkspaceError
 from ..skills import SkillError
+from ._nemo_words import said
 from ._workspace_error_words import workspace_error
 
 log = get_logger(__name__)
@@ -50,9 +53,11 @@ def describe(exc: BaseException, *, retry_after_default: float = DEFAULT_RETRY_A
 
 
 def _sentence(exc: BaseException) -> str:
-    """The error's own (safe) message as a sentence: capitalised, ending with a full stop."""
+    """The error's own (safe) message as a sentence: capitalised, ending with a full stop; then
+    NemoVideo's own words about it, if it sent any, quoted as NemoVideo's (`_nemo_words.said`)."""
     text = str(exc).strip().rstrip(".") or type(exc).__name__
-    return f"{text[0].upper()}{text[1:]}."
+    theirs: str | None = getattr(exc, "said", None)
+    return f"{text[0].upper()}{text[1:]}." + (f" {said(theirs)}." if theirs else "")
 
 
 def _describe(exc: BaseException, retry_after_default: float) -> str:  # noqa: PLR0911, PLR0912 - one case per error

@@ -1,9 +1,18 @@
 """The progress lines a waiting call reports (`notifications/progress` messages), and the units
-every message shares: elapsed times and megabytes."""
+every message shares: elapsed times and megabytes. NemoVideo's own words in them (a render's
+status, the tool its agent runs) are quoted as data."""
 
 from __future__ import annotations
 
+import json
+import math
+
 from ..service import Progress
+
+
+def quote(word: str, limit: int = 40) -> str:
+    """A word of NemoVideo's (a status, a tool's name), quoted as data (JSON style)."""
+    return json.dumps(word if len(word) <= limit else word[: limit - 1] + "…", ensure_ascii=False)
 
 
 def elapsed_text(seconds: float) -> str:
@@ -27,19 +36,28 @@ def importing(links: int) -> str:
 _EDIT_ACTIVITY = {
     "waiting": "still working",
     "writing": "writing its reply",
-    "recovering": "the connection dropped; reading the timeline back to see the result",
+    "recovering": "the connection dropped; watching the timeline for the result",
+    "restarted": "the server restarted during the edit; watching the timeline for the result",
 }
 
 
-def progress_line(p: Progress) -> str:
+def percent(progress: float, total: float | None) -> str:
+    """The share of the bar a host draws from the same `progress`/`total`, rounded down (so it
+    never reads 100% before the work is done)."""
+    return f"{math.floor(100 * progress / total)}%" if total else "?%"
+
+
+def progress_line(p: Progress, progress: float, total: float | None) -> str:
+    """The words sent with the notification `(progress, total)`: an export's percent is that number."""
     if p.stage == "editing":
-        doing = f"working ({p.detail})" if p.activity == "working" else _EDIT_ACTIVITY[p.activity]
+        working = p.activity == "working"
+        doing = f"working (tool {quote(p.detail or '')})" if working else _EDIT_ACTIVITY[p.activity]
         return f"editing: {doing} ({elapsed_text(p.elapsed)})…"
     if p.stage == "rendering":
-        return f"rendering {p.done:.0f}% ({p.detail})"
+        return f"exporting {percent(progress, total)}: rendering (status {quote(p.detail or '')})"
     if p.stage == "downloading":
         size = bytes_sent(p.done, p.total) if p.total else f"{megabytes(p.done)} MB"
-        return f"downloading {size}"
+        return f"exporting {percent(progress, total)}: downloading {size}"
     if p.stage == "uploading" and p.total:
         return f"uploading {bytes_sent(p.done, p.total)}"
     if p.stage == "importing":

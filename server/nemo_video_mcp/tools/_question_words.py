@@ -4,11 +4,13 @@ NemoVideo wrote them (quoted, attributed), and what the assistant should do next
 from __future__ import annotations
 
 from ..backend import AskQuestion, Question
+from ._nemo_words import quoted
 from ._results import QuestionOut
 
 
 def _quote(text: str) -> str:
-    return '"' + " ".join(text.split()).replace('"', "'") + '"'
+    """NemoVideo's words on one line, quoted as its own (`_nemo_words`)."""
+    return quoted(" ".join(text.split()))
 
 
 def question_line(n: int, q: Question) -> str:
@@ -27,7 +29,7 @@ def questions_text(asked: AskQuestion) -> str:
         body = "NemoVideo's agent asked a question without readable text."
     else:
         lines = "\n".join(question_line(n, q) for n, q in enumerate(asked.questions, 1))
-        body = f"NemoVideo's agent asks, in its own words{title}:\n{lines}"
+        body = f"NemoVideo asked{title}:\n{lines}"
     return body
 
 

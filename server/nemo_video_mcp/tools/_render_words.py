@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..service import RenderView
+from ._progress_words import quote
 from ._results import ExportResult
 
 
@@ -17,8 +18,9 @@ def message(view: RenderView) -> str:
     if view.status == "cancelled":
         return "The render was cancelled; call export_video to render again."
     pct = f" {view.progress:.0f}%" if view.progress is not None else ""
-    label = f"{view.status} ({view.backend_word})" if view.backend_word else view.status
-    return f"Rendering{pct}: {label}; renders take 30-90 s: {later}."
+    # the state's name, then NemoVideo's own word for it ("encoding"...), quoted as data
+    status = f"{view.status} (NemoVideo's status: {quote(view.backend_status)})"
+    return f"Rendering{pct}: {status}; renders take 30-90 s: {later}."
 
 
 def sandbox_note(view: RenderView) -> str:

@@ -26,6 +26,7 @@ from ._context import AppState, SessionId, SkillArg, WaitSeconds, progress_of, w
 from ._edit_tools import register_edit_tools
 from ._errors import tool_errors
 from ._generated_words import save_result
+from ._player import PLAYER_TOOL_META, Player, register_player
 from ._prompts import register_prompts
 from ._render_words import export_result
 from ._resources import register_resources
@@ -57,15 +58,22 @@ def build_server(
 
     @asynccontextmanager
     async def lifespan(_server: MCPServer[AppState]) -> AsyncIterator[AppState]:
+        isolated = settings.http_tokens if settings.http_isolate_clients else ()
         async with workspace_factory() as workspace:
-            yield AppState(workspace)
+            yield AppState(workspace, isolated)
 
+    player = Player(settings, workspace_from=lambda state: state.workspace)  # MCP Apps (tools/_player.py)
     srv: MCPServer[AppState] = ArgumentCheckingServer(
-        SERVER_NAME, version=__version__, instructions=texts.INSTRUCTIONS, lifespan=lifespan
+        SERVER_NAME,
+        version=__version__,
+        instructions=texts.INSTRUCTIONS,
+        lifespan=lifespan,
+        extensions=[player],
     )
     register_tools(srv, settings)
     register_resources(srv, skills, workspace_of)
     register_prompts(srv, skills)
+    register_player(srv, player, workspace_of)
     return srv
 
 
@@ -80,8 +88,8 @@ def register_tools(srv: MCPServer[AppState], settings: Settings) -> None:
     )
     async def upload_media(
         ctx: Context[AppState, Any],
-        paths: Annotated[list[str], Field(description="absolute paths of local files")] = [],  # noqa: B006
-        urls: Annotated[list[str], Field(description="http(s) links to media")] = [],  # noqa: B006
+        paths: Annotated[list[str], Field(description="absolute paths of local files")] = [],  # noqa: B006 - the SDK passes a fresh list
+        urls: Annotated[list[str], Field(description="http(s) links to media")] = [],  # noqa: B006 - as above
         session_id: SessionId = None,
         skill: SkillArg = None,
     ) -> UploadResult:
@@ -109,6 +117,7 @@ def register_tools(srv: MCPServer[AppState], settings: Settings) -> None:
         name="export_video",
         description=texts.EXPORT_VIDEO,
         annotations=_annotations("Export the video", read_only=False, idempotent=False),
+        meta=PLAYER_TOOL_META,  # the player (MCP Apps) shows the result
     )
     async def export_video(  # noqa: PLR0917 - mirrors the public arguments
         ctx: Context[AppState, Any],
@@ -124,7 +133,7 @@ def register_tools(srv: MCPServer[AppState], settings: Settings) -> None:
                 format=format,
                 quality=quality,
                 download=download,
-                wait_seconds=wait_seconds,
+                wait=wait_seconds,
                 progress=progress_of(ctx),
             )
             return export_result(view)
@@ -132,7 +141,9 @@ def register_tools(srv: MCPServer[AppState], settings: Settings) -> None:
     @srv.tool(
         name="get_export_status",
         description=texts.GET_EXPORT_STATUS,
-        annotations=_annotations("Export status", read_only=True, idempotent=True),
+        # not read-only: it saves the finished file (never over another); a second call saves nothing more
+        annotations=_annotations("Export status", read_only=False, idempotent=True),
+        meta=PLAYER_TOOL_META,  # the player (MCP Apps) shows the result
     )
     async def get_export_status(
         render_id: Annotated[str, Field(description="the render_id export_video returned")],
@@ -144,7 +155,7 @@ def register_tools(srv: MCPServer[AppState], settings: Settings) -> None:
     ) -> ExportResult:
         with guard("get_export_status"):
             view = await workspace_of(ctx).export_status(
-                render_id, download=download, wait_seconds=wait_seconds, progress=progress_of(ctx)
+                render_id, download=download, wait=wait_seconds, progress=progress_of(ctx)
             )
             return export_result(view)
 

@@ -3,8 +3,11 @@
 The backend parses drafts into tracks and segments (`Draft`) and says what changed as records
 (`draft_changes`); this module is the one place those become text, e.g.
 
-    Timeline (2 tracks): 1. Video: city timelapse (0-10s) 2. BGM: Lo-fi (0-10s, 35%)
+    Timeline (2 tracks): 1. Video: "city timelapse" (0-10s) 2. BGM: "Lo-fi" (0-10s, 35%)
     added a text track "Urban Dreams" (0-3s) · BGM volume changed from 35% to 50%
+
+Every name, text, effect or setting NemoVideo put on the timeline is quoted as data (`quote`),
+never written as if it were this server's words.
 """
 
 from __future__ import annotations
@@ -40,7 +43,9 @@ def pct(volume: float) -> str:
 
 
 def quote(label: str, limit: int = 60) -> str:
-    return '"' + (label if len(label) <= limit else label[: limit - 1] + "…") + '"'
+    """A name or text from the timeline (NemoVideo's data), quoted as such: in double quotes, with
+    quotes, backslashes and line breaks inside escaped (JSON style), so it cannot end the quote."""
+    return json.dumps(label if len(label) <= limit else label[: limit - 1] + "…", ensure_ascii=False)
 
 
 # tracks and segments -----------------------------------------------------------------------
@@ -54,22 +59,22 @@ def _thing(t: Track) -> str:
     return _THING.get(t.kind, "track")
 
 
-def _display(s: Segment, kind: int | None, *, quoted: bool = True) -> str:
-    """The label (quoted when it is on-screen text, or when `quoted`), else the item word."""
+def _display(s: Segment, kind: int | None) -> str:
+    """The label, quoted (it is NemoVideo's data), else the item word."""
     if not s.label:
         return _ITEM.get(kind, "segment")
-    return quote(s.label) if quoted or s.label == s.text else s.label
+    return quote(s.label)
 
 
 def _segment(s: Segment, kind: int | None) -> str:
     extra = ""
     if s.volume is not None and (kind == 1 or round(s.volume * 100) != 100):
         extra = ", " + pct(s.volume)
-    return f"{_display(s, kind, quoted=False)} ({span(s.start_ms, s.end_ms)}{extra})"
+    return f"{_display(s, kind)} ({span(s.start_ms, s.end_ms)}{extra})"
 
 
 def _track(t: Track) -> str:
-    head = t.kind_name + (f" ({t.own_name})" if t.own_name else "")
+    head = t.kind_name + (f" ({quote(t.own_name)})" if t.own_name else "")
     return f"{head}: " + (", ".join(_segment(s, t.kind) for s in t.segments) or "(empty)")
 
 
@@ -162,13 +167,13 @@ def change_sentence(c: Change) -> str:  # noqa: PLR0911 - one sentence per kind 
         return f"timeline length changed from {secs(c.before)}s to {secs(c.after)}s"
     subject, target = _where(c)
     if c.kind == "effect_applied":
-        return f"applied {c.key} {c.after} to {target}"
+        return f"applied {c.key} {quote(str(c.after), 40)} to {target}"
     if c.kind == "effect_removed":
-        return f"removed {c.key} {c.before} from {target}"
+        return f"removed {c.key} {quote(str(c.before), 40)} from {target}"
     if c.kind == "meta_changed":
         was, now = _value(c.before), _value(c.after)
         detail = f" from {was} to {now}" if was is not None and now is not None else ""
-        return f"{subject} {c.key} changed{detail}"
+        return f"{subject} setting {quote(c.key or '', 40)} changed{detail}"
     if c.track is None:  # every other kind names its track (see ChangeKind)
         return "timeline changed (details not recognised)"
     return _track_sentence(c, c.track, subject)

@@ -1,7 +1,9 @@
 """The `reply` of an edit turn (send_edit, get_edit_result), written from how it ended.
 
-NemoVideo's own words come first, with its GUI talk turned into pointers at these tools
-(`_gui_talk.translate`); what changed is always worded from the drafts before and after.
+NemoVideo's own words come first, quoted and attributed (`_nemo_words`: `NemoVideo replied: «…»`,
+also whole in the `nemovideo_reply` / `nemovideo_error` fields), with its GUI talk turned into
+pointers at these tools (`_gui_talk.translate`); what changed is always worded from the drafts
+before and after.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 from ..backend import AskQuestion
 from ..service import TurnView
 from ._gui_talk import translate
+from ._nemo_words import replied, reported
 from ._progress_words import elapsed_text
 from ._question_words import needs_answer_text, questions_out
 from ._results import EditResult
@@ -20,6 +23,36 @@ EMPTY_START = (
     "The timeline was empty when this edit started (nothing uploaded to this session), so NemoVideo "
     "worked from the words alone; upload media with upload_media to edit a video."
 )
+DO_NOT_RESEND = "do not send the instruction again: it would run, and be charged, twice"
+AGAIN_IF_NEEDED = "Check get_state, and send the instruction again only if it is still needed."
+
+
+def _limit(view: TurnView) -> str:
+    return f"NemoVideo's limit on one edit ({elapsed_text(view.ceiling)})"
+
+
+def _watching(view: TurnView) -> str:
+    """A run this server lost, which NemoVideo may still be running: watched, never resent."""
+    left = elapsed_text(max(0.0, view.ceiling - view.elapsed))
+    return (
+        f"NemoVideo may still be working on it, so the timeline is being watched for its result "
+        f"({elapsed_text(view.elapsed)} since it started; the outcome is known as soon as the timeline "
+        f"changes, or in {left} at the latest, when {_limit(view)} has passed). Call "
+        f"get_edit_result(turn_id={view.turn_id!r}) to keep waiting; {DO_NOT_RESEND}."
+    )
+
+
+def _dropped_unseen(view: TurnView) -> str:
+    if view.after is None:  # the state could not be read back: nothing is known
+        return (
+            f"{DROPPED}, and the timeline could not be read back, so whether it applied is not known. "
+            f"Check get_state; until {_limit(view)} has passed since it started, NemoVideo may still "
+            f"apply it: {DO_NOT_RESEND}."
+        )
+    return (
+        f"{DROPPED}, and the timeline showed no change from it until {_limit(view)} had passed, so it "
+        f"did not apply. {AGAIN_IF_NEEDED}"
+    )
 
 
 def reply(view: TurnView, *, declined: bool = False) -> str:
@@ -35,9 +68,9 @@ def started_empty(view: TurnView) -> bool:
     return view.status != "running" and view.ending not in ("not_run", "recorded") and not view.before.tracks
 
 
-def _ending(view: TurnView, declined: bool) -> str:  # noqa: PLR0911 - one reply per way a turn ends
-    said = translate(view.said).strip()
-    lead = f"{said}\n\n" if said else ""
+def _ending(view: TurnView, declined: bool) -> str:  # noqa: PLR0911, PLR0912 - one reply per way a turn ends
+    said = _said(view)
+    lead = f"{replied(said)}\n\n" if said else ""
     seen = changes_text(view.before, view.after)
     match view.ending:
         case "running":
@@ -46,24 +79,24 @@ def _ending(view: TurnView, declined: bool) -> str:  # noqa: PLR0911 - one reply
                 f"background. Call get_edit_result(turn_id={view.turn_id!r}) to keep waiting; do not send "
                 "the instruction again."
             )
+        case "dropped_watching":
+            return f"{lead}{DROPPED}. {_watching(view)}"
+        case "restart_watching":
+            return f"{RESTARTED} {_watching(view)}"
         case "finished":
-            return said or f"Done, without a written reply. What changed: {seen}."
+            return replied(said) if said else f"Done, without a written reply. What changed: {seen}."
         case "fault":
-            reason = translate(view.fault or "").strip().rstrip(".")
-            return f"{lead}The edit failed: {reason}. Changes seen: {seen}."
+            return f"{lead}The edit failed; {reported(_fault(view) or 'an error')}. Changes seen: {seen}."
         case "dropped_applied":
             return f"{lead}{DROPPED}; the timeline shows: {seen}."
         case "dropped_unseen":
-            return (
-                f"{lead}{DROPPED}, and {seen} since. Check get_state before sending the instruction again: "
-                "it may not have been applied."
-            )
+            return lead + _dropped_unseen(view)
         case "restart_applied":
             return f"{RESTARTED} The timeline shows it was applied: {seen}."
         case "restart_unseen":
             return (
-                f"{RESTARTED} The timeline shows no change from it, so it may not have been applied: check "
-                "get_state, and send the instruction again only if it is still needed."
+                f"{RESTARTED} The timeline showed no change from it until {_limit(view)} had passed, so it "
+                f"did not apply. {AGAIN_IF_NEEDED}"
             )
         case "needs_answer":
             asked = needs_answer_text(view.asked or AskQuestion(), view.turn_id, declined=declined)
@@ -76,6 +109,14 @@ def _ending(view: TurnView, declined: bool) -> str:  # noqa: PLR0911 - one reply
             return view.reply or ""
 
 
+def _said(view: TurnView) -> str:
+    return translate(view.said).strip()
+
+
+def _fault(view: TurnView) -> str:
+    return translate(view.fault or "").strip()
+
+
 def edit_result(view: TurnView, *, declined: bool = False) -> EditResult:
     if view.ending == "recorded":
         changes = view.changes or []
@@ -86,6 +127,8 @@ def edit_result(view: TurnView, *, declined: bool = False) -> EditResult:
         turn_id=view.turn_id,
         status=view.status,
         reply=reply(view, declined=declined),
+        nemovideo_reply=_said(view) or None,
+        nemovideo_error=_fault(view) or None,
         changes=changes,
         timeline=summary(view.timeline),
         questions=questions_out(view.asked) if view.ending == "needs_answer" else [],

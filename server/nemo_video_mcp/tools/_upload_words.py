@@ -24,13 +24,15 @@ def message(view: UploadView) -> str:
             "waiting (it joins this upload: nothing is sent twice), or call get_state later to see the media "
             "in the session. Do not send edits to this session until the upload is finished."
         )
+    following = f"Next: describe the edit with send_edit(session_id={sid!r})."
     if view.repeated_after is not None:
         return (
             f"Uploaded {len(view.files)} file(s) to session {sid} (upload_id {uid!r}, finished "
             f"{elapsed_text(view.repeated_after)} ago); nothing was sent again by this call (the same files "
-            f"and links within {view.repeat_window / 60:.0f} minutes of an upload get its result)."
+            f"and links within {view.repeat_window / 60:.0f} minutes of an upload get its result). "
+            + following
         )
-    return f"Uploaded {len(view.files)} file(s) to session {sid}."
+    return f"Uploaded {len(view.files)} file(s) to session {sid}. {following}"
 
 
 def upload_result(view: UploadView) -> UploadResult:

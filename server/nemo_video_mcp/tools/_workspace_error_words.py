@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..backend import MAX_UPLOAD_BYTES, SUPPORTED_FORMATS, Draft, NemoError
+from ..echo import INSTRUCTION_CHARS, bounded, shorten
 from ..service import (
     BadRequest,
     ExportUnconfirmed,
@@ -13,11 +14,13 @@ from ..service import (
     NoDownloadLink,
     NoSession,
     NotExportReady,
+    RenderMissing,
     ReplacementFailed,
     SessionGone,
     SessionReplaced,
     SessionUnusable,
     ShuttingDown,
+    StoreUnavailable,
     TurnBusy,
     UnknownHandle,
     UnknownSession,
@@ -27,7 +30,8 @@ from ..service import (
     UploadUnconfirmed,
     WorkspaceError,
 )
-from ._progress_words import bytes_sent
+from ._progress_words import bytes_sent, elapsed_text
+from ._store_words import store_unavailable
 from ._timeline_words import summary
 
 Describe = Callable[[NemoError], str]
@@ -46,22 +50,28 @@ def _lost(session_id: str) -> str:
 
 
 def unknown_handle(exc: UnknownHandle) -> str:
+    handle = shorten(exc.handle)
     match exc.kind:
+        case "session":  # another client's (clients kept apart): as if it did not exist
+            return (
+                f"No session {handle!r} is known here. Omit session_id to work in the current session "
+                "(each result names its session_id)."
+            )
         case "turn":
             return (
-                f"No edit turn {exc.handle!r} is known (it may have expired). Call get_state to see the "
+                f"No edit turn {handle!r} is known (it may have expired). Call get_state to see the "
                 "timeline as it is now."
             )
         case "render":
-            return f"No render {exc.handle!r} is known (it may have expired). Call export_video to start one."
+            return f"No render {handle!r} is known (it may have expired). Call export_video to start one."
         case "upload":
             return (
-                f"No upload {exc.handle!r} is known to this server (uploads are remembered 10 minutes after "
+                f"No upload {handle!r} is known to this server (uploads are remembered 10 minutes after "
                 "they end, and not across a restart)."
             )
         case "handle":
             return (
-                f"{exc.handle!r} is not a handle of this server: give a render_id (render_...), an upload_id "
+                f"{handle!r} is not a handle of this server: give a render_id (render_...), an upload_id "
                 "(upload_...) or a turn_id (turn_...) a result returned."
             )
 
@@ -72,10 +82,14 @@ def unknown_session(exc: UnknownSession) -> str:
     )
     listed = f"The sessions this server knows: {known}." if known else "This server knows no session yet."
     return (
-        f"No session {exc.session_id!r} is known, here or at NemoVideo (a typo?). Nothing was done: no "
-        f"session was created or switched, nothing was sent or charged. {listed} Pass one of them as "
+        f"No session {shorten(exc.session_id)!r} is known, here or at NemoVideo (a typo?). Nothing was done: "
+        f"no session was created or switched, nothing was sent or charged. {listed} Pass one of them as "
         "session_id, or omit session_id to work in the current session."
     )
+
+
+def _echo(value: str | None) -> str | None:
+    return None if value is None else shorten(value)
 
 
 def bad_request(exc: BadRequest) -> str:  # noqa: PLR0911 - one sentence per problem
@@ -86,23 +100,31 @@ def bad_request(exc: BadRequest) -> str:  # noqa: PLR0911 - one sentence per pro
         case "nothing_to_upload":
             return "Nothing to upload: give local file paths in `paths` or http(s) links in `urls`."
         case "unknown_format":
-            return f"Unknown export format {exc.value!r}; choose one of: {choices}."
+            return f"Unknown export format {_echo(exc.value)!r}; choose one of: {choices}."
         case "unknown_quality":
-            return f"Unknown quality {exc.value!r}; choose one of: {choices}."
+            return f"Unknown quality {_echo(exc.value)!r}; choose one of: {choices}."
         case "unknown_skill":
-            return f"Unknown skill {exc.value!r}. Choose one of: {choices}."
+            return f"Unknown skill {_echo(exc.value)!r}. Choose one of: {choices}."
         case "not_a_session_id":
-            return f"{exc.value!r} is not a session id (use the `session_id` a result gave, or omit it)."
-        case "unknown_item":
-            have = ", ".join(repr(c) for c in exc.choices) or "none"
             return (
-                f"The session has no generated item or analysis {exc.value!r}. It has: {have} (name them, or "
-                "give their numbers, or omit `items` to save everything)."
+                f"{_echo(exc.value)!r} is not a session id (use the `session_id` a result gave, or omit it)."
+            )
+        case "unknown_item":
+            have = ", ".join(bounded([repr(shorten(c)) for c in exc.choices])) or "none"
+            return (
+                f"The session has no generated item or analysis {_echo(exc.value)!r}. It has: {have} (name "
+                "them, or give their numbers, or omit `items` to save everything)."
+            )
+        case "too_many_inputs":
+            return (
+                f"Too many files and links in one call ({exc.value}); nothing was uploaded. Upload at most "
+                f"{exc.limit} per call: split them over several upload_media calls."
             )
 
 
 def media_refused(exc: MediaRefused) -> str:
-    lines = "\n".join(f"- {item}: {reason or NOT_A_LINK}" for item, reason in exc.rejected)
+    items = [f"- {shorten(item)}: {reason or NOT_A_LINK}" for item, reason in exc.rejected]
+    lines = "\n".join(bounded(items))
     return (
         f"Nothing was uploaded: {len(exc.rejected)} of {exc.total} input(s) were refused.\n{lines}\n"
         f"Supported formats: {', '.join(SUPPORTED_FORMATS)}; at most "
@@ -110,10 +132,32 @@ def media_refused(exc: MediaRefused) -> str:
     )
 
 
+def turn_busy(exc: TurnBusy) -> str:
+    later = f"in {elapsed_text(exc.allowed_in)} at the latest, when NemoVideo's limit on one edit has passed"
+    follow = f"get_edit_result(turn_id={exc.turn_id!r})"
+    if exc.unconfirmed:
+        said = shorten(exc.instruction, INSTRUCTION_CHARS)
+        return (
+            f"An edit may still be running in session {exc.session_id} (turn_id {exc.turn_id!r}: "
+            f"{said!r}): this server lost its connection to that run (or restarted during it), "
+            "so its outcome is not known yet, and NemoVideo runs one edit at a time per session. A new "
+            f"instruction is accepted as soon as the timeline shows that edit's result, or {later}. Call "
+            f"{follow} to follow it, then send the new instruction."
+        )
+    said = shorten(exc.instruction, INSTRUCTION_CHARS)
+    return (
+        f"An edit is still running in session {exc.session_id} (turn_id {exc.turn_id!r}: "
+        f"{said!r}). NemoVideo runs one edit at a time per session: call {follow} first, then "
+        f"send the new instruction (it is accepted once that edit is over, {later})."
+    )
+
+
 def workspace_error(exc: WorkspaceError, describe: Describe) -> str:  # noqa: PLR0911, PLR0912 - one per error
     """The sentence for `exc`; `describe` words a backend error it wraps."""
     if isinstance(exc, BadRequest):
         return bad_request(exc)
+    if isinstance(exc, StoreUnavailable):
+        return store_unavailable(exc)
     if isinstance(exc, MediaRefused):
         return media_refused(exc)
     if isinstance(exc, UnknownHandle):
@@ -144,16 +188,13 @@ def workspace_error(exc: WorkspaceError, describe: Describe) -> str:  # noqa: PL
             "it arrived). Call upload_media again to upload the files."
         )
     if isinstance(exc, TurnBusy):
-        return (
-            f"An edit is still running in session {exc.session_id} (turn_id {exc.turn_id!r}: "
-            f"{exc.instruction!r}). NemoVideo runs one edit at a time per session: call "
-            f"get_edit_result(turn_id={exc.turn_id!r}) first, then send the new instruction."
-        )
+        return turn_busy(exc)
     if isinstance(exc, UploadBusy):
         sent = f", {bytes_sent(exc.sent, exc.total)} sent" if exc.total else ""
+        names = ", ".join(bounded([shorten(n) for n in exc.names]))
         return (
             f"An upload is still running in session {exc.session_id} (upload_id {exc.upload_id!r}: "
-            f"{', '.join(exc.names)}{sent}). An edit or export now would work on a timeline without that "
+            f"{names}{sent}). An edit or export now would work on a timeline without that "
             "media: call upload_media again with the same arguments to wait for it (nothing is sent twice), "
             "then try again."
         )
@@ -184,6 +225,11 @@ def workspace_error(exc: WorkspaceError, describe: Describe) -> str:  # noqa: PL
         return (
             f"Session {exc.session_id} was lost by NemoVideo (code 1002) and can no longer be used; "
             f"{hint}. Last known timeline of the lost session: {_last(exc.last)}"
+        )
+    if isinstance(exc, RenderMissing):
+        return (
+            f"NemoVideo has no export {exc.render_id} (it never started, or it expired there), so nothing "
+            "is rendering under that id. Call export_video again to render the timeline."
         )
     if isinstance(exc, NoDownloadLink):
         why = f" ({describe(exc.cause)})" if exc.cause is not None else ""
