@@ -23,7 +23,7 @@ RUN = "/run_sse"
 STATE = "/api/state/"
 RENDER = "/api/render/proxy/lambda"
 UPLOAD = "/api/upload-video/"
-TIMELINE = "Timeline (1 track): 1. Video: clip (0-10s)"
+TIMELINE = 'Timeline (1 track): 1. Video: "clip" (0-10s)'
 
 
 async def _uploaded(c: Client, tmp_path: Path, name: str = "clip.mp4") -> str:

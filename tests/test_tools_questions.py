@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.anyio, pytest.mark.parametrize("mode", MODES)]
 RUN = "/run_sse"
 ASK = "remove which car"
 PROMPT = "Which object should be removed?"
-TIMELINE = "Timeline (1 track): 1. Video: clip (0-10s)"
+TIMELINE = 'Timeline (1 track): 1. Video: "clip" (0-10s)'
 
 
 @asynccontextmanager
@@ -47,7 +47,8 @@ def _assert_needs_answer(out: dict[str, Any]) -> None:
     assert question["prompt"] == PROMPT
     assert question["options"] == ["the red car", "the blue van"]
     assert question["allow_multiple"] is False
-    assert f"NemoVideo asked:\n1. «{PROMPT}»" in out["reply"]  # NemoVideo's words, quoted as its own
+    assert "NemoVideo asked" in out["reply"]
+    assert f"1. «{PROMPT}»" in out["reply"]  # NemoVideo's words, quoted as its own
     assert "«the red car»" in out["reply"]
     assert "send_edit" in out["reply"]
     assert "Ask the user" in out["reply"]
