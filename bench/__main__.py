@@ -9,11 +9,11 @@ import os
 import platform
 import sys
 
-from . import sse_parse, transfer
+from . import gui_talk, sse_parse, transfer
 from .common import Results, base_env, workdir
 from .procs import have_curl
 
-SECTIONS = ("startup", "roundtrip", "sse", "transfer", "concurrency")
+SECTIONS = ("startup", "roundtrip", "sse", "gui", "transfer", "concurrency", "media")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,6 +46,9 @@ def main(argv: list[str] | None = None) -> int:
         if "sse" in wanted:
             print("\n== SSE parsing", flush=True)
             sse_parse.run(results, reps=3 if q else 7)
+        if "gui" in wanted:
+            print("\n== GUI-talk translation", flush=True)
+            gui_talk.run(results, reps=3 if q else 9)
         if "transfer" in wanted:
             print("\n== 400 MB transfers and the emulator ceiling", flush=True)
             transfer.run(results, work, lambda url: base_env(work, url), reps=2 if q else 5)
@@ -54,6 +57,11 @@ def main(argv: list[str] | None = None) -> int:
 
             print("\n== concurrent sessions over Streamable HTTP", flush=True)
             concurrency.run(results, work, rounds=2 if q else 5)
+        if "media" in wanted:
+            from . import media
+
+            print("\n== media: probe, contact sheet and prepare_media vs the ffmpeg CLI", flush=True)
+            media.run(results, work, reps=3 if q else 5)
     print("\n" + results.table())
     missed = [f.name for f in results.figures if f.ok is False]
     print(

@@ -1,41 +1,23 @@
 """Helpers shared by the backend client's tests (test_client, test_upload, test_edit_stream,
-test_renders): small settings with a temporary state dir and short timeouts, a recording sleep,
-and a client factory pointed at the emulator."""
+test_renders): a recording sleep, and a client factory pointed at the emulator (its settings come
+from support_common.settings_for)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import anyio
 
 from nemo_video_mcp.backend import NemoClient
-from nemo_video_mcp.settings import Settings
-from support_common import skills
+from support_common import settings_for, skills
 
 SKILL = "video-json-ai"
 STATIC_TOKEN = "nmv_test_static"  # the emulator's registered user (EmulatorConfig.static_tokens)
 
 
-def settings_for(url: str, state_dir: Path, env: Mapping[str, str] | None = None) -> Settings:
-    base = {
-        "NEMO_API_URL": url,
-        "NEMO_STATE_DIR": str(state_dir),
-        "NEMO_OUTPUT_DIR": str(state_dir / "out"),
-        "NEMO_LANGUAGE": "en",
-        "NEMO_CONNECT_TIMEOUT": "2",
-        "NEMO_READ_TIMEOUT": "5",
-        "NEMO_RETRY_AFTER_SECONDS": "2",
-        "NEMO_MAX_RETRIES": "2",
-        "NEMO_POLL_SECONDS": "0.05",
-        "NEMO_POLL_MAX_SECONDS": "0.2",
-        "NEMO_STREAM_STALL_SECONDS": "5",
-        "NEMO_STREAM_MAX_SECONDS": "30",
-        "NEMO_RECOVERY_POLL_SECONDS": "0.05",
-        "NEMO_RECOVERY_MAX_UNCHANGED": "3",
-    }
-    return Settings.from_env({**base, **(env or {})}, home=state_dir)
+# The backend client's tests count retries: two of them, and a Retry-After of up to 2 s is waited.
+BACKEND = {"NEMO_MAX_RETRIES": "2", "NEMO_RETRY_AFTER_SECONDS": "2"}
 
 
 class Sleeps:
@@ -52,7 +34,8 @@ class Sleeps:
 
 
 def make_client(url: str, state_dir: Path, *, sleep: Any = None, **env: str) -> NemoClient:
-    settings = settings_for(url, state_dir, env)
+    """A NemoClient on `url` whose state folder is `state_dir` itself (settings from `settings_for`)."""
+    settings = settings_for(url, state_dir, {**BACKEND, "NEMO_STATE_DIR": str(state_dir), **env})
     if sleep is None:
         return NemoClient(settings, skills())
     return NemoClient(settings, skills(), sleep=sleep)

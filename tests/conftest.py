@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import functools
+import os
 import re
 import shutil
 import tempfile
@@ -25,6 +26,26 @@ atexit.register(shutil.rmtree, _HYPOTHESIS_HOME, ignore_errors=True)
 set_hypothesis_home_dir(_HYPOTHESIS_HOME)
 settings.register_profile("nemo", database=None)
 settings.load_profile("nemo")
+
+
+# ---- parallel runs (pytest-xdist, `-n auto` in pyproject.toml) ---------------------------------
+#
+# Every test is safe on any worker: servers and emulators bind port 0 (tests/support_common.py
+# `refused_port` for a port nobody listens on), files go to tmp_path (per worker under xdist),
+# the environment is changed only through monkeypatch, and Hypothesis's folder is per process
+# (above). Nothing is shared at session scope but these hooks.
+
+MIN_WORKERS = 4  # most tests wait on I/O, so even 2 cores keep 4 workers busy
+MAX_WORKERS = 8
+
+
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist: unknown when it is not loaded
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """What `-n auto` means here: 2 workers per core, 4 to 8 (PYTEST_XDIST_AUTO_NUM_WORKERS wins)."""
+    forced = os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS")
+    if forced:
+        return int(forced)
+    return min(MAX_WORKERS, max(MIN_WORKERS, 2 * (os.cpu_count() or 1)))
 
 
 @pytest.fixture

@@ -13,8 +13,7 @@ from mcp.client.extension import advertise
 from mcp.server.apps import APP_MIME_TYPE, EXTENSION_ID
 
 from nemo_video_mcp.settings import Settings
-from support_common import make_media, text_of
-from tools_support import server_for
+from support_common import make_media, server_for, text_of
 
 PLAYER_URI = "ui://nemo-video/player"
 META_KEY = "ai.nemovideo/player"

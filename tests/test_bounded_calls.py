@@ -32,8 +32,8 @@ from nemo_video_mcp.echo import ECHO_CHARS, INSTRUCTION_CHARS, LIST_ITEMS, LOG_C
 from nemo_video_mcp.emulator import Emulator
 from nemo_video_mcp.http_transport import build_app
 from nemo_video_mcp.service._uploads import MAX_INPUTS
-from support_common import make_media, serve_in_thread, text_of
-from tools_support import MODES, connect, server_for, tool_settings, until
+from support_common import connect, make_media, serve_in_thread, server_for, settings_for, text_of, wait_until
+from tools_support import MODES
 
 pytestmark = pytest.mark.anyio
 
@@ -91,7 +91,7 @@ async def test_a_slow_upload_check_does_not_hold_another_clients_call(
     media = tmp_path / "media"
     _big_root(media)
     missing = [str(media / f"missing_{i:03d}.mp4") for i in range(MAX_INPUTS)]
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     server = server_for(settings)
     with serve_in_thread(lambda port: build_app(server, settings, host="127.0.0.1", port=port)) as port:
         url = f"http://127.0.0.1:{port}/mcp"
@@ -108,7 +108,7 @@ async def test_a_slow_upload_check_does_not_hold_another_clients_call(
 
             async with anyio.create_task_group() as tg:
                 tg.start_soon(upload)
-                await until(gate.entered.is_set, within=GATE_SECONDS)
+                await wait_until(gate.entered.is_set, within=GATE_SECONDS)
                 credits = await b.call_tool("check_credits", {})
                 answered_while_held = not gate.gave_up.is_set() and not slow
                 gate.release.set()
@@ -128,7 +128,7 @@ async def test_many_missing_paths_get_bounded_suggestions(emulator: Emulator, tm
     media = tmp_path / "media"
     _big_root(media, files=300)
     paths = [str(media / "interview_finl.mp4")] + [str(media / f"zz_{i}.mp4") for i in range(40)]
-    async with connect(tool_settings(emulator, tmp_path), "legacy") as c:
+    async with connect(settings_for(emulator, tmp_path), "legacy") as c:
         refused = await c.call_tool("upload_media", {"paths": paths})
         too_many = await c.call_tool("upload_media", {"paths": [*paths] * 3})
     text = text_of(refused)
@@ -153,7 +153,7 @@ def _cut(text: str, total: int, limit: int) -> bool:
 async def test_long_ids_and_paths_are_echoed_shortened(emulator: Emulator, tmp_path: Path, mode: str) -> None:
     long_id = "t" * 100_000
     long_path = "/nowhere/" + "p" * 100_000 + ".mp4"
-    async with connect(tool_settings(emulator, tmp_path), mode) as c:
+    async with connect(settings_for(emulator, tmp_path), mode) as c:
         turn = await c.call_tool("get_edit_result", {"turn_id": long_id})
         render = await c.call_tool("get_export_status", {"render_id": long_id})
         session = await c.call_tool("get_state", {"session_id": long_id})
@@ -177,7 +177,7 @@ async def test_a_huge_running_instruction_is_quoted_shortened(
 ) -> None:
     emulator.config.edit_seconds = 3.0
     instruction = "add a title " + "x" * 2_000_000
-    settings = tool_settings(emulator, tmp_path, {"NEMO_WAIT_SECONDS": "0.2"})
+    settings = settings_for(emulator, tmp_path, {"NEMO_WAIT_SECONDS": "0.2"})
     async with connect(settings, mode) as c:
         first = await c.call_tool("send_edit", {"instruction": instruction})
         assert first.structured_content["status"] == "running", text_of(first)

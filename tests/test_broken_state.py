@@ -29,8 +29,8 @@ from nemo_video_mcp import doctor
 from nemo_video_mcp.emulator import Emulator
 from nemo_video_mcp.service._store import DB_FILENAME, Store
 from nemo_video_mcp.settings import Settings
-from support_common import make_media, text_of
-from tools_support import MODES, connect, tool_settings
+from support_common import connect, make_media, settings_for, text_of
+from tools_support import MODES
 
 pytestmark = pytest.mark.anyio
 RUN = "/run_sse"
@@ -108,7 +108,7 @@ async def test_a_broken_state_database_is_explained_not_a_crash(
 ) -> None:
     named, fix_words = BROKEN[case](tmp_path / "state")
     before = _snapshot(named)
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     clip = str(make_media(tmp_path / "media"))
     async with connect(settings, mode) as c:  # before: the lifespan raised, "Connection closed"
         state = await c.call_tool("get_state", {})
@@ -175,7 +175,7 @@ def _read_only_state(state: Path) -> Iterator[Path]:
 @pytest.mark.parametrize("mode", MODES)
 async def test_a_read_only_state_database_is_explained(emulator: Emulator, tmp_path: Path, mode: str) -> None:
     with _read_only_state(tmp_path / "state") as path:
-        settings = tool_settings(emulator, tmp_path)
+        settings = settings_for(emulator, tmp_path)
         async with connect(settings, mode) as c:
             state = await c.call_tool("get_state", {})
             credits = await c.call_tool("check_credits", {})
@@ -197,7 +197,7 @@ async def test_a_read_only_state_database_is_explained(emulator: Emulator, tmp_p
 async def test_a_full_disk_while_running_keeps_reads_and_explains_writes(
     emulator: Emulator, tmp_path: Path, mode: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     async with connect(settings, mode) as c:
         up = await c.call_tool("upload_media", {"paths": [str(make_media(tmp_path / "media"))]})
         assert not up.is_error, text_of(up)
@@ -230,7 +230,7 @@ async def test_a_full_disk_while_running_keeps_reads_and_explains_writes(
 @pytest.mark.skipif(not ROOT, reason="mounting a tiny tmpfs needs root")
 async def test_a_really_full_disk_while_running(emulator: Emulator, tmp_path: Path) -> None:
     with _mounted_tmpfs(tmp_path / "state", "2m") as state:
-        settings = tool_settings(emulator, tmp_path)
+        settings = settings_for(emulator, tmp_path)
         async with connect(settings, "legacy") as c:
             up = await c.call_tool("upload_media", {"paths": [str(make_media(tmp_path / "media"))]})
             assert not up.is_error, text_of(up)

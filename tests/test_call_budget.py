@@ -26,18 +26,8 @@ import pytest
 from mcp import Client
 
 from nemo_video_mcp.emulator import Emulator, Fault
-from reliability_support import (
-    RENDER,
-    RUN,
-    STATE,
-    UPLOAD,
-    connect,
-    fast_emulator,
-    fast_settings,
-    is_crash,
-    posts,
-)
-from support_common import make_media, text_of
+from reliability_support import RENDER, RUN, STATE, UPLOAD, fast_emulator, is_crash, posts
+from support_common import connect, make_media, settings_for, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -195,7 +185,7 @@ async def test_no_call_outlives_its_budget_when_nemovideo_never_answers(
         case, env = CASES[name]
         emu, tmp = pool[n], tmp_path / str(n)
         try:
-            async with connect(fast_settings(emu.url, tmp, env), mode) as c:
+            async with connect(settings_for(emu.url, tmp, env), mode) as c:
                 await case(c, emu, tmp)
             assert emu.faults == [] or all(f.used for f in emu.faults), "the hang was never reached"
         except Exception as exc:

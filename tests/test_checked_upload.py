@@ -24,8 +24,8 @@ import pytest
 from nemo_video_mcp.emulator import Emulator, Fault
 from nemo_video_mcp.service._checked_open import open_no_follow
 from nemo_video_mcp.service._media_policy import MediaPolicy, MediaRejected
-from support_common import MP4_HEAD, make_media, text_of
-from tools_support import MODES, connect, tool_settings, until
+from support_common import MP4_HEAD, connect, make_media, settings_for, text_of, wait_until
+from tools_support import MODES
 
 pytestmark = pytest.mark.anyio
 
@@ -67,7 +67,7 @@ async def test_a_file_swapped_for_a_symlink_after_the_check_is_not_uploaded(
     checked = make_media(media / "sub", "clip.mp4", size=64 * 1024)
     outside = _outside(tmp_path)
     emulator.inject(Fault("delay", path=CREATE, method="POST", seconds=1.5))
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     async with connect(settings, mode) as c:
         result: list[Any] = []
 
@@ -77,7 +77,7 @@ async def test_a_file_swapped_for_a_symlink_after_the_check_is_not_uploaded(
         async with anyio.create_task_group() as tg:
             tg.start_soon(call)
             # the checks are done (a session is only created after them): swap while it is held
-            await until(lambda: len(emulator.requests_to(CREATE, "POST")) == 1)
+            await wait_until(lambda: len(emulator.requests_to(CREATE, "POST")) == 1)
             swap(media, outside)
     assert not _secret_reached(emulator), "the file outside the media folders was uploaded"
     assert emulator.requests_to(UPLOAD, "POST") == []
@@ -95,7 +95,7 @@ async def test_an_unswapped_upload_streams_the_checked_file(
 ) -> None:
     """The same path, nobody touching it: uploaded whole from the descriptor, progress in bytes."""
     clip = make_media(tmp_path / "media" / "sub", "clip.mp4", size=3 * 1024 * 1024 + 17)
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     async with connect(settings, mode) as c:
         done = await c.call_tool("upload_media", {"paths": [str(clip)]})
     assert not done.is_error, text_of(done)
@@ -133,7 +133,7 @@ def test_open_refuses_a_file_replaced_since_the_check(tmp_path: Path) -> None:
 def test_the_walk_refuses_a_symlink_anywhere_on_the_way(tmp_path: Path) -> None:
     real = make_media(tmp_path / "a" / "b", "clip.mp4")
     fd = open_no_follow(real)
-    assert os.read(fd, 8) == MP4_HEAD[:8]
+    assert os.read(fd, 64) == real.read_bytes()[:64]  # the very file
     os.close(fd)
     (tmp_path / "link").symlink_to(tmp_path / "a", target_is_directory=True)
     with pytest.raises(OSError, match=r"symbolic links|Not a directory") as folder:
@@ -163,6 +163,6 @@ def test_the_name_is_opened_directly_where_there_is_no_walk(tmp_path: Path) -> N
     clip = make_media(tmp_path / "media", "clip.mp4")
     fd = open_no_follow(clip, walk=False)
     try:
-        assert os.read(fd, len(MP4_HEAD)) == MP4_HEAD
+        assert os.read(fd, 64) == clip.read_bytes()[:64]  # the very file
     finally:
         os.close(fd)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import stat
 import subprocess
 import sys
@@ -31,6 +30,7 @@ from nemo_video_mcp.backend import (
     TransportError,
 )
 from nemo_video_mcp.emulator import Fault
+from support_common import refused_port
 
 pytestmark = pytest.mark.anyio
 
@@ -409,17 +409,12 @@ async def test_5xx_and_reset_on_billed_posts_are_not_duplicated(client: NemoClie
     assert len(emulator.requests_to(SESSIONS)) == 2  # the first session, and this one attempt
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 async def test_connect_errors_are_retried_even_for_billed_calls(tmp_path: Path, sleeps: Sleeps) -> None:
-    url = f"http://127.0.0.1:{_closed_port()}"
-    async with make_client(url, tmp_path / "s", sleep=sleeps, NEMO_TOKEN=STATIC_TOKEN) as c:
-        with pytest.raises(TransportError) as exc:
-            await c.upload_urls("1234567890123456789", ["https://example.com/a.mp4"], skill=SKILL)
+    with refused_port() as port:
+        url = f"http://127.0.0.1:{port}"
+        async with make_client(url, tmp_path / "s", sleep=sleeps, NEMO_TOKEN=STATIC_TOKEN) as c:
+            with pytest.raises(TransportError) as exc:
+                await c.upload_urls("1234567890123456789", ["https://example.com/a.mp4"], skill=SKILL)
     assert len(sleeps.waits) == 2  # never reached the backend: retried up to NEMO_MAX_RETRIES
     assert "127.0.0.1" not in str(exc.value)
     assert STATIC_TOKEN not in str(exc.value)

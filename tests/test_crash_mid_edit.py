@@ -21,8 +21,7 @@ import pytest
 from mcp import Client, StdioServerParameters
 
 from nemo_video_mcp.emulator import Emulator
-from support_common import make_media, text_of
-from tools_support import until
+from support_common import make_media, text_of, wait_until
 
 pytestmark = pytest.mark.anyio
 RUN = "/run_sse"
@@ -72,7 +71,7 @@ async def test_an_edit_cut_by_a_crash_is_watched_never_sent_again(emulator: Emul
             sent = await first.call_tool("send_edit", {"instruction": INSTRUCTION, "wait_seconds": 2})
             assert sent.structured_content["status"] == "running", text_of(sent)
             turn_id = sent.structured_content["turn_id"]
-            await until(lambda: emulator.sessions[sid].active_runs == 1)  # NemoVideo is running it
+            await wait_until(lambda: emulator.sessions[sid].active_runs == 1)  # NemoVideo is running it
             proc = _server_process(state_dir)
             proc.kill()  # SIGKILL: no lifespan exit, no store close, no goodbye
             proc.wait(10)

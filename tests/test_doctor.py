@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +14,7 @@ import pytest
 from nemo_video_mcp import doctor
 from nemo_video_mcp.emulator import Emulator
 from nemo_video_mcp.settings import Settings
+from support_common import refused_port
 
 
 def _env(tmp_path: Path, api_url: str, **extra: str) -> dict[str, str]:
@@ -33,12 +33,6 @@ def _run(env: dict[str, str]) -> tuple[int, str]:
     out = io.StringIO()
     code = doctor.run(Settings.from_env(env), out=out)
     return code, out.getvalue()
-
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_healthy_against_the_emulator(tmp_path: Path, emulator: Emulator) -> None:
@@ -66,7 +60,8 @@ def test_healthy_against_the_emulator(tmp_path: Path, emulator: Emulator) -> Non
 
 
 def test_token_not_fetched_when_the_backend_is_unreachable(tmp_path: Path) -> None:
-    code, text = _run(_env(tmp_path, f"http://127.0.0.1:{_closed_port()}"))
+    with refused_port() as port:
+        code, text = _run(_env(tmp_path, f"http://127.0.0.1:{port}"))
     assert code == 1
     assert "token: none cached yet; an anonymous token will be fetched on first use" in text
 
@@ -120,8 +115,9 @@ def test_missing_media_root(tmp_path: Path, emulator: Emulator) -> None:
 
 
 def test_unreachable_backend(tmp_path: Path) -> None:
-    url = f"http://127.0.0.1:{_closed_port()}"
-    code, text = _run(_env(tmp_path, url))
+    with refused_port() as port:
+        url = f"http://127.0.0.1:{port}"
+        code, text = _run(_env(tmp_path, url))
     assert code == 1
     assert f"cannot reach the backend {url}" in text or f"backend {url} did not answer" in text
     assert "fix: Check your internet connection" in text
@@ -167,14 +163,15 @@ def test_cli_doctor_sandbox_is_healthy(tmp_path: Path) -> None:
 
 
 def test_cli_doctor_broken_exits_nonzero(tmp_path: Path) -> None:
-    env = {**os.environ, **_env(tmp_path, f"http://127.0.0.1:{_closed_port()}")}
-    proc = subprocess.run(
-        [sys.executable, "-m", "nemo_video_mcp", "doctor"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    with refused_port() as port:
+        env = {**os.environ, **_env(tmp_path, f"http://127.0.0.1:{port}")}
+        proc = subprocess.run(
+            [sys.executable, "-m", "nemo_video_mcp", "doctor"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
     assert proc.returncode == 1
     assert "problem" in proc.stdout

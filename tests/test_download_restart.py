@@ -15,9 +15,9 @@ import pytest
 from mcp import Client, StdioServerParameters
 
 from nemo_video_mcp.emulator import Emulator, Fault
-from reliability_support import RENDER, connect, fast_emulator, fast_settings, read
-from support_common import make_media, text_of
-from test_durability import _script, _server_process, until  # the real server, started and found
+from reliability_support import RENDER, fast_emulator, read
+from support_common import connect, make_media, settings_for, text_of, wait_until
+from test_durability import _script, _server_process  # the real server, started and found
 from tools_support import MODES
 
 pytestmark = pytest.mark.anyio
@@ -37,7 +37,7 @@ async def test_a_stale_part_of_a_render_is_resumed_on_its_own_name(
     emulator: Emulator, tmp_path: Path, mode: str
 ) -> None:
     fast_emulator(emulator).config.render_bytes = SIZE
-    settings = fast_settings(emulator.url, tmp_path)
+    settings = settings_for(emulator.url, tmp_path)
     out = settings.output_dir
     async with connect(settings, mode) as c:
         up = await c.call_tool("upload_media", {"paths": [str(make_media(tmp_path / "media"))]})
@@ -61,7 +61,7 @@ async def test_an_export_over_the_download_cap_is_refused_and_stays_exported(
     emulator: Emulator, tmp_path: Path, mode: str
 ) -> None:
     fast_emulator(emulator).config.render_bytes = SIZE
-    settings = fast_settings(emulator.url, tmp_path, {"NEMO_DOWNLOAD_MAX_BYTES": "100000"})
+    settings = settings_for(emulator.url, tmp_path, {"NEMO_DOWNLOAD_MAX_BYTES": "100000"})
     async with connect(settings, mode) as c:
         await c.call_tool("upload_media", {"paths": [str(make_media(tmp_path / "media"))]})
         refused = await c.call_tool("export_video", {})
@@ -85,7 +85,7 @@ async def test_a_download_cut_by_sigkill_is_resumed_after_the_restart(
     fast_emulator(emulator).config.render_bytes = SIZE
     # the first download trickles (4 KiB every 0.05 s, about 3 s): the server is killed during it
     emulator.inject(Fault("trickle", chunk_bytes=4096, interval=0.05))
-    settings = fast_settings(emulator.url, tmp_path)
+    settings = settings_for(emulator.url, tmp_path)
     out = settings.output_dir
     env: dict[str, Any] = {
         "NEMO_API_URL": emulator.url,
@@ -108,7 +108,7 @@ async def test_a_download_cut_by_sigkill_is_resumed_after_the_restart(
         export = await first.call_tool("export_video", {"wait_seconds": 0})
         rid = export.structured_content["render_id"]
         part = out / f"{sid}_{rid}.mp4.part"
-        await until(lambda: part.exists() and part.stat().st_size > 0)
+        await wait_until(lambda: part.exists() and part.stat().st_size > 0)
         proc = _server_process(settings.state_dir)
         proc.kill()  # SIGKILL: the download's thread, its lock and its clean-up die with it
         proc.wait(10)

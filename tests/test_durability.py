@@ -14,28 +14,19 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import anyio
 import psutil
 import pytest
-from mcp import Client, StdioServerParameters
+from mcp import StdioServerParameters
 
 from nemo_video_mcp.emulator import Emulator, Fault
-from reliability_support import RENDER, RUN, connect, fast_emulator, fast_settings, read
-from support_common import make_media, text_of
+from reliability_support import RENDER, RUN, fast_emulator, read
+from support_common import connect, make_media, settings_for, text_of, wait_until
 
 pytestmark = pytest.mark.anyio
 SKILLS = ("objectremover-video", "video-json-ai", "editor-remastered")
-
-
-async def until(predicate: Callable[[], bool], within: float = 10.0) -> None:
-    for _ in range(int(within / 0.02)):
-        if predicate():
-            return
-        await anyio.sleep(0.02)
-    raise AssertionError(f"not true after {within} s")
 
 
 def _script() -> str:
@@ -66,7 +57,7 @@ async def test_a_killed_server_loses_nothing(emulator: Emulator, tmp_path: Path)
     emulator.config.edit_seconds = 1.5
     emulator.config.render_seconds = 2.0
     clip = str(make_media(tmp_path / "media"))
-    settings = fast_settings(emulator.url, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     env = {
         "NEMO_API_URL": emulator.url,
         "NEMO_STATE_DIR": str(settings.state_dir),
@@ -83,22 +74,24 @@ async def test_a_killed_server_loses_nothing(emulator: Emulator, tmp_path: Path)
     sids: dict[str, str] = {}
 
     with anyio.fail_after(60):
-        async with Client(params) as first:
+        async with connect(params, "auto") as first:
             for skill in SKILLS:
                 up = await first.call_tool("upload_media", {"paths": [clip], "skill": skill})
                 assert not up.is_error, text_of(up)
                 sids[skill] = up.structured_content["session_id"]
             a, b = sids["objectremover-video"], sids["video-json-ai"]
-            # edit A will apply while the server is down; edit B not before the end of the test
+            # edit A applies while the server is down (its request is held until then); edit B
+            # not before the end of the test
+            hold_a = emulator.inject(Fault("hold", path=RUN, method="POST"))
             applied = await first.call_tool(
                 "send_edit", {"instruction": "add music", "session_id": a, "wait_seconds": 0}
             )
-            await until(lambda: emulator.sessions[a].messages != [])
+            await wait_until(lambda: emulator.requests_to(RUN, "POST") != [])
             emulator.inject(Fault("sse_slow_heartbeats", interval=0.5, total=120))
             pending = await first.call_tool(
                 "send_edit", {"instruction": 'add a title "Later"', "session_id": b, "wait_seconds": 0}
             )
-            await until(lambda: emulator.sessions[b].messages != [])
+            await wait_until(lambda: emulator.sessions[b].messages != [])
             export = await first.call_tool("export_video", {"session_id": a, "wait_seconds": 0})
             assert [applied.structured_content["status"], pending.structured_content["status"]] == [
                 "running"
@@ -108,10 +101,12 @@ async def test_a_killed_server_loses_nothing(emulator: Emulator, tmp_path: Path)
             proc.kill()  # SIGKILL: no lifespan exit, no store close, no goodbye
             proc.wait(10)
 
-        await until(lambda: _has_track(emulator, a, 1))  # the backend finished edit A meanwhile
+        assert emulator.sessions[a].messages == []  # the backend had not started edit A...
+        hold_a.release()
+        await wait_until(lambda: _has_track(emulator, a, 1))  # ...and finishes it while the server is down
         assert not _has_track(emulator, b, 7)
 
-        async with Client(params) as second:
+        async with connect(params, "auto") as second:
             rid = export.structured_content["render_id"]
             done = await second.call_tool("get_export_status", {"render_id": rid})
             report_a = await second.call_tool(
@@ -149,7 +144,7 @@ async def test_a_killed_server_loses_nothing(emulator: Emulator, tmp_path: Path)
 async def test_finished_work_expires_after_the_ttl(emulator: Emulator, tmp_path: Path) -> None:
     fast_emulator(emulator)
     ttl = {"NEMO_RECORD_TTL_HOURS": str(0.5 / 3600)}  # half a second
-    settings = fast_settings(emulator.url, tmp_path, ttl)
+    settings = settings_for(emulator, tmp_path, ttl)
     async with connect(settings) as first:
         up = await first.call_tool("upload_media", {"paths": [str(make_media(tmp_path / "media"))]})
         sid = up.structured_content["session_id"]
@@ -181,7 +176,7 @@ async def test_finished_work_expires_after_the_ttl(emulator: Emulator, tmp_path:
 
 async def test_records_within_the_ttl_survive_a_restart(emulator: Emulator, tmp_path: Path) -> None:
     fast_emulator(emulator)
-    settings = fast_settings(emulator.url, tmp_path, {"NEMO_RECORD_TTL_HOURS": "1"})
+    settings = settings_for(emulator, tmp_path, {"NEMO_RECORD_TTL_HOURS": "1"})
     async with connect(settings) as first:
         await first.call_tool("upload_media", {"paths": [str(make_media(tmp_path / "media"))]})
         edit = (await first.call_tool("send_edit", {"instruction": "add music"})).structured_content
@@ -199,7 +194,7 @@ async def test_a_long_running_server_expires_finished_work_without_a_restart(
 
     fast_emulator(emulator)
     ttl = {"NEMO_RECORD_TTL_HOURS": str(0.4 / 3600)}  # 0.4 s: the sweep runs every 0.2 s
-    settings = fast_settings(emulator.url, tmp_path, ttl)
+    settings = settings_for(emulator, tmp_path, ttl)
     async with connect(settings) as client:
         await client.call_tool("upload_media", {"paths": [str(make_media(tmp_path / "media"))]})
         edit = (await client.call_tool("send_edit", {"instruction": "add music"})).structured_content
@@ -207,7 +202,7 @@ async def test_a_long_running_server_expires_finished_work_without_a_restart(
         look = Store.in_dir(settings.state_dir)  # a second connection, as another process would
         try:
             assert look.get_turn(edit["turn_id"]) is not None
-            await until(lambda: look.get_turn(edit["turn_id"]) is None, within=5.0)
+            await wait_until(lambda: look.get_turn(edit["turn_id"]) is None)
         finally:
             look.close()
 
@@ -216,7 +211,7 @@ async def test_a_session_lost_right_after_an_upload_still_tells_its_timeline(
     emulator: Emulator, tmp_path: Path
 ) -> None:
     fast_emulator(emulator)
-    settings = fast_settings(emulator.url, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     async with connect(settings) as client:
         up = await client.call_tool("upload_media", {"paths": [str(make_media(tmp_path / "media"))]})
         assert not up.is_error, text_of(up)

@@ -16,11 +16,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx2
 import pytest
 
 from nemo_video_mcp.emulator import Emulator, EmulatorConfig, Fault
 from nemo_video_mcp.emulator.drafts import apply_instruction, new_draft
+from support_common import wait_until
 
 ANON = "/api/auth/anonymous-token"
 SESSION = "/api/tasks/me/with-session/nemo_agent"
@@ -120,24 +122,18 @@ class Stream:
         ]
 
 
-def wait_until(predicate: Any, timeout: float = 3.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached"
-        time.sleep(0.01)
-
-
 # ---------------------------------------------------------------- lifecycle and hygiene
 
 
-def test_start_is_fast_stop_joins_and_restart_keeps_port_and_state() -> None:
+def test_start_serves_at_once_stop_joins_and_restart_keeps_port_and_state() -> None:
     emu = Emulator()
     with pytest.raises(RuntimeError):
         _ = emu.url
-    started = time.monotonic()
     emu.start()
-    assert time.monotonic() - started < 0.5
+    assert emu.running
     url = emu.url
+    with socket.create_connection(("127.0.0.1", int(url.rsplit(":", 1)[1])), timeout=5):
+        pass  # listening as soon as start() returns: no retry, no wait
     assert url.startswith("http://127.0.0.1:")
     with httpx2.Client(base_url=url) as client:
         headers = login(client)
@@ -354,7 +350,7 @@ def test_upload_cut_short_by_the_client_is_quiet(
     )
     with socket.create_connection((host, int(port))) as sock:
         sock.sendall(head.encode() + b"x" * 5000)
-    wait_until(lambda: any(r.body_bytes for r in emulator.requests_to("/api/upload-video")))
+    anyio.run(wait_until, lambda: any(r.body_bytes for r in emulator.requests_to("/api/upload-video")))
     time.sleep(0.1)
     assert http.get(CREDITS, headers=headers).json()["code"] == 0
     assert emulator.sessions[sid].files == []
@@ -380,7 +376,7 @@ def test_adk_partial_stream_applies_the_edit(emulator: Emulator, http: httpx2.Cl
     stream = Stream(http, headers, sid, 'Add a title "Urban Dreams"')
     assert stream.status == 200
     assert stream.headers["content-type"] == "text/event-stream; charset=utf-8"
-    assert 0.18 < stream.elapsed < 1.0
+    assert stream.elapsed > 0.18  # the edit takes its edit_seconds (0.2 s) at least
     assert stream.heartbeats >= 2
     assert stream.error is None
     texts = [(e.get("partial"), p["text"]) for e, p in stream.parts("text") if not p.get("thought")]
@@ -564,7 +560,7 @@ def submit(
 
 
 def test_render_lifecycle_and_download(emulator: Emulator, http: httpx2.Client) -> None:
-    emulator.config.render_seconds = 0.6
+    emulator.config.render_seconds = 60  # it moves on only when the test moves its clock (below)
     headers = login(http)
     first = submit(http, headers, "render_a").json()
     assert first["success"] is True
@@ -572,11 +568,11 @@ def test_render_lifecycle_and_download(emulator: Emulator, http: httpx2.Client) 
     assert "url" not in first["data"]["output"]
     assert submit(http, headers, "render_a").json()["data"]["id"] == "render_a"
     assert emulator.renders["render_a"].submits == 2
-    time.sleep(0.1)
+    emulator.renders["render_a"].started -= 30  # half-way
     polled = http.get(f"{RENDER}/render_a", headers=headers).json()["data"]
     assert polled["status"] == "processing"
     assert 0 < polled["progress"] < 100
-    wait_until(lambda: emulator.renders["render_a"].status == "completed")
+    emulator.renders["render_a"].started -= 30  # the whole render_seconds have passed
     done = http.get(f"{RENDER}/render_a", headers=headers).json()["data"]
     assert done["status"] == "completed"
     assert done["progress"] == 100
@@ -621,19 +617,20 @@ def test_render_shapes_errors_and_cancel(emulator: Emulator, http: httpx2.Client
 
 
 @pytest.mark.slow
-def test_download_speed(emulator: Emulator) -> None:
+def test_a_large_download_arrives_whole(emulator: Emulator, http: httpx2.Client) -> None:
+    """512 MB, streamed: every byte arrives, as announced. (How fast: bench/, "emulator ceiling".)"""
     size = 512 << 20
     emulator.config.render_bytes = size
-    host, port = emulator.url[7:].split(":")
-    with socket.create_connection((host, int(port))) as sock:
-        sock.sendall(b"GET /files/x.mp4 HTTP/1.1\r\nHost: x\r\n\r\n")
-        buffer, received, started = bytearray(4 << 20), 0, time.perf_counter()
-        while received < size:
-            n = sock.recv_into(buffer)
-            assert n
-            received += n
-        rate = received / (time.perf_counter() - started)
-    assert rate > 400e6, f"{rate / 1e9:.2f} GB/s"  # ~2.5 GB/s measured; lenient for loaded machines
+    head = emulator.render_content(1 << 20)
+    received, first = 0, b""
+    with http.stream("GET", "/files/x.mp4") as response:
+        assert response.headers["content-length"] == str(size)
+        for chunk in response.iter_raw(4 << 20):
+            if len(first) < len(head):
+                first += chunk[: len(head) - len(first)]
+            received += len(chunk)
+    assert received == size
+    assert first == head
 
 
 # ---------------------------------------------------------------- faults
@@ -674,6 +671,28 @@ def test_envelope_delay_and_reset_faults(emulator: Emulator, http: httpx2.Client
     assert http.post(SESSION, json={}, headers=headers).json()["code"] == 0
 
 
+def test_a_hold_answers_only_once_released(emulator: Emulator, http: httpx2.Client) -> None:
+    headers = login(http)
+    hold = emulator.inject(Fault("hold", path=CREDITS))
+    answers: list[httpx2.Response] = []
+
+    def ask() -> None:
+        with httpx2.Client(base_url=emulator.url, timeout=30) as other:
+            answers.append(other.get(CREDITS, headers=headers))
+
+    asking = threading.Thread(target=ask)
+    asking.start()
+    anyio.run(wait_until, lambda: emulator.requests_to(CREDITS))
+    assert http.post(SESSION, json={}, headers=headers).json()["code"] == 0  # the rest goes on
+    assert answers == []
+    assert emulator.requests_to(CREDITS)[0].status is None  # not even the answer's start
+    hold.release()
+    asking.join(30)
+    assert [a.json()["code"] for a in answers] == [0]
+    assert hold not in emulator.faults
+    assert http.get(CREDITS, headers=headers).json()["code"] == 0  # one request held, not the next
+
+
 def test_expire_token_fault(emulator: Emulator, http: httpx2.Client) -> None:
     headers = login(http)
     static = {"Authorization": "Bearer nmv_test_static"}
@@ -703,9 +722,9 @@ def test_sse_stall_drop_and_silent(emulator: Emulator, http: httpx2.Client, capl
     assert isinstance(dropped.error, httpx2.RemoteProtocolError)
     assert len(dropped.events) == 1
     assert not [r for r in caplog.records if r.name.startswith("uvicorn")]
-    wait_until(lambda: emulator.sessions[sid].draft is not before)  # the agent kept working
+    anyio.run(wait_until, lambda: emulator.sessions[sid].draft is not before)  # the agent kept working
     assert any(t["tt"] == 7 for t in emulator.sessions[sid].draft["t"])
-    wait_until(lambda: emulator.sessions[sid].active_runs == 0)
+    anyio.run(wait_until, lambda: emulator.sessions[sid].active_runs == 0)
     emulator.inject(Fault("sse_silent"))
     assert Stream(http, headers, sid, "more").parts("text") == []
     assert Stream(http, headers, sid, "more").parts("text") != []
@@ -717,7 +736,7 @@ def test_sse_slow_heartbeats_then_the_reply(emulator: Emulator, http: httpx2.Cli
     emulator.config.heartbeat_seconds = 0
     emulator.inject(Fault("sse_slow_heartbeats", interval=0.1, total=0.35))
     stream = Stream(http, headers, sid, "hello")
-    assert 2 <= stream.heartbeats <= 3
+    assert 1 <= stream.heartbeats <= 3  # one per full interval within the total: fewer on a busy machine
     assert stream.elapsed >= 0.35 + 0.2
     kinds = ["beat" if line in {": ping", "data:"} else "event" for _, line in stream.lines if line]
     assert kinds[: stream.heartbeats] == ["beat"] * stream.heartbeats  # the heartbeats come first
@@ -744,8 +763,8 @@ def test_sse_error_variants(emulator: Emulator, http: httpx2.Client, variant: st
         if variant == "details":
             assert last["error_details"]["error_type"] == "RuntimeError"
             assert stream.events[0]["errorCode"] == "RuntimeError"
-    time.sleep(0.2)
-    assert emulator.sessions[sid].draft is before  # failed before the edit applied
+    anyio.run(wait_until, lambda: emulator.sessions[sid].active_runs == 0)  # the run is over...
+    assert emulator.sessions[sid].draft is before  # ...and failed before the edit applied
     assert http.get(CREDITS, headers=headers).json()["data"]["frozen"] == 0
 
 

@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -37,8 +40,8 @@ from nemo_video_mcp.backend._upload import parse_files
 from nemo_video_mcp.emulator import Emulator
 from nemo_video_mcp.service._workspace_views import StateView
 from nemo_video_mcp.tools._timeline_words import state_result
-from reliability_support import connect, fast_emulator, fast_settings, is_crash
-from support_common import make_media, text_of
+from reliability_support import fast_emulator, is_crash
+from support_common import connect, make_media, settings_for, text_of
 
 EVENT_TYPES = (TextChunk, ToolCall, ToolResult, StateDelta, Heartbeat, StreamFault)
 FAST = settings(max_examples=60, deadline=None)
@@ -200,13 +203,13 @@ class Live:
         return bool(result.is_error), text_of(result)
 
 
-@pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    tmp = tmp_path_factory.mktemp("fuzz")
+@contextmanager
+def _live(tmp: Path) -> Iterator[Live]:
+    """An emulator and a server session with an uploaded clip, a finished edit and a render."""
     make_media(tmp / "media")
     with Emulator() as emu, anyio.from_thread.start_blocking_portal() as portal:
         fast_emulator(emu)
-        with portal.wrap_async_context_manager(connect(fast_settings(emu.url, tmp))) as client:
+        with portal.wrap_async_context_manager(connect(settings_for(emu, tmp))) as client:
             up = portal.call(client.call_tool, "upload_media", {"paths": [str(tmp / "media" / "clip.mp4")]})
             edit = portal.call(client.call_tool, "send_edit", {"instruction": "add music"})
             export = portal.call(client.call_tool, "export_video", {"download": False})
@@ -219,6 +222,12 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
                 edit.structured_content["turn_id"],
                 export.structured_content["render_id"],
             )
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    with _live(tmp_path_factory.mktemp("fuzz")) as it:
+        yield it
 
 
 WIRE_JSON = st.recursive(  # what JSON on the wire can carry (no NaN or infinity)
@@ -300,9 +309,39 @@ def test_any_argument_value_is_refused_readably_or_works(
     assert not is_crash(text), f"{tool}({args!r}) crashed: {text!r}"
     if is_error:
         assert len(text) > len(f"Error executing tool {tool}: ") + 10, text
-
-
-def test_fuzzed_tools_left_the_session_usable(live: Live) -> None:
-    is_error, text = live.call("check_credits", {})
-    assert not is_error, text
     assert live.emu.sessions[live.sid].max_active_runs <= 1, "two runs at once in one session"
+
+
+HOSTILE = [None, -1, 1e308, "", "x" * 300, "../../etc/passwd", "\x00", {"a": 1}, [1, 2], True]
+
+
+def test_a_session_stays_usable_after_hostile_arguments(tmp_path: Path) -> None:
+    """Every hostile value for every argument of every tool, on a session of its own (so the
+    outcome does not depend on which fuzz examples ran before, or where): then it still works."""
+    with _live(tmp_path) as live:
+        sent = len(live.emu.requests_to("/run_sse", "POST"))
+        turns: set[str] = set()
+        for tool, argument in TOOL_ARGUMENTS:
+            for value in HOSTILE if argument is not None else [None]:
+                args = dict(_arguments(live)[tool])
+                if argument is not None:
+                    args[argument] = value
+                if tool == "send_edit":
+                    args["wait_seconds"] = 0 if argument != "wait_seconds" else value
+                _, text = live.call(tool, args)
+                assert not is_crash(text), f"{tool}({args!r}) crashed: {text!r}"
+                turns |= set(re.findall(r"turn_[0-9a-f]{16}", text))
+        for turn in turns:  # the edits the hostile calls started: let them end (or fail)
+            live.call("get_edit_result", {"turn_id": turn, "wait_seconds": 8})
+        assert len(live.emu.requests_to("/run_sse", "POST")) > sent  # hostile edits did reach it
+        is_error, text = live.call("check_credits", {})
+        assert not is_error, text
+        is_error, text = live.call("get_state", {"session_id": live.sid})
+        assert not is_error, text
+        last = {"instruction": 'add a title "Still here"', "session_id": live.sid, "wait_seconds": 8}
+        is_error, text = live.call("send_edit", last)
+        assert not is_error, text
+        assert json.loads(text)["status"] == "completed", text
+        session = live.emu.sessions[live.sid]
+        assert session.max_active_runs <= 1, "two runs at once in one session"
+        assert session.messages[-1] == 'add a title "Still here"'

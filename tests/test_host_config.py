@@ -94,7 +94,9 @@ def test_find_uv_usual_places(tmp_path: Path) -> None:
 
 def test_snippet_starts_the_server_and_lists_tools(tmp_path: Path) -> None:
     """Run exactly the command of the Claude Desktop snippet (plus --sandbox) and list tools."""
-    from mcp import Client, StdioServerParameters
+    from mcp import StdioServerParameters
+
+    from support_common import connect
 
     entry = json.loads(_config("claude-desktop", "--sandbox").stdout)["mcpServers"]["nemo-video"]
     env = {"NEMO_STATE_DIR": str(tmp_path / "state"), "NEMO_OUTPUT_DIR": str(tmp_path / "out")}
@@ -102,7 +104,7 @@ def test_snippet_starts_the_server_and_lists_tools(tmp_path: Path) -> None:
 
     async def go() -> list[str]:
         with anyio.fail_after(90):
-            async with Client(params) as client:
+            async with connect(params, "auto") as client:
                 return [t.name for t in (await client.list_tools()).tools]
 
     names = anyio.run(go)

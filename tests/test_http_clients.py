@@ -38,8 +38,8 @@ from nemo_video_mcp.cli import main
 from nemo_video_mcp.emulator import Emulator
 from nemo_video_mcp.http_transport import bind_problem, build_app
 from nemo_video_mcp.service._store import DB_FILENAME
-from support_common import make_media, serve_in_thread, text_of
-from tools_support import MODES, connect, file_bytes, server_for, tool_settings
+from support_common import connect, make_media, serve_in_thread, server_for, settings_for, text_of
+from tools_support import MODES, file_bytes
 
 pytestmark = pytest.mark.anyio
 
@@ -59,7 +59,7 @@ async def _client(url: str, token: str, mode: str) -> AsyncIterator[Client]:
 
 @contextlib.contextmanager
 def _serving(emulator: Emulator, tmp_path: Path, **env: str) -> Iterator[str]:
-    settings = tool_settings(emulator, tmp_path, {"NEMO_HTTP_TOKEN": f"{TOKEN_A},{TOKEN_B}", **env})
+    settings = settings_for(emulator, tmp_path, {"NEMO_HTTP_TOKEN": f"{TOKEN_A},{TOKEN_B}", **env})
     server = server_for(settings)
     with serve_in_thread(lambda port: build_app(server, settings, host="127.0.0.1", port=port)) as port:
         yield f"http://127.0.0.1:{port}/mcp"
@@ -238,7 +238,7 @@ async def test_a_fifo_at_token_json_is_not_read(emulator: Emulator, tmp_path: Pa
     state = tmp_path / "state"
     state.mkdir(mode=0o700)
     os.mkfifo(state / "token.json", 0o600)
-    async with connect(tool_settings(emulator, tmp_path), mode) as c:
+    async with connect(settings_for(emulator, tmp_path), mode) as c:
         with anyio.fail_after(30):
             credits = await c.call_tool("check_credits", {})
     assert not credits.is_error, text_of(credits)
@@ -309,7 +309,7 @@ async def _render(c: Client, emulator: Emulator, media: Path) -> tuple[str, str]
 async def test_a_relative_render_url_is_on_the_api_origin(
     emulator: Emulator, tmp_path: Path, mode: str, form: str
 ) -> None:
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     async with connect(settings, mode) as c:
         _sid, rid = await _render(c, emulator, tmp_path / "media")
         emulator.renders[rid].url = form.format(rid=rid)
@@ -326,7 +326,7 @@ async def test_a_relative_render_url_is_on_the_api_origin(
 async def test_a_render_url_that_is_not_http_is_never_opened(
     emulator: Emulator, tmp_path: Path, form: str
 ) -> None:
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     with Emulator() as other:
         port = other.url.rsplit(":", 1)[1]
         async with connect(settings, "legacy") as c:

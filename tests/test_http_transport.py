@@ -8,7 +8,6 @@ from typing import Any
 import anyio
 import httpx2
 import pytest
-from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.server.mcpserver import Context, MCPServer
 from pydantic import SecretStr
@@ -21,7 +20,7 @@ from nemo_video_mcp.http_transport import (
     security_settings,
 )
 from nemo_video_mcp.settings import Settings
-from support_common import serve_in_thread
+from support_common import connect, serve_in_thread
 
 TOKEN = "s3cret-token-for-tests-0123456789"
 INIT = {
@@ -157,7 +156,7 @@ async def _list_and_call(
     headers = {"authorization": f"Bearer {token}"} if token else {}
     async with (
         httpx2.AsyncClient(headers=headers, timeout=60) as http,
-        Client(streamable_http_client(url, http_client=http)) as client,
+        connect(streamable_http_client(url, http_client=http), "auto") as client,
     ):
         names = [t.name for t in (await client.list_tools()).tools]
         result = await client.call_tool(tool, args, progress_callback=on_progress)

@@ -21,13 +21,12 @@ import anyio
 import httpx2
 import psutil
 import pytest
-from mcp import Client
 
 from nemo_video_mcp.app import create_server
 from nemo_video_mcp.emulator import Emulator, Fault
 from nemo_video_mcp.http_transport import build_app
-from reliability_support import RUN, fast_emulator, fast_settings, is_crash
-from support_common import make_media, serve_in_thread, skills, text_of
+from reliability_support import RUN, fast_emulator, is_crash
+from support_common import connect, make_media, serve_in_thread, settings_for, skills, text_of, wait_until
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
@@ -96,18 +95,16 @@ def _fds() -> int:
     return len(os.listdir("/proc/self/fd"))
 
 
-async def _settle(predicate: Any, within: float = 5.0) -> bool:
-    for _ in range(int(within / 0.05)):
-        if predicate():
-            return True
-        await anyio.sleep(0.05)
-    return predicate()
-
-
 @dataclass
 class Tally:
     outcomes: Counter[str] = field(default_factory=Counter)
     problems: list[str] = field(default_factory=list)
+
+    def failed(self) -> int:
+        return sum(n for label, n in self.outcomes.items() if label.endswith((": error", ": failed")))
+
+    def count(self, label: str) -> int:
+        return self.outcomes[label]
 
     def see(self, tool: str, result: Any) -> dict[str, Any]:
         text = text_of(result)
@@ -122,7 +119,7 @@ class Tally:
 
 
 async def _one_session(url: str, sid: str, clip: Path, tally: Tally) -> None:
-    async with Client(url, read_timeout_seconds=30) as c:
+    async with connect(url, "auto", read_timeout_seconds=30) as c:
         tally.see(
             "upload_media", await c.call_tool("upload_media", {"paths": [str(clip)], "session_id": sid})
         )
@@ -152,8 +149,8 @@ def _backend_sessions(url: str, n: int) -> list[str]:
 async def test_twenty_sessions_at_once_over_http(emulator: Emulator, tmp_path: Path) -> None:
     fast_emulator(emulator)
     emulator.config.render_seconds = 0.5
-    settings = fast_settings(
-        emulator.url,
+    settings = settings_for(
+        emulator,
         tmp_path,
         {"NEMO_TOKEN": STATIC_TOKEN, "NEMO_READ_TIMEOUT": "5", "NEMO_STREAM_STALL_SECONDS": "5"},
     )
@@ -168,7 +165,7 @@ async def test_twenty_sessions_at_once_over_http(emulator: Emulator, tmp_path: P
 
     with serving(settings) as served:
         url = f"http://127.0.0.1:{served.port}/mcp"
-        async with Client(url) as warm:  # the workspace opens with the first connection's lifespan
+        async with connect(url, "auto") as warm:  # the workspace opens with the first connection's lifespan
             assert not (await warm.call_tool("check_credits", {})).is_error
         idle_tasks = served.tasks()
         for fault in injected:
@@ -180,11 +177,15 @@ async def test_twenty_sessions_at_once_over_http(emulator: Emulator, tmp_path: P
                     tg.start_soon(_one_session, url, sid, clip, tally)
         assert not tally.problems, tally.problems
         # background work is over and the clients are gone: the server's tasks are back to idle
-        assert await _settle(lambda: served.tasks() <= idle_tasks), (served.tasks(), idle_tasks)
-        assert await _settle(lambda: len(asyncio.all_tasks()) <= own_tasks), asyncio.all_tasks()
+        await wait_until(lambda: served.tasks() <= idle_tasks, what=lambda: (served.tasks(), idle_tasks))
+        await wait_until(lambda: len(asyncio.all_tasks()) <= own_tasks, what=asyncio.all_tasks)
         peak_fds = _fds()
 
     assert sum(tally.outcomes.values()) >= SESSIONS * 4  # upload, edit, state, export (+ waits)
+    # Every call works but those an injected fault broke: each use of a fault fails one call at
+    # most, plus the export of a session whose upload failed (nothing on its timeline to export).
+    budget = sum(f.times for f in injected) + tally.count("upload_media: error")
+    assert tally.failed() <= budget < sum(tally.outcomes.values()) // 4, (budget, tally.outcomes)
     for sid in sids:
         assert len(emulator.sessions[sid].messages) <= 1, "a message ran twice"
         assert emulator.sessions[sid].max_active_runs <= 1
@@ -192,8 +193,10 @@ async def test_twenty_sessions_at_once_over_http(emulator: Emulator, tmp_path: P
     assert len(emulator.requests_to(RUN, "POST")) <= SESSIONS + 1  # + the one refused with 429
     # nothing leaks once the server has stopped
     gc.collect()
-    assert await _settle(lambda: _fds() <= fds + 2), f"fds: {fds} before, {_fds()} after (peak {peak_fds})"
-    assert await _settle(lambda: threading.active_count() <= threads + 1), threading.enumerate()
+    await wait_until(
+        lambda: _fds() <= fds + 2, what=lambda: f"fds: {fds} before, {_fds()} after (peak {peak_fds})"
+    )
+    await wait_until(lambda: threading.active_count() <= threads + 1, what=threading.enumerate)
     growth = process.memory_info().rss - rss
     assert growth < RSS_GROWTH_LIMIT, f"RSS grew by {growth / 2**20:.0f} MB"
     print(

@@ -30,8 +30,8 @@ from player_support import (
     edit_and_export,
     player_data,
 )
-from support_common import serve_in_thread, text_of
-from tools_support import MODES, file_bytes, server_for, tool_settings
+from support_common import serve_in_thread, server_for, settings_for, text_of
+from tools_support import MODES, file_bytes
 
 
 def modes(test: Any) -> Any:
@@ -52,7 +52,7 @@ def _origin(url: str) -> str:
 
 @modes
 async def test_export_tools_link_the_player_page(emulator: Emulator, tmp_path: Path, mode: str) -> None:
-    async with connect_apps(tool_settings(emulator, tmp_path), mode) as c:
+    async with connect_apps(settings_for(emulator, tmp_path), mode) as c:
         tools = {t.name: t for t in (await c.list_tools()).tools}
         page = (await c.read_resource(PLAYER_URI)).contents[0]
         listed = {str(r.uri) for r in (await c.list_resources()).resources}
@@ -82,7 +82,7 @@ async def test_export_tools_link_the_player_page(emulator: Emulator, tmp_path: P
 async def test_apps_client_gets_the_player_data_and_others_todays_result(
     emulator: Emulator, tmp_path: Path, mode: str
 ) -> None:
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     async with connect_apps(settings, mode) as c:
         edit, export = await edit_and_export(c, tmp_path / "media")
         state = await c.call_tool("get_state", {})
@@ -132,7 +132,7 @@ async def test_apps_client_gets_the_player_data_and_others_todays_result(
 
 @modes
 async def test_saved_video_is_read_through_the_server(emulator: Emulator, tmp_path: Path, mode: str) -> None:
-    async with connect_apps(tool_settings(emulator, tmp_path), mode) as c:
+    async with connect_apps(settings_for(emulator, tmp_path), mode) as c:
         _, export = await edit_and_export(c, tmp_path / "media")
         saved = Path(export.structured_content["path"])
         uri = player_data(export)["sources"][1]["uri"]
@@ -150,7 +150,7 @@ async def test_saved_video_is_read_through_the_server(emulator: Emulator, tmp_pa
 async def test_unsaved_export_offers_to_save_and_plays_from_its_url(
     emulator: Emulator, tmp_path: Path, mode: str
 ) -> None:
-    async with connect_apps(tool_settings(emulator, tmp_path), mode) as c:
+    async with connect_apps(settings_for(emulator, tmp_path), mode) as c:
         _, export = await edit_and_export(c, tmp_path / "media", download=False)
         rid = export.structured_content["render_id"]
         with pytest.raises(Exception, match="has no saved file on this computer"):
@@ -173,7 +173,7 @@ async def test_a_file_swapped_for_a_symlink_is_never_served(
     secret = tmp_path / "private" / "secret.mp4"
     secret.parent.mkdir()
     secret.write_bytes(b"not yours")
-    async with connect_apps(tool_settings(emulator, tmp_path), mode) as c:
+    async with connect_apps(settings_for(emulator, tmp_path), mode) as c:
         _, export = await edit_and_export(c, tmp_path / "media")
         swap_for_symlink(export.structured_content["path"], secret)
         rid = export.structured_content["render_id"]
@@ -224,7 +224,7 @@ async def test_size_cap_of_the_resource(
 ) -> None:
     from nemo_video_mcp.tools import _player
 
-    async with connect_apps(tool_settings(emulator, tmp_path), "legacy") as c:
+    async with connect_apps(settings_for(emulator, tmp_path), "legacy") as c:
         _, export = await edit_and_export(c, tmp_path / "media")
         rid = export.structured_content["render_id"]
         monkeypatch.setattr(_player, "MAX_RESOURCE_BYTES", 1000)
@@ -256,7 +256,7 @@ def test_saved_video_is_served_on_the_http_route(
     emulator: Emulator, tmp_path: Path, bearer: str | None
 ) -> None:
     env = {"NEMO_HTTP_TOKEN": bearer} if bearer else {}
-    settings = tool_settings(emulator, tmp_path, env)
+    settings = settings_for(emulator, tmp_path, env)
     server = server_for(settings)
     with serve_in_thread(lambda port: build_app(server, settings, host="127.0.0.1", port=port)) as port:
         export, page = anyio.run(
@@ -293,7 +293,7 @@ def test_saved_video_is_served_on_the_http_route(
 
 
 def test_media_route_serves_nothing_it_did_not_hand_out(emulator: Emulator, tmp_path: Path) -> None:
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     settings.output_dir.mkdir(parents=True)
     (settings.output_dir / "x.mp4").write_bytes(b"x")
     server = server_for(settings)

@@ -37,8 +37,7 @@ from starlette.routing import Route
 from media_support import make_clip
 from nemo_video_mcp.emulator import Emulator, EmulatorConfig
 from player_support import INSTRUCTION, PLAYER_URI, connect_apps, edit_and_export, player_data
-from support_common import serve_in_thread, text_of
-from tools_support import tool_settings
+from support_common import serve_in_thread, settings_for, text_of
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]  # one Chromium per test
 
@@ -315,7 +314,7 @@ async def test_player_plays_the_export_in_chromium(  # noqa: PLR0917 - fixtures 
     artifacts = tmp_path / "player-artifacts"
     artifacts.mkdir()
     clip = make_clip(tmp_path / "media" / "street.mp4", seconds=3.0)
-    async with connect_apps(tool_settings(sandbox, tmp_path), "legacy") as client:
+    async with connect_apps(settings_for(sandbox, tmp_path), "legacy") as client:
         edit, export = await edit_and_export(client, tmp_path / "media", clip, format=fmt, quality="low")
         result = await _saved(client, export)
         data = player_data(result)
@@ -386,7 +385,7 @@ async def test_player_follows_a_running_export_until_it_plays(
     artifacts = tmp_path / "player-artifacts"
     artifacts.mkdir()
     clip = make_clip(tmp_path / "media" / "street.mp4", seconds=3.0)
-    async with connect_apps(tool_settings(sandbox, tmp_path), "legacy") as client:
+    async with connect_apps(settings_for(sandbox, tmp_path), "legacy") as client:
         _, export = await edit_and_export(client, tmp_path / "media", clip, quality="low", wait_seconds=0)
         assert export.structured_content["status"] in ("pending", "processing"), export.structured_content
         async with browse(client, export, chromium=chromium, tmp_path=tmp_path, theme="dark") as s:

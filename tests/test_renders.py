@@ -141,9 +141,17 @@ async def test_wait_render_returns_the_last_status_at_the_deadline(client: NemoC
     sid, draft = await session_with_draft(client)
     status = await client.submit_render(sid, draft, skill=SKILL)
     start = anyio.current_time()
-    last = await client.wait_render(status.render_id, skill=SKILL, deadline=start + 0.5)
-    assert not last.finished
-    assert anyio.current_time() - start < 3
+    seen: list[RenderStatus] = []
+    last = await client.wait_render(
+        status.render_id, skill=SKILL, deadline=start + 0.5, on_status=seen.append
+    )
+    # it kept polling until the next wait would have crossed the deadline (a wait that cannot end
+    # before it is not started)...
+    assert len(seen) >= 2
+    waited = sum(client._http.retrier.sleep.waits)  # the fixture's Sleeps records the waits
+    assert waited + client.settings.poll_max_seconds >= 0.5
+    assert last is seen[-1]  # ...and then gave back the last status it read:
+    assert last.phase in ("pending", "processing")  # a render with 29 s to go
     await client.cancel_render(status.render_id, skill=SKILL)
     cancel = emulator.requests_to(f"{RENDER}/{status.render_id}/cancel", method="POST")
     assert len(cancel) == 1
@@ -245,13 +253,18 @@ async def test_failed_download_leaves_no_partial_file(
 async def test_cancelled_download_stops_and_leaves_no_partial_file(
     client: NemoClient, emulator: Any, tmp_path: Path
 ) -> None:
-    emulator.config.render_bytes = 256 * 1024 * 1024  # ~0.3 s or more on loopback
+    emulator.config.render_bytes = 256 * 1024 * 1024
     final = await finished_render(client, emulator)
     assert final.url
     out = tmp_path / "out"
     seen: list[int] = []
-    with anyio.move_on_after(0.05) as scope:
-        await client.download(final.url, out, filename="video.mp4", progress=lambda d, _t: seen.append(d))
+    with anyio.CancelScope() as scope:
+
+        def progress(done: int, _total: int | None) -> None:
+            seen.append(done)
+            scope.cancel()  # as soon as the first bytes are in
+
+        await client.download(final.url, out, filename="video.mp4", progress=progress)
     assert scope.cancelled_caught
     # a download that went on would still report its last byte (always reported) meanwhile
     await anyio.sleep(1.0)

@@ -20,8 +20,8 @@ import pytest
 from mcp import Client
 
 from nemo_video_mcp.emulator import Emulator, Fault
-from reliability_support import UPLOAD, connect, fast_emulator, fast_settings, is_link, read
-from support_common import MP4_HEAD, make_media, text_of
+from reliability_support import UPLOAD, fast_emulator, is_link, read
+from support_common import MP4_HEAD, connect, make_media, settings_for, text_of
 
 pytestmark = pytest.mark.anyio
 MB = 1024 * 1024
@@ -86,7 +86,7 @@ async def test_every_hostile_path_is_refused_before_a_single_request(
     media.mkdir(parents=True)
     monkeypatch.setenv("HOME", str(home))
     # the riskiest setting a user can choose: the whole home folder is an upload root
-    settings = fast_settings(emulator.url, tmp_path, {"NEMO_MEDIA_ROOTS": str(home)})
+    settings = settings_for(emulator, tmp_path, {"NEMO_MEDIA_ROOTS": str(home)})
     async with connect(settings) as c:
         for what, make, says in REFUSALS:
             path = make(home, media)
@@ -138,10 +138,18 @@ def _files_under(root: Path) -> set[Path]:
     ],
 )
 async def test_a_hostile_render_url_lands_only_in_the_output_dir(
-    emulator: Emulator, tmp_path: Path, url: str
+    emulator: Emulator, tmp_path: Path, url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The output folder sits 4 levels deep in tmp_path, and so do the working directory and HOME:
+    wherever the URL's `..` would lead (up to 4 levels, from any of them) is inside tmp_path, and
+    every file there is accounted for."""
     fast_emulator(emulator)
-    settings = fast_settings(emulator.url, tmp_path)
+    deep = tmp_path / "a" / "b" / "c"
+    out, cwd = deep / "out", deep / "cwd"
+    cwd.mkdir(parents=True)
+    monkeypatch.chdir(cwd)
+    monkeypatch.setenv("HOME", str(deep / "home"))
+    settings = settings_for(emulator, tmp_path, {"NEMO_OUTPUT_DIR": str(out)})
     before = _files_under(tmp_path)
     async with connect(settings) as c:
         sid, rid = await _started_render(c, emulator, tmp_path / "media")
@@ -149,9 +157,17 @@ async def test_a_hostile_render_url_lands_only_in_the_output_dir(
         done = await c.call_tool("get_export_status", {"render_id": rid})
     assert not done.is_error, text_of(done)
     saved = Path(done.structured_content["path"])
-    assert saved.parent == settings.output_dir
+    assert saved.parent == out
     assert saved.name == f"{sid}_{rid}.mp4"
     assert read(saved) == emulator.render_content()
+    landing = {
+        (start / ("../" * up) / name).resolve()
+        for start in (out, cwd, deep / "home")
+        for up in range(5)
+        for name in ("x.mp4", "y.mp4", ".bashrc")
+    }
+    assert all(spot.is_relative_to(tmp_path) for spot in landing)
+    assert not [spot for spot in landing if spot.exists()], "a file landed where the URL pointed"
     new = _files_under(tmp_path) - before
     assert new - {saved} <= {tmp_path / "media" / "clip.mp4"} | _files_under(tmp_path / "state")
 
@@ -163,7 +179,7 @@ async def test_a_download_link_that_fails_does_not_fail_the_finished_render(
     download of a finished render, not a render that "never started": NemoVideo's own download
     endpoint is tried next (issue 11), and when it fails too the render stays completed."""
     fast_emulator(emulator)
-    settings = fast_settings(emulator.url, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     async with connect(settings) as c:
         _, rid = await _started_render(c, emulator, tmp_path / "media")
         emulator.renders[rid].url = f"{emulator.url}/files/../../x.mp4"
@@ -189,7 +205,7 @@ async def test_a_render_url_on_another_origin_never_gets_the_token(
     emulator: Emulator, tmp_path: Path
 ) -> None:
     fast_emulator(emulator)
-    settings = fast_settings(emulator.url, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     with Emulator() as cdn:
         async with connect(settings) as c:
             _, rid = await _started_render(c, emulator, tmp_path / "media")
@@ -208,7 +224,7 @@ async def test_a_render_url_on_another_origin_never_gets_the_token(
 
 async def test_a_download_never_overwrites_an_existing_file(emulator: Emulator, tmp_path: Path) -> None:
     fast_emulator(emulator)
-    settings = fast_settings(emulator.url, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     async with connect(settings) as c:
         sid, rid = await _started_render(c, emulator, tmp_path / "media")
         settings.output_dir.mkdir(parents=True, exist_ok=True)
@@ -224,7 +240,7 @@ async def test_a_download_never_overwrites_an_existing_file(emulator: Emulator, 
 async def test_a_reset_mid_download_leaves_no_partial_file(emulator: Emulator, tmp_path: Path) -> None:
     fast_emulator(emulator)
     emulator.config.render_bytes = 256 * 1024
-    settings = fast_settings(emulator.url, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     async with connect(settings) as c:
         sid, rid = await _started_render(c, emulator, tmp_path / "media")
         # every attempt of the download breaks (the client tries twice with NEMO_MAX_RETRIES=1),
@@ -252,7 +268,7 @@ async def test_a_stale_partial_download_name_is_skipped(emulator: Emulator, tmp_
     """A `.part` left where the next download would go (a dangling symlink, say) is not followed,
     not overwritten, and does not stop the download."""
     fast_emulator(emulator)
-    settings = fast_settings(emulator.url, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     async with connect(settings) as c:
         sid, rid = await _started_render(c, emulator, tmp_path / "media")
         out = settings.output_dir

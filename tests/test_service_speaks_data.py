@@ -31,7 +31,7 @@ from pathlib import Path
 import pytest
 
 from nemo_video_mcp.emulator import Emulator
-from tools_support import connect, tool_settings
+from support_common import connect, settings_for
 
 SERVICE = Path(__file__).parents[1] / "server" / "nemo_video_mcp" / "service"
 SQL = re.compile(r"^\s*(SELECT|INSERT|UPDATE|DELETE|CREATE|ALTER|DROP|PRAGMA)\b", re.IGNORECASE)
@@ -99,7 +99,7 @@ def offences(source: str, tools: set[str], arguments: set[str]) -> list[str]:
 @pytest.fixture
 async def surface(emulator: Emulator, tmp_path: Path) -> tuple[set[str], set[str]]:
     """The tool names and argument names, from the server's own tool list."""
-    async with connect(tool_settings(emulator, tmp_path), "legacy") as client:
+    async with connect(settings_for(emulator, tmp_path), "legacy") as client:
         tools = (await client.list_tools()).tools
     names = {t.name for t in tools}
     arguments = {arg for t in tools for arg in t.input_schema.get("properties", {})}

@@ -26,9 +26,9 @@ import pytest
 from mcp import Client
 
 from nemo_video_mcp.emulator import Emulator
-from support_common import make_media, text_of
+from support_common import connect, make_media, settings_for, text_of
 from test_stdio import _base_env, _script
-from tools_support import connect, file_bytes, tool_settings
+from tools_support import file_bytes
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
@@ -254,7 +254,7 @@ async def test_work_running_at_the_signal_is_followed_up_after_the_next_start(
     _assert_stopped_cleanly(server, code, signal.SIGINT)
 
     # the next start: the same state folder, a server in this process
-    settings = tool_settings(emulator, tmp_path, {"NEMO_STATE_DIR": str(tmp_path / "state")})
+    settings = settings_for(emulator, tmp_path, {"NEMO_STATE_DIR": str(tmp_path / "state")})
     async with connect(settings, "legacy") as c:
         done = await c.call_tool("get_export_status", {"render_id": export["render_id"], "wait_seconds": 8})
         report = await c.call_tool("get_edit_result", {"turn_id": edit["turn_id"], "wait_seconds": 8})

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -412,27 +411,6 @@ def test_well_formed_streams_show_every_text_exactly_once(segments: list[tuple[l
                 shown.append(out)
         expected.append("".join(chunks))
     assert acc.result().text == "".join(expected) == "".join(shown)
-
-
-def test_throughput_of_recorded_adk_events() -> None:
-    """The requirement is 50,000 events/s; assert half of it so a slow CI box does not flake."""
-    payloads = [
-        p
-        for v in VERSIONS
-        for f in sorted((FIXTURES / v).glob("*.sse"))
-        for p in sse_events(f.read_text(encoding="utf-8"))
-        if p and p.startswith('{"') and not p.startswith('{"error"')
-    ]
-    batch = payloads * (20_000 // len(payloads))
-    best = 0.0
-    for _ in range(3):
-        acc = RunAccumulator()
-        start = time.perf_counter()
-        for p in batch:
-            for e in parse_data(p):
-                acc.feed(e)
-        best = max(best, len(batch) / (time.perf_counter() - start))
-    assert best >= 25_000, f"{best:.0f} events/s"
 
 
 @settings(max_examples=50)

@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import IO, Any
 
 import anyio
-from mcp import Client, StdioServerParameters
+from mcp import StdioServerParameters
+
+from support_common import connect
 
 
 def _script() -> str:
@@ -36,7 +38,7 @@ def test_client_lists_tools_and_checks_credits(tmp_path: Path) -> None:
 
     async def go() -> tuple[list[str], Any]:
         with anyio.fail_after(90):
-            async with Client(params) as client:
+            async with connect(params, "auto") as client:
                 tools = [t.name for t in (await client.list_tools()).tools]
                 return tools, await client.call_tool("check_credits", {})
 

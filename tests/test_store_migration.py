@@ -14,7 +14,7 @@ import pytest
 from nemo_video_mcp.emulator import Emulator
 from nemo_video_mcp.service._records import MIGRATIONS, SCHEMA_VERSION
 from nemo_video_mcp.service._store import DB_FILENAME, Store
-from tools_support import connect, tool_settings
+from support_common import connect, settings_for
 
 SID = "7345678901234567890"
 OLD_REPLY = "Removed the car. Use export_video when you are happy with it."
@@ -64,7 +64,7 @@ async def test_a_turn_recorded_before_the_upgrade_is_reported_as_it_was(
     emulator: Emulator, tmp_path: Path
 ) -> None:
     schema_1(tmp_path / "state" / DB_FILENAME)
-    async with connect(tool_settings(emulator, tmp_path), "legacy") as client:
+    async with connect(settings_for(emulator, tmp_path), "legacy") as client:
         result = await client.call_tool("get_edit_result", {"turn_id": "turn_old"})
     assert not result.is_error
     out = result.structured_content

@@ -18,8 +18,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from backend_support import Sleeps, make_client
 from nemo_video_mcp.backend import TransportError
 from nemo_video_mcp.emulator import Emulator
-from support_common import text_of
-from tools_support import MODES, connect, tool_settings
+from support_common import connect, settings_for, text_of
+from tools_support import MODES
 
 pytestmark = pytest.mark.anyio
 
@@ -119,7 +119,7 @@ async def test_trusting_the_authority_through_ssl_cert_file_works(
 
 @pytest.mark.parametrize("mode", MODES)
 async def test_the_assistant_is_told_the_fix(https_emulator: Emulator, tmp_path: Path, mode: str) -> None:
-    async with connect(tool_settings(https_emulator, tmp_path), mode) as client:
+    async with connect(settings_for(https_emulator, tmp_path), mode) as client:
         result = await client.call_tool("check_credits", {})
     assert result.is_error
     text = text_of(result)

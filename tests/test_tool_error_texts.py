@@ -10,8 +10,8 @@ import pytest
 from nemo_video_mcp.backend import RateLimited
 from nemo_video_mcp.emulator import Emulator, Fault
 from nemo_video_mcp.tools._errors import describe
-from reliability_support import connect, fast_emulator, fast_settings
-from support_common import make_media, text_of
+from reliability_support import fast_emulator
+from support_common import connect, make_media, outlasting, settings_for, text_of
 
 
 def test_a_sub_second_retry_after_never_reads_as_wait_zero() -> None:
@@ -23,7 +23,7 @@ def test_a_sub_second_retry_after_never_reads_as_wait_zero() -> None:
 @pytest.mark.anyio
 @pytest.mark.parametrize("value", ["NaN", "Infinity"])
 async def test_wait_seconds_must_be_a_real_number(emulator: Emulator, tmp_path: Path, value: str) -> None:
-    async with connect(fast_settings(emulator.url, tmp_path)) as client:
+    async with connect(settings_for(emulator, tmp_path)) as client:
         result = await client.call_tool("get_edit_result", {"turn_id": "turn_x", "wait_seconds": value})
     assert result.is_error
     assert "wait_seconds" in text_of(result)
@@ -35,11 +35,11 @@ async def test_an_upload_without_an_answer_says_to_check_before_resending(
     emulator: Emulator, tmp_path: Path
 ) -> None:
     fast_emulator(emulator)
-    settings = fast_settings(emulator.url, tmp_path)  # read timeout 0.6 s
+    settings = settings_for(emulator, tmp_path)
     clip = make_media(tmp_path / "media")
     async with connect(settings) as client:
         await client.call_tool("get_state", {})  # the session exists before the upload
-        emulator.inject(Fault("delay", path="/api/upload-video", seconds=2.0))
+        emulator.inject(Fault("delay", path="/api/upload-video", seconds=outlasting(settings)))
         result = await client.call_tool("upload_media", {"paths": [str(clip)]})
     assert result.is_error
     assert "call get_state to see whether the file is on the timeline" in text_of(result)

@@ -12,8 +12,8 @@ import pytest
 
 from nemo_video_mcp.emulator import Emulator
 from nemo_video_mcp.tools._arguments import describe_argument_errors
-from support_common import text_of
-from tools_support import MODES, connect, tool_settings
+from support_common import connect, settings_for, text_of
+from tools_support import MODES
 
 PREFIX = "Error executing tool "  # the SDK's; what follows is ours
 
@@ -90,7 +90,7 @@ async def test_argument_error_is_one_sentence(
     emulator: Emulator, tmp_path: Path, mode: str, case: tuple[str, dict[str, Any], str]
 ) -> None:
     tool, arguments, expected = case
-    async with connect(tool_settings(emulator, tmp_path), mode) as c:
+    async with connect(settings_for(emulator, tmp_path), mode) as c:
         text = _ours(await c.call_tool(tool, arguments))
     assert text == expected
     _assert_plain(text)
@@ -100,7 +100,7 @@ async def test_argument_error_is_one_sentence(
 @pytest.mark.anyio
 @pytest.mark.parametrize("mode", MODES)
 async def test_each_wrong_argument_gets_its_sentence(emulator: Emulator, tmp_path: Path, mode: str) -> None:
-    async with connect(tool_settings(emulator, tmp_path), mode) as c:
+    async with connect(settings_for(emulator, tmp_path), mode) as c:
         wrong = {"format": "gif", "quality": "ultra", "wait_seconds": -1}
         text = _ours(await c.call_tool("export_video", wrong))
     sentences = re.split(r"(?<=\.) (?=Argument )", text)
@@ -115,7 +115,7 @@ async def test_each_wrong_argument_gets_its_sentence(emulator: Emulator, tmp_pat
 @pytest.mark.anyio
 @pytest.mark.parametrize("mode", MODES)
 async def test_a_valid_call_is_untouched(emulator: Emulator, tmp_path: Path, mode: str) -> None:
-    async with connect(tool_settings(emulator, tmp_path), mode) as c:
+    async with connect(settings_for(emulator, tmp_path), mode) as c:
         result = await c.call_tool("check_credits", {})
         assert not result.is_error, text_of(result)
         failed = await c.call_tool("get_edit_result", {"turn_id": "turn_unknown"})

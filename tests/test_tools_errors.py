@@ -12,8 +12,8 @@ import pytest
 from mcp import Client
 
 from nemo_video_mcp.emulator import Emulator, Fault
-from support_common import make_media, text_of
-from tools_support import MODES, connect, tool_settings
+from support_common import connect, make_media, settings_for, text_of
+from tools_support import MODES
 
 pytestmark = [pytest.mark.anyio, pytest.mark.parametrize("mode", MODES)]
 
@@ -46,7 +46,7 @@ async def uploaded(c: Client, tmp_path: Path) -> str:
 
 
 async def test_1001_twice_asks_to_check_the_token(emulator: Emulator, tmp_path: Path, mode: str) -> None:
-    async with connect(tool_settings(emulator, tmp_path), mode) as c:
+    async with connect(settings_for(emulator, tmp_path), mode) as c:
         emulator.inject(Fault("envelope", path=CREDITS, code=1001, times=2))
         text = readable_error(emulator, await c.call_tool("check_credits", {}))
     assert "1001" in text
@@ -56,7 +56,7 @@ async def test_1001_twice_asks_to_check_the_token(emulator: Emulator, tmp_path: 
 async def test_1002_names_the_new_session_and_the_lost_timeline(
     emulator: Emulator, tmp_path: Path, mode: str
 ) -> None:
-    async with connect(tool_settings(emulator, tmp_path), mode) as c:
+    async with connect(settings_for(emulator, tmp_path), mode) as c:
         old = await uploaded(c, tmp_path)
         await c.call_tool("get_state", {})  # the last timeline the server saw
         emulator.inject(Fault("envelope", path=STATE, code=1002))
@@ -78,7 +78,7 @@ async def test_1002_names_the_new_session_and_the_lost_timeline(
 async def test_session_missing_at_run_time_is_replaced_too(
     emulator: Emulator, tmp_path: Path, mode: str
 ) -> None:
-    async with connect(tool_settings(emulator, tmp_path), mode) as c:
+    async with connect(settings_for(emulator, tmp_path), mode) as c:
         old = await uploaded(c, tmp_path)
         emulator.inject(Fault("sse_404"))
         text = readable_error(emulator, await c.call_tool("send_edit", {"instruction": "remove the dog"}))
@@ -89,7 +89,7 @@ async def test_session_missing_at_run_time_is_replaced_too(
 
 async def test_2001_gives_the_registration_link(emulator: Emulator, tmp_path: Path, mode: str) -> None:
     emulator.config.credits = 0
-    async with connect(tool_settings(emulator, tmp_path), mode) as c:
+    async with connect(settings_for(emulator, tmp_path), mode) as c:
         await uploaded(c, tmp_path)
         text = readable_error(emulator, await c.call_tool("send_edit", {"instruction": "remove the dog"}))
     (user,) = [u for u in emulator.users if u.startswith("anon")]
@@ -98,7 +98,7 @@ async def test_2001_gives_the_registration_link(emulator: Emulator, tmp_path: Pa
 
 
 async def test_4001_lists_the_supported_formats(emulator: Emulator, tmp_path: Path, mode: str) -> None:
-    async with connect(tool_settings(emulator, tmp_path), mode) as c:
+    async with connect(settings_for(emulator, tmp_path), mode) as c:
         emulator.inject(Fault("envelope", path=UPLOAD, code=4001))
         result = await c.call_tool("upload_media", {"paths": [str(make_media(tmp_path / "media"))]})
     text = readable_error(emulator, result)
@@ -107,7 +107,7 @@ async def test_4001_lists_the_supported_formats(emulator: Emulator, tmp_path: Pa
 
 
 async def test_4002_gives_the_limit(emulator: Emulator, tmp_path: Path, mode: str) -> None:
-    async with connect(tool_settings(emulator, tmp_path), mode) as c:
+    async with connect(settings_for(emulator, tmp_path), mode) as c:
         emulator.inject(Fault("envelope", path=UPLOAD, code=4002))
         result = await c.call_tool("upload_media", {"paths": [str(make_media(tmp_path / "media"))]})
     text = readable_error(emulator, result)
@@ -117,7 +117,7 @@ async def test_4002_gives_the_limit(emulator: Emulator, tmp_path: Path, mode: st
 
 
 async def test_402_is_a_plan_matter_not_credits(emulator: Emulator, tmp_path: Path, mode: str) -> None:
-    async with connect(tool_settings(emulator, tmp_path), mode) as c:
+    async with connect(settings_for(emulator, tmp_path), mode) as c:
         await uploaded(c, tmp_path)
         emulator.inject(Fault("http", path=RENDER, method="POST", status=402))
         text = readable_error(emulator, await c.call_tool("export_video", {}))
@@ -126,7 +126,7 @@ async def test_402_is_a_plan_matter_not_credits(emulator: Emulator, tmp_path: Pa
 
 
 async def test_429_says_how_long_to_wait(emulator: Emulator, tmp_path: Path, mode: str) -> None:
-    async with connect(tool_settings(emulator, tmp_path), mode) as c:
+    async with connect(settings_for(emulator, tmp_path), mode) as c:
         emulator.inject(Fault("http", path=CREDITS, status=429, retry_after=1, times=2))
         text = readable_error(emulator, await c.call_tool("check_credits", {}))
     assert "429" in text
@@ -135,7 +135,7 @@ async def test_429_says_how_long_to_wait(emulator: Emulator, tmp_path: Path, mod
 
 
 async def test_5xx_is_called_temporary(emulator: Emulator, tmp_path: Path, mode: str) -> None:
-    async with connect(tool_settings(emulator, tmp_path), mode) as c:
+    async with connect(settings_for(emulator, tmp_path), mode) as c:
         emulator.inject(Fault("http", path=CREDITS, status=503, times=5))
         text = readable_error(emulator, await c.call_tool("check_credits", {}))
     assert "HTTP 503" in text
@@ -143,7 +143,7 @@ async def test_5xx_is_called_temporary(emulator: Emulator, tmp_path: Path, mode:
 
 
 async def test_render_failure_gives_the_backend_reason(emulator: Emulator, tmp_path: Path, mode: str) -> None:
-    async with connect(tool_settings(emulator, tmp_path), mode) as c:
+    async with connect(settings_for(emulator, tmp_path), mode) as c:
         await uploaded(c, tmp_path)
         emulator.inject(Fault("render_fail", error="encoder crashed on frame 12"))
         text = readable_error(emulator, await c.call_tool("export_video", {}))
@@ -159,7 +159,7 @@ async def test_render_failure_gives_the_backend_reason(emulator: Emulator, tmp_p
 async def test_error_frames_in_the_stream_fail_the_turn_readably(
     emulator: Emulator, tmp_path: Path, mode: str, variant: str
 ) -> None:
-    async with connect(tool_settings(emulator, tmp_path), mode) as c:
+    async with connect(settings_for(emulator, tmp_path), mode) as c:
         await uploaded(c, tmp_path)
         emulator.inject(Fault("sse_error", variant=variant, message="the model is overloaded"))
         result = await c.call_tool("send_edit", {"instruction": "remove the dog"})
@@ -175,7 +175,7 @@ async def test_error_frames_in_the_stream_fail_the_turn_readably(
 async def test_dropped_stream_is_recovered_from_the_state(
     emulator: Emulator, tmp_path: Path, mode: str
 ) -> None:
-    async with connect(tool_settings(emulator, tmp_path), mode) as c:
+    async with connect(settings_for(emulator, tmp_path), mode) as c:
         await uploaded(c, tmp_path)
         emulator.inject(Fault("sse_drop", after_events=1))
         result = await c.call_tool("send_edit", {"instruction": 'add a title "Hello"'})
@@ -190,7 +190,7 @@ async def test_dropped_stream_is_recovered_from_the_state(
 async def test_stalled_stream_is_recovered_without_resending(
     emulator: Emulator, tmp_path: Path, mode: str
 ) -> None:
-    settings = tool_settings(emulator, tmp_path, {"NEMO_STREAM_STALL_SECONDS": "0.5"})
+    settings = settings_for(emulator, tmp_path, {"NEMO_STREAM_STALL_SECONDS": "0.5"})
     async with connect(settings, mode) as c:
         await uploaded(c, tmp_path)
         emulator.inject(Fault("sse_stall", after_events=1, seconds=3))
@@ -204,7 +204,7 @@ async def test_stalled_stream_is_recovered_without_resending(
 async def test_export_lost_in_transit_is_checked_not_resubmitted(
     emulator: Emulator, tmp_path: Path, mode: str
 ) -> None:
-    async with connect(tool_settings(emulator, tmp_path), mode) as c:
+    async with connect(settings_for(emulator, tmp_path), mode) as c:
         await uploaded(c, tmp_path)
         emulator.inject(Fault("reset", path=RENDER, method="POST"))
         text = readable_error(emulator, await c.call_tool("export_video", {}))

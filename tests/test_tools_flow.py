@@ -4,14 +4,16 @@ budget, progress, and the guards against sending a message twice."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
 
-from nemo_video_mcp.emulator import Emulator
-from support_common import make_media, text_of
-from tools_support import MODES, Progress, connect, file_bytes, tool_settings
+from nemo_video_mcp.emulator import Emulator, Fault
+from support_common import connect, make_media, settings_for, text_of, wait_until
+from tools_support import MODES, Progress, file_bytes
 
 pytestmark = [pytest.mark.anyio, pytest.mark.parametrize("mode", MODES)]
 
@@ -22,7 +24,7 @@ RENDER = "/api/render/proxy/lambda"
 async def test_whole_flow_lands_the_file_in_the_output_dir(
     emulator: Emulator, tmp_path: Path, mode: str
 ) -> None:
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     clip = make_media(tmp_path / "media", "street.mp4")
     async with connect(settings, mode) as c:
         up = await c.call_tool("upload_media", {"paths": [str(clip)], "skill": "objectremover-video"})
@@ -66,7 +68,7 @@ async def test_whole_flow_lands_the_file_in_the_output_dir(
 async def test_a_second_export_never_overwrites_the_first(
     emulator: Emulator, tmp_path: Path, mode: str
 ) -> None:
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     clip = make_media(tmp_path / "media")
     async with connect(settings, mode) as c:
         await c.call_tool("upload_media", {"paths": [str(clip)]})
@@ -79,7 +81,7 @@ async def test_a_second_export_never_overwrites_the_first(
 
 async def test_silent_edit_is_reported_from_the_diff(emulator: Emulator, tmp_path: Path, mode: str) -> None:
     emulator.config.silent_edits = True
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     async with connect(settings, mode) as c:
         await c.call_tool("upload_media", {"paths": [str(make_media(tmp_path / "media"))]})
         edit = await c.call_tool("send_edit", {"instruction": 'add a title "Urban Dreams"'})
@@ -94,7 +96,7 @@ async def test_edit_outlasting_the_budget_is_finished_by_get_edit_result(
     emulator: Emulator, tmp_path: Path, mode: str
 ) -> None:
     emulator.config.edit_seconds = 1.0
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     async with connect(settings, mode) as c:
         await c.call_tool("upload_media", {"paths": [str(make_media(tmp_path / "media"))]})
         progress = Progress()
@@ -119,20 +121,30 @@ async def test_edit_outlasting_the_budget_is_finished_by_get_edit_result(
 async def test_render_outlasting_the_budget_is_finished_by_get_export_status(
     emulator: Emulator, tmp_path: Path, mode: str
 ) -> None:
-    emulator.config.render_seconds = 1.0
-    settings = tool_settings(emulator, tmp_path)
+    emulator.config.render_seconds = 60  # it moves on when the test moves its clock (below)
+    settings = settings_for(emulator, tmp_path)
     async with connect(settings, mode) as c:
         await c.call_tool("upload_media", {"paths": [str(make_media(tmp_path / "media"))]})
         started = (await c.call_tool("export_video", {"wait_seconds": 0.2})).structured_content
         assert started["status"] in ("pending", "processing")
         assert started["path"] is None
         assert "get_export_status" in started["message"]
+        render = emulator.renders[started["render_id"]]
+        render.started -= 30  # half-way
         progress = Progress()
-        done = await c.call_tool(
-            "get_export_status",
-            {"render_id": started["render_id"], "wait_seconds": 8},
-            progress_callback=progress,
-        )
+        finished: list[Any] = []
+
+        async def finish() -> None:
+            args = {"render_id": started["render_id"], "wait_seconds": 30}
+            finished.append(await c.call_tool("get_export_status", args, progress_callback=progress))
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(finish)
+            await wait_until(
+                lambda: any(m.startswith("exporting ") and ": rendering" in m for m in progress.messages)
+            )
+            render.started -= 30  # done
+        [done] = finished
     out = done.structured_content
     assert out["status"] == "completed"
     assert out["render_id"] == started["render_id"]
@@ -145,7 +157,7 @@ async def test_progress_is_reported_every_few_seconds_in_words(
     emulator: Emulator, tmp_path: Path, mode: str
 ) -> None:
     emulator.config.edit_seconds = 3.0
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     async with connect(settings, mode) as c:
         await c.call_tool("upload_media", {"paths": [str(make_media(tmp_path / "media"))]})
         progress = Progress()
@@ -157,18 +169,21 @@ async def test_progress_is_reported_every_few_seconds_in_words(
     assert values == sorted(values)
     assert len(set(values)) == len(values)
     assert all(m.startswith("editing: ") and m.endswith("…") for m in progress.messages)
-    assert any("(2 s)" in m or "(3 s)" in m for m in progress.messages)
+    said = [int(re.findall(r"\((\d+) s\)", m)[-1]) for m in progress.messages]
+    assert said == sorted(set(said))  # a tick at once, then every 2 s: the time spent so far
+    assert said[-1] >= 2
 
 
 async def test_same_instruction_twice_while_running_is_sent_once(
     emulator: Emulator, tmp_path: Path, mode: str
 ) -> None:
-    emulator.config.edit_seconds = 1.0
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     async with connect(settings, mode) as c:
         await c.call_tool("upload_media", {"paths": [str(make_media(tmp_path / "media"))]})
+        hold = emulator.inject(Fault("hold", path=RUN, method="POST"))  # the run goes on when we say
         args = {"instruction": "remove the lamp post", "wait_seconds": 0.2}
         first = (await c.call_tool("send_edit", args)).structured_content
+        assert first["status"] == "running"
         again = (
             await c.call_tool("send_edit", {**args, "instruction": "  Remove the lamp  post "})
         ).structured_content
@@ -177,6 +192,8 @@ async def test_same_instruction_twice_while_running_is_sent_once(
         assert other.is_error
         assert first["turn_id"] in text_of(other)
         assert "get_edit_result" in text_of(other)
+        assert len(emulator.requests_to(RUN, "POST")) == 1  # the first run's, still held
+        hold.release()
         final = (
             await c.call_tool("get_edit_result", {"turn_id": first["turn_id"], "wait_seconds": 8})
         ).structured_content
@@ -193,19 +210,22 @@ async def test_same_instruction_twice_while_running_is_sent_once(
 async def test_concurrent_identical_calls_share_one_run(
     emulator: Emulator, tmp_path: Path, mode: str
 ) -> None:
-    emulator.config.edit_seconds = 0.8
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     results: list[dict[str, str]] = []
     async with connect(settings, mode) as c:
         await c.call_tool("upload_media", {"paths": [str(make_media(tmp_path / "media"))]})
+        hold = emulator.inject(Fault("hold", path=RUN, method="POST"))  # the run waits for both calls
+        waiting = [Progress(), Progress()]
 
-        async def send() -> None:
-            r = await c.call_tool("send_edit", {"instruction": "remove the bird"})
+        async def send(progress: Progress) -> None:
+            r = await c.call_tool("send_edit", {"instruction": "remove the bird"}, progress_callback=progress)
             results.append(r.structured_content)
 
         async with anyio.create_task_group() as tg:
-            tg.start_soon(send)
-            tg.start_soon(send)
+            for progress in waiting:
+                tg.start_soon(send, progress)
+            await wait_until(lambda: all(p.seen for p in waiting))  # both calls wait on the edit
+            hold.release()
     assert {r["turn_id"] for r in results} == {results[0]["turn_id"]}
     assert len(emulator.requests_to(RUN, "POST")) == 1
 
@@ -213,7 +233,7 @@ async def test_concurrent_identical_calls_share_one_run(
 async def test_export_of_an_empty_timeline_is_refused_with_what_to_do(
     emulator: Emulator, tmp_path: Path, mode: str
 ) -> None:
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     async with connect(settings, mode) as c:
         result = await c.call_tool("export_video", {})
     assert result.is_error
@@ -223,7 +243,7 @@ async def test_export_of_an_empty_timeline_is_refused_with_what_to_do(
 
 
 async def test_unknown_handles_say_what_to_do(emulator: Emulator, tmp_path: Path, mode: str) -> None:
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     async with connect(settings, mode) as c:
         turn = await c.call_tool("get_edit_result", {"turn_id": "turn_nope"})
         render = await c.call_tool("get_export_status", {"render_id": "render_nope"})
@@ -238,16 +258,26 @@ async def test_unknown_handles_say_what_to_do(emulator: Emulator, tmp_path: Path
 async def test_cancelling_the_call_stops_the_wait_not_the_edit(
     emulator: Emulator, tmp_path: Path, mode: str
 ) -> None:
-    emulator.config.edit_seconds = 1.0
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     async with connect(settings, mode) as c:
         up = await c.call_tool("upload_media", {"paths": [str(make_media(tmp_path / "media"))]})
         sid = up.structured_content["session_id"]
+        hold = emulator.inject(Fault("hold", path=RUN, method="POST"))  # the edit waits for the test
         with anyio.move_on_after(0.3) as scope:
             await c.call_tool("send_edit", {"instruction": "add music", "wait_seconds": 8})
         assert scope.cancelled_caught
         # the edit goes on; asking again joins it instead of sending it twice
-        again = await c.call_tool("send_edit", {"instruction": "add music"})
+        joined, asked = Progress(), []
+
+        async def ask() -> None:
+            args = {"instruction": "add music"}
+            asked.append(await c.call_tool("send_edit", args, progress_callback=joined))
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ask)
+            await wait_until(lambda: joined.seen)  # it waits on the running edit
+            hold.release()
+        [again] = asked
     assert again.structured_content["status"] == "completed"
     assert again.structured_content["changes"][0].startswith('added a BGM track "Lo-fi"')
     assert emulator.sessions[sid].messages == ["add music"]

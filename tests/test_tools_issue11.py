@@ -14,8 +14,8 @@ import pytest
 from mcp import Client
 
 from nemo_video_mcp.emulator import Emulator, Fault
-from support_common import make_media, text_of
-from tools_support import MODES, connect, file_bytes, tool_settings
+from support_common import connect, make_media, settings_for, text_of
+from tools_support import MODES, file_bytes
 
 pytestmark = [pytest.mark.anyio, pytest.mark.parametrize("mode", MODES)]
 
@@ -43,7 +43,7 @@ def _error(result: Any) -> str:
 async def test_render_word_beside_processing(emulator: Emulator, tmp_path: Path, mode: str) -> None:
     emulator.config.render_words = {"processing": "encoding", "completed": "succeeded"}
     emulator.config.render_seconds = 2.0
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     async with connect(settings, mode) as c:
         await _uploaded(c, tmp_path)
         started = (await c.call_tool("export_video", {"wait_seconds": 0.6})).structured_content
@@ -63,7 +63,7 @@ async def test_render_word_beside_processing(emulator: Emulator, tmp_path: Path,
 async def test_a_render_without_url_is_fetched_from_the_fallback(
     emulator: Emulator, tmp_path: Path, mode: str
 ) -> None:
-    settings = tool_settings(emulator, tmp_path, {"NEMO_RENDER_URL_POLLS": "2"})
+    settings = settings_for(emulator, tmp_path, {"NEMO_RENDER_URL_POLLS": "2"})
     async with connect(settings, mode) as c:
         await _uploaded(c, tmp_path)
         emulator.inject(Fault("render_no_url", polls=None))  # completed, and never a URL
@@ -82,7 +82,7 @@ async def test_sandbox_paths_are_rewritten_before_a_render(
     emulator: Emulator, tmp_path: Path, mode: str
 ) -> None:
     emulator.config.sandbox_paths = True
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     async with connect(settings, mode) as c:
         await _uploaded(c, tmp_path)
         out = await c.call_tool("export_video", {})
@@ -95,7 +95,7 @@ async def test_sandbox_paths_are_rewritten_before_a_render(
 
 async def test_an_unmatched_sandbox_path_is_named(emulator: Emulator, tmp_path: Path, mode: str) -> None:
     emulator.config.sandbox_paths = True
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     async with connect(settings, mode) as c:
         sid = await _uploaded(c, tmp_path)
         ghost = {"s": 10000, "d": 2000, "m": {"name": "ghost", "src": "/mnt/userdata/uploads/ghost.mp4"}}
@@ -112,7 +112,7 @@ async def test_an_unmatched_sandbox_path_is_named(emulator: Emulator, tmp_path: 
 async def test_402_on_an_edit_is_out_of_credits(emulator: Emulator, tmp_path: Path, mode: str) -> None:
     emulator.config.no_credits_answer = "402"
     emulator.config.credits = 0
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     async with connect(settings, mode) as c:
         sid = await _uploaded(c, tmp_path)
         text = _error(await c.call_tool("send_edit", {"instruction": "add music"}))
@@ -123,7 +123,7 @@ async def test_402_on_an_edit_is_out_of_credits(emulator: Emulator, tmp_path: Pa
 
 
 async def test_402_on_an_upload_is_out_of_credits(emulator: Emulator, tmp_path: Path, mode: str) -> None:
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     async with connect(settings, mode) as c:
         await _uploaded(c, tmp_path)
         emulator.inject(Fault("http", path=UPLOAD, method="POST", status=402))
@@ -135,7 +135,7 @@ async def test_402_on_an_upload_is_out_of_credits(emulator: Emulator, tmp_path: 
 
 
 async def test_402_on_a_render_unlocks_export_by_plan(emulator: Emulator, tmp_path: Path, mode: str) -> None:
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     async with connect(settings, mode) as c:
         await _uploaded(c, tmp_path)
         emulator.inject(Fault("http", path=RENDER, method="POST", status=402))
@@ -145,7 +145,7 @@ async def test_402_on_a_render_unlocks_export_by_plan(emulator: Emulator, tmp_pa
 
 
 async def test_403_needs_a_paid_plan(emulator: Emulator, tmp_path: Path, mode: str) -> None:
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     async with connect(settings, mode) as c:
         sid = await _uploaded(c, tmp_path)
         emulator.inject(Fault("http", path=RUN, method="POST", status=403))
@@ -159,7 +159,7 @@ async def test_403_needs_a_paid_plan(emulator: Emulator, tmp_path: Path, mode: s
 
 
 async def test_a_typo_session_id_moves_nothing(emulator: Emulator, tmp_path: Path, mode: str) -> None:
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     async with connect(settings, mode) as c:
         sid = await _uploaded(c, tmp_path)
         sessions = set(emulator.sessions)
@@ -184,7 +184,7 @@ async def test_a_typo_session_id_moves_nothing(emulator: Emulator, tmp_path: Pat
 async def test_resources_never_create_or_switch_a_session(
     emulator: Emulator, tmp_path: Path, mode: str
 ) -> None:
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     async with connect(settings, mode) as c:
         sid = await _uploaded(c, tmp_path)
         sessions = set(emulator.sessions)
@@ -199,7 +199,7 @@ async def test_resources_never_create_or_switch_a_session(
 
 
 async def test_reads_never_create_a_session(emulator: Emulator, tmp_path: Path, mode: str) -> None:
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     async with connect(settings, mode) as c:
         state = (await c.call_tool("get_state", {})).structured_content
         saved = _error(await c.call_tool("save_generated", {}))
@@ -215,7 +215,7 @@ async def test_reads_never_create_a_session(emulator: Emulator, tmp_path: Path, 
 async def test_a_read_reports_a_lost_session_and_the_next_write_replaces_it(
     emulator: Emulator, tmp_path: Path, mode: str
 ) -> None:
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     async with connect(settings, mode) as c:
         old = await _uploaded(c, tmp_path)
         emulator.inject(Fault("envelope", path=STATE, code=1002, times=2))
@@ -232,7 +232,7 @@ async def test_a_read_reports_a_lost_session_and_the_next_write_replaces_it(
 
 
 async def test_an_edit_in_an_empty_session_says_so(emulator: Emulator, tmp_path: Path, mode: str) -> None:
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     async with connect(settings, mode) as c:
         out = (await c.call_tool("send_edit", {"instruction": 'add a title "Hello"'})).structured_content
     assert out["status"] == "completed", out
@@ -246,7 +246,7 @@ async def test_an_edit_in_an_empty_session_says_so(emulator: Emulator, tmp_path:
 async def test_get_state_tells_what_was_generated_and_analysed(
     emulator: Emulator, tmp_path: Path, mode: str
 ) -> None:
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     async with connect(settings, mode) as c:
         sid = await _uploaded(c, tmp_path)
         await c.call_tool("send_edit", {"instruction": "generate an image of a sunset"})
@@ -264,7 +264,7 @@ async def test_get_state_tells_what_was_generated_and_analysed(
 
 
 async def test_a_large_analysis_is_capped_with_a_note(emulator: Emulator, tmp_path: Path, mode: str) -> None:
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     async with connect(settings, mode) as c:
         sid = await _uploaded(c, tmp_path)
         await c.call_tool("send_edit", {"instruction": "analyse the video"})
@@ -278,7 +278,7 @@ async def test_a_large_analysis_is_capped_with_a_note(emulator: Emulator, tmp_pa
 async def test_save_generated_writes_json_and_downloads_media(
     emulator: Emulator, tmp_path: Path, mode: str
 ) -> None:
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     async with connect(settings, mode) as c:
         sid = await _uploaded(c, tmp_path)
         await c.call_tool("send_edit", {"instruction": "generate an image of a sunset"})
@@ -312,7 +312,7 @@ async def test_save_generated_writes_json_and_downloads_media(
 async def test_save_generated_names_what_it_does_not_know(
     emulator: Emulator, tmp_path: Path, mode: str
 ) -> None:
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     async with connect(settings, mode) as c:
         await _uploaded(c, tmp_path)
         empty = (await c.call_tool("save_generated", {})).structured_content
@@ -329,7 +329,7 @@ async def test_cancel_stops_a_render_and_a_second_cancel_is_a_no_op(
     emulator: Emulator, tmp_path: Path, mode: str
 ) -> None:
     emulator.config.render_seconds = 30.0
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     async with connect(settings, mode) as c:
         await _uploaded(c, tmp_path)
         rid = (await c.call_tool("export_video", {"wait_seconds": 0})).structured_content["render_id"]
@@ -347,7 +347,7 @@ async def test_cancel_stops_a_render_and_a_second_cancel_is_a_no_op(
 
 
 async def test_cancel_stops_a_running_upload(emulator: Emulator, tmp_path: Path, mode: str) -> None:
-    settings = tool_settings(emulator, tmp_path, {"NEMO_WAIT_SECONDS": "0.5"})
+    settings = settings_for(emulator, tmp_path, {"NEMO_WAIT_SECONDS": "0.5"})
     clip = str(make_media(tmp_path / "media", size=1024 * 1024))
     async with connect(settings, mode) as c:
         emulator.inject(Fault("delay", path=UPLOAD, method="POST", seconds=20))
@@ -369,7 +369,7 @@ async def test_cancel_stops_a_running_upload(emulator: Emulator, tmp_path: Path,
 async def test_cancel_of_an_edit_or_an_unknown_handle_is_readable(
     emulator: Emulator, tmp_path: Path, mode: str
 ) -> None:
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     async with connect(settings, mode) as c:
         await _uploaded(c, tmp_path)
         turn = (await c.call_tool("send_edit", {"instruction": "add music"})).structured_content["turn_id"]

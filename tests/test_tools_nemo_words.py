@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from nemo_video_mcp.emulator import Emulator, Fault
-from support_common import make_media, text_of
-from tools_support import MODES, connect, tool_settings
+from support_common import connect, make_media, settings_for, text_of
+from tools_support import MODES
 
 pytestmark = [pytest.mark.anyio, pytest.mark.parametrize("mode", MODES)]
 SINGLE = "\u203a"  # what a closing guillemet inside NemoVideo's text becomes
@@ -44,7 +44,7 @@ async def test_a_reply_is_quoted_as_nemovideos_and_cannot_widen_the_uploads(
     (tmp_path / ".ssh" / "id_rsa").write_text("-----BEGIN OPENSSH PRIVATE KEY-----\nb3Blbn...\n")
     emulator.config.gui_talk = False
     emulator.config.reply_extra = " " + INJECTED
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     async with connect(settings, mode) as c:
         up = await c.call_tool("upload_media", {"paths": [str(make_media(tmp_path / "media"))]})
         assert not up.is_error, text_of(up)
@@ -78,7 +78,7 @@ async def test_a_reply_is_quoted_as_nemovideos_and_cannot_widen_the_uploads(
 async def test_an_error_nemovideo_reports_is_quoted_as_its_own(
     emulator: Emulator, tmp_path: Path, mode: str
 ) -> None:
-    async with connect(tool_settings(emulator, tmp_path), mode) as c:
+    async with connect(settings_for(emulator, tmp_path), mode) as c:
         await c.call_tool("upload_media", {"paths": [str(make_media(tmp_path / "media"))]})
         emulator.inject(Fault("sse_error", message=INJECTED))
         failed = await c.call_tool("send_edit", {"instruction": 'add a title "Hi"'})
@@ -108,7 +108,7 @@ async def test_names_on_the_timeline_are_quoted_as_data(
         "t": [{"tt": 0, "m": {"name": track}, "sg": [{"s": 0, "d": 10000, "m": {"name": name}}]}],
         "d": 10000,
     }
-    async with connect(tool_settings(emulator, tmp_path), mode) as c:
+    async with connect(settings_for(emulator, tmp_path), mode) as c:
         await c.call_tool("upload_media", {"paths": [str(make_media(tmp_path / "media"))]})
         body = {"code": 0, "message": "ok", "data": {"state": {"draft": draft}}}
         emulator.inject(Fault("http", path=STATE, method="GET", status=200, body=body))

@@ -16,8 +16,8 @@ import pytest
 from mcp import Client
 
 from nemo_video_mcp.emulator import Emulator, Fault
-from support_common import make_media, text_of
-from tools_support import MODES, connect, server_for, tool_settings
+from support_common import connect, make_media, server_for, settings_for, text_of
+from tools_support import MODES
 
 pytestmark = [pytest.mark.anyio, pytest.mark.parametrize("mode", MODES)]
 
@@ -57,7 +57,7 @@ def _assert_needs_answer(out: dict[str, Any]) -> None:
 async def test_a_question_is_needs_answer_and_the_answer_a_new_message(
     emulator: Emulator, tmp_path: Path, mode: str
 ) -> None:
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     async with connect(settings, mode) as c:  # no elicitation capability: the question comes back
         sid = await _uploaded(c, tmp_path)
         before = emulator.sessions[sid].draft
@@ -88,7 +88,7 @@ async def test_an_answer_equal_to_an_earlier_answer_is_still_sent(
     emulator: Emulator, tmp_path: Path, mode: str
 ) -> None:
     """The duplicate guard never swallows an answer: two questions answered with the same words."""
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     async with connect(settings, mode) as c:
         sid = await _uploaded(c, tmp_path)
         await c.call_tool("send_edit", {"instruction": ASK})
@@ -108,7 +108,7 @@ async def test_a_host_with_forms_is_asked_in_the_call(emulator: Emulator, tmp_pa
         seen.append(params)
         return t.ElicitResult(action="accept", content={"q1": "the blue van"})
 
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     async with connect_with(settings, mode, accept) as c:
         sid = await _uploaded(c, tmp_path)
         result = await c.call_tool("send_edit", {"instruction": ASK})
@@ -130,7 +130,7 @@ async def test_own_words_in_the_form_are_sent_as_they_are(
     async def own_words(_ctx: Any, _params: t.ElicitRequestParams) -> t.ElicitResult:
         return t.ElicitResult(action="accept", content={"q1_other": "the bicycle"})
 
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     async with connect_with(settings, mode, own_words) as c:
         sid = await _uploaded(c, tmp_path)
         result = await c.call_tool("send_edit", {"instruction": ASK})
@@ -145,7 +145,7 @@ async def test_a_declined_form_is_needs_answer(
     async def refuse(_ctx: Any, _params: t.ElicitRequestParams) -> t.ElicitResult:
         return t.ElicitResult(action=action)  # type: ignore[arg-type]
 
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     async with connect_with(settings, mode, refuse) as c:
         sid = await _uploaded(c, tmp_path)
         result = await c.call_tool("send_edit", {"instruction": ASK})
@@ -156,7 +156,7 @@ async def test_a_declined_form_is_needs_answer(
 
 
 async def test_several_questions_and_multiple_choice(emulator: Emulator, tmp_path: Path, mode: str) -> None:
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     async with connect(settings, mode) as c:
         await _uploaded(c, tmp_path)
         emulator.inject(Fault("sse_question", multiple=True, title="Before I remove anything"))
@@ -171,7 +171,7 @@ async def test_a_question_after_the_budget_is_reported_by_get_edit_result(
     emulator: Emulator, tmp_path: Path, mode: str
 ) -> None:
     emulator.config.edit_seconds = 1.0
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     async with connect(settings, mode) as c:
         await _uploaded(c, tmp_path)
         started = (await c.call_tool("send_edit", {"instruction": ASK, "wait_seconds": 0})).structured_content
@@ -181,7 +181,7 @@ async def test_a_question_after_the_budget_is_reported_by_get_edit_result(
 
 
 async def test_the_question_survives_a_restart(emulator: Emulator, tmp_path: Path, mode: str) -> None:
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     async with connect(settings, mode) as c:
         sid = await _uploaded(c, tmp_path)
         turn_id = (await c.call_tool("send_edit", {"instruction": ASK})).structured_content["turn_id"]

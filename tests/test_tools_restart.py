@@ -13,8 +13,8 @@ import pytest
 from nemo_video_mcp.emulator import Emulator, Fault
 from nemo_video_mcp.service._store import RenderRecord, Store
 from nemo_video_mcp.settings import Settings
-from support_common import make_media, text_of
-from tools_support import MODES, connect, file_bytes, tool_settings, until
+from support_common import connect, make_media, settings_for, text_of, wait_until
+from tools_support import MODES, file_bytes
 
 pytestmark = [pytest.mark.anyio, pytest.mark.parametrize("mode", MODES)]
 
@@ -26,7 +26,7 @@ async def test_new_instance_finishes_a_render_started_before(
     emulator: Emulator, tmp_path: Path, mode: str
 ) -> None:
     emulator.config.render_seconds = 1.0
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     async with connect(settings, mode) as first:
         await first.call_tool("upload_media", {"paths": [str(make_media(tmp_path / "media"))]})
         started = (await first.call_tool("export_video", {"wait_seconds": 0.1})).structured_content
@@ -53,7 +53,7 @@ async def test_new_instance_finishes_a_render_started_before(
 async def test_new_instance_downloads_a_render_it_was_told_not_to(
     emulator: Emulator, tmp_path: Path, mode: str
 ) -> None:
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     async with connect(settings, mode) as first:
         await first.call_tool("upload_media", {"paths": [str(make_media(tmp_path / "media"))]})
         started = (await first.call_tool("export_video", {"download": False})).structured_content
@@ -71,7 +71,7 @@ async def test_new_instance_reports_an_edit_that_was_in_flight(
     emulator: Emulator, tmp_path: Path, mode: str
 ) -> None:
     emulator.config.edit_seconds = 1.0
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     async with connect(settings, mode) as first:
         up = await first.call_tool("upload_media", {"paths": [str(make_media(tmp_path / "media"))]})
         sid = up.structured_content["session_id"]
@@ -79,7 +79,7 @@ async def test_new_instance_reports_an_edit_that_was_in_flight(
         running = (await first.call_tool("send_edit", args)).structured_content
         assert running["status"] == "running"
     # the backend finishes the run whether or not anyone listens
-    await until(lambda: any(t.get("tt") == 7 for t in emulator.sessions[sid].draft.get("t", [])))
+    await wait_until(lambda: any(t.get("tt") == 7 for t in emulator.sessions[sid].draft.get("t", [])))
     async with connect(settings, mode) as second:
         # the same instruction again is answered from the state, not sent again
         again = (await second.call_tool("send_edit", args)).structured_content
@@ -95,7 +95,7 @@ async def test_new_instance_reports_an_edit_that_was_in_flight(
 
 
 async def test_current_session_survives_a_restart(emulator: Emulator, tmp_path: Path, mode: str) -> None:
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     clip = str(make_media(tmp_path / "media"))
     async with connect(settings, mode) as first:
         sid = (await first.call_tool("upload_media", {"paths": [clip]})).structured_content["session_id"]
@@ -110,7 +110,7 @@ async def test_other_status_words_for_done_are_understood(
     emulator: Emulator, tmp_path: Path, mode: str
 ) -> None:
     emulator.config.render_seconds = 30.0  # it would not finish during the test by itself
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     async with connect(settings, mode) as first:
         await first.call_tool("upload_media", {"paths": [str(make_media(tmp_path / "media"))]})
         render_id = (await first.call_tool("export_video", {"wait_seconds": 0.05})).structured_content[
@@ -148,7 +148,7 @@ async def test_a_submit_cut_off_before_its_answer_is_checked_on_the_next_start(
 ) -> None:
     """Issue 14, item 8: the render's id is polled (never submitted again) when the server starts,
     without anyone asking; NemoVideo has no such render, so the record is over and expires."""
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     async with connect(settings, mode) as first:
         await first.call_tool("upload_media", {"paths": [str(make_media(tmp_path / "media"))]})
         emulator.inject(Fault("reset", path=RENDER, method="POST"))
@@ -162,7 +162,9 @@ async def test_a_submit_cut_off_before_its_answer_is_checked_on_the_next_start(
     assert pending.status == "pending"
 
     async with connect(settings, mode) as second:
-        await until(lambda: (r := _record(settings, render_id)) is not None and r.finished_at is not None)
+        await wait_until(
+            lambda: (r := _record(settings, render_id)) is not None and r.finished_at is not None
+        )
         asked = await second.call_tool("get_export_status", {"render_id": render_id})
     assert emulator.requests_to(f"{RENDER}/{render_id}", "GET"), "its id was polled"
     assert asked.is_error
@@ -182,7 +184,7 @@ async def test_a_submit_whose_answer_was_lost_is_finished_on_the_next_start(
 ) -> None:
     """The submit reached NemoVideo but its answer did not come back: the next start finds the
     render by its id, waits for it and saves the file that was asked for, without a new submit."""
-    settings = tool_settings(emulator, tmp_path, {"NEMO_READ_TIMEOUT": "0.5"})
+    settings = settings_for(emulator, tmp_path, {"NEMO_READ_TIMEOUT": "0.5"})
     async with connect(settings, mode) as first:
         await first.call_tool("upload_media", {"paths": [str(make_media(tmp_path / "media"))]})
         emulator.inject(Fault("delay", path=RENDER, method="POST", seconds=1.5))
@@ -191,10 +193,10 @@ async def test_a_submit_whose_answer_was_lost_is_finished_on_the_next_start(
     match = re.search(r"render_id='(render_\w+)'", text_of(cut))
     assert match, text_of(cut)
     render_id = match.group(1)
-    await until(lambda: render_id in emulator.renders)  # NemoVideo got it after all
+    await wait_until(lambda: render_id in emulator.renders)  # NemoVideo got it after all
 
     async with connect(settings, mode) as second:
-        await until(lambda: (r := _record(settings, render_id)) is not None and r.path is not None)
+        await wait_until(lambda: (r := _record(settings, render_id)) is not None and r.path is not None)
         done = (await second.call_tool("get_export_status", {"render_id": render_id})).structured_content
     assert done["status"] == "completed"
     assert file_bytes(done["path"]) == emulator.render_content()

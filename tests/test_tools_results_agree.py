@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from nemo_video_mcp.emulator import Emulator, Fault
-from support_common import make_media, text_of
-from tools_support import MODES, Progress, connect, file_bytes, tool_settings
+from support_common import connect, make_media, settings_for, text_of
+from tools_support import MODES, Progress, file_bytes
 
 pytestmark = [pytest.mark.anyio, pytest.mark.parametrize("mode", MODES)]
 
@@ -28,7 +28,7 @@ async def test_export_progress_words_say_the_number_sent(
     emulator: Emulator, tmp_path: Path, mode: str
 ) -> None:
     emulator.config.render_seconds = 3.0  # progress is reported at once and 2.5 s later, mid-render
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     async with connect(settings, mode) as c:
         await c.call_tool("upload_media", {"paths": [str(make_media(tmp_path / "media"))]})
         progress = Progress()
@@ -49,7 +49,7 @@ async def test_export_progress_words_say_the_number_sent(
 
 async def test_edit_progress_is_a_bar_against_the_wait(emulator: Emulator, tmp_path: Path, mode: str) -> None:
     emulator.config.edit_seconds = 4.5  # the follow-up call sees it at once and 2.5 s later
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     async with connect(settings, mode) as c:
         await c.call_tool("upload_media", {"paths": [str(make_media(tmp_path / "media"))]})
         first = Progress()
@@ -83,7 +83,7 @@ async def test_edit_progress_is_a_bar_against_the_wait(emulator: Emulator, tmp_p
 async def test_get_export_status_saves_files_so_is_not_read_only(
     emulator: Emulator, tmp_path: Path, mode: str
 ) -> None:
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     async with connect(settings, mode) as c:
         tools = {t.name: t.annotations for t in (await c.list_tools()).tools}
         await c.call_tool("upload_media", {"paths": [str(make_media(tmp_path / "media"))]})
@@ -105,7 +105,7 @@ async def test_get_export_status_saves_files_so_is_not_read_only(
 
 
 async def test_upload_message_names_the_next_step(emulator: Emulator, tmp_path: Path, mode: str) -> None:
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     clip = make_media(tmp_path / "media")
     async with connect(settings, mode) as c:
         up = (await c.call_tool("upload_media", {"paths": [str(clip)]})).structured_content
@@ -125,7 +125,7 @@ async def test_export_whose_file_url_fails_is_saved_through_the_fallback(
 ) -> None:
     """The render's URL answers 404 every time: the export still lands, through NemoVideo's
     download endpoint (`NemoClient.download_render`, which had no caller but the tests)."""
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     async with connect(settings, mode) as c:
         await c.call_tool("upload_media", {"paths": [str(make_media(tmp_path / "media"))]})
         emulator.inject(Fault("http", path="/files/", status=404, times=10))

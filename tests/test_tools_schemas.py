@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from nemo_video_mcp.emulator import Emulator
-from support_common import text_of
-from tools_support import MODES, connect, tool_settings
+from support_common import connect, settings_for, text_of
+from tools_support import MODES
 
 pytestmark = [pytest.mark.anyio, pytest.mark.parametrize("mode", MODES)]
 
@@ -36,7 +36,7 @@ def _nodes(schema: Any, path: str) -> Iterator[tuple[str, dict[str, Any]]]:
 
 
 async def test_every_schema_value_has_a_type(emulator: Emulator, tmp_path: Path, mode: str) -> None:
-    async with connect(tool_settings(emulator, tmp_path), mode) as c:
+    async with connect(settings_for(emulator, tmp_path), mode) as c:
         tools = (await c.list_tools()).tools
     untyped, listed = [], []
     for tool in tools:
@@ -56,7 +56,7 @@ async def test_state_passes_nemovideo_data_on_as_it_came(
     """video_infos and generated_media are typed in the schema, yet any shape NemoVideo sends gets through."""
     from support_common import make_media
 
-    async with connect(tool_settings(emulator, tmp_path), mode) as c:
+    async with connect(settings_for(emulator, tmp_path), mode) as c:
         up = await c.call_tool("upload_media", {"paths": [str(make_media(tmp_path / "media"))]})
         sid = up.structured_content["session_id"]
         odd = [{"url": "https://cdn.example/x.json"}, "a note", 3, None, [1, 2]]

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from nemo_video_mcp.emulator import Emulator, Fault
-from support_common import make_media, text_of
-from tools_support import MODES, connect, tool_settings
+from support_common import connect, make_media, settings_for, text_of
+from tools_support import MODES
 
 pytestmark = [pytest.mark.anyio, pytest.mark.parametrize("mode", MODES)]
 
@@ -37,7 +37,7 @@ def _store_text(state_dir: Path) -> str:
 async def test_an_echoed_token_is_never_shown_nor_stored(
     emulator: Emulator, tmp_path: Path, mode: str
 ) -> None:
-    settings = tool_settings(emulator, tmp_path, {"NEMO_TOKEN": STATIC, "NEMO_HTTP_TOKEN": HTTP_TOKEN})
+    settings = settings_for(emulator, tmp_path, {"NEMO_TOKEN": STATIC, "NEMO_HTTP_TOKEN": HTTP_TOKEN})
     secrets = {STATIC, HTTP_TOKEN}
     emulator.config.reply_extra = f" [debug: Bearer {{token}} / {{TOKEN}} / http {HTTP_TOKEN.upper()}]"
     async with connect(settings, mode) as c:
@@ -65,7 +65,7 @@ async def test_an_echoed_token_is_never_shown_nor_stored(
 async def test_an_echoed_anonymous_token_and_client_id_are_never_shown_nor_stored(
     emulator: Emulator, tmp_path: Path, mode: str
 ) -> None:
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     emulator.config.reply_extra = " [debug: client {client_id}, token {TOKEN}]"
     async with connect(settings, mode) as c:
         up = await c.call_tool("upload_media", {"paths": [str(make_media(tmp_path / "media"))]})

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from nemo_video_mcp.emulator import Emulator
-from support_common import make_media, text_of
-from tools_support import MODES, Progress, connect, tool_settings
+from support_common import connect, make_media, settings_for, text_of
+from tools_support import MODES, Progress
 
 pytestmark = [pytest.mark.anyio, pytest.mark.parametrize("mode", MODES)]
 
@@ -17,7 +17,7 @@ UPLOAD = "/api/upload-video/"
 
 
 async def test_upload_progress_counts_bytes(emulator: Emulator, tmp_path: Path, mode: str) -> None:
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     clip = make_media(tmp_path / "media", size=3 * 1024 * 1024)
     async with connect(settings, mode) as c:
         progress = Progress()
@@ -30,7 +30,7 @@ async def test_upload_progress_counts_bytes(emulator: Emulator, tmp_path: Path, 
 async def test_refused_paths_upload_nothing_and_are_all_explained(
     emulator: Emulator, tmp_path: Path, mode: str
 ) -> None:
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     good = make_media(tmp_path / "media", "good.mp4")
     outside = make_media(tmp_path / "elsewhere", "outside.mp4")
     text = tmp_path / "media" / "notes.txt"
@@ -51,7 +51,7 @@ async def test_refused_paths_upload_nothing_and_are_all_explained(
 
 
 async def test_urls_are_imported(emulator: Emulator, tmp_path: Path, mode: str) -> None:
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     async with connect(settings, mode) as c:
         result = await c.call_tool("upload_media", {"urls": ["https://example.com/holiday.mp4"]})
     assert not result.is_error, text_of(result)
@@ -63,7 +63,7 @@ async def test_urls_are_imported(emulator: Emulator, tmp_path: Path, mode: str) 
 
 
 async def test_sessions_per_skill_live_side_by_side(emulator: Emulator, tmp_path: Path, mode: str) -> None:
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     clip = str(make_media(tmp_path / "media"))
     async with connect(settings, mode) as c:
         a = (
@@ -87,7 +87,7 @@ async def test_sessions_per_skill_live_side_by_side(emulator: Emulator, tmp_path
 
 
 async def test_check_credits(emulator: Emulator, tmp_path: Path, mode: str) -> None:
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     async with connect(settings, mode) as c:
         result = await c.call_tool("check_credits", {})
     assert result.structured_content == {"available": 100.0, "frozen": 0.0, "total": 100.0}

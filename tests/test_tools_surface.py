@@ -11,14 +11,15 @@ from typing import Any
 import pytest
 
 from nemo_video_mcp.emulator import Emulator
-from support_common import make_media, skills
-from tools_support import MODES, connect, tool_settings
+from support_common import connect, make_media, settings_for, skills
+from tools_support import MODES
 
 pytestmark = [pytest.mark.anyio, pytest.mark.parametrize("mode", MODES)]
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "tools.json"
 TOOLS = (
     "upload_media",
+    "prepare_media",
     "send_edit",
     "get_edit_result",
     "get_state",
@@ -27,6 +28,7 @@ TOOLS = (
     "save_generated",
     "cancel",
     "check_credits",
+    "view_frames",
 )
 SKILLS = ("objectremover-video", "video-json-ai", "editor-remastered")
 
@@ -43,7 +45,7 @@ def surface(tools: list[Any]) -> dict[str, Any]:
 
 
 async def test_tools_match_the_snapshot(emulator: Emulator, tmp_path: Path, mode: str) -> None:
-    async with connect(tool_settings(emulator, tmp_path), mode) as c:
+    async with connect(settings_for(emulator, tmp_path), mode) as c:
         listed = (await c.list_tools()).tools
     current = surface(listed)
     if os.environ.get("UPDATE_SNAPSHOTS") == "1":
@@ -54,7 +56,7 @@ async def test_tools_match_the_snapshot(emulator: Emulator, tmp_path: Path, mode
 
 
 async def test_tool_names_arguments_and_annotations(emulator: Emulator, tmp_path: Path, mode: str) -> None:
-    async with connect(tool_settings(emulator, tmp_path), mode) as c:
+    async with connect(settings_for(emulator, tmp_path), mode) as c:
         tools = {t.name: t for t in (await c.list_tools()).tools}
     assert set(tools) == set(TOOLS)
     args = {name: set(t.input_schema["properties"]) for name, t in tools.items()}
@@ -70,12 +72,35 @@ async def test_tool_names_arguments_and_annotations(emulator: Emulator, tmp_path
     assert tools["cancel"].annotations.destructive_hint is True
     assert tools["cancel"].annotations.idempotent_hint is True
     assert tools["save_generated"].annotations.destructive_hint is False
+    assert args["prepare_media"] == {
+        "path",
+        "start_seconds",
+        "end_seconds",
+        "max_height",
+        "max_size_mb",
+        "cancel",
+    }
+    assert args["view_frames"] == {"path", "render_id", "at_seconds"}
     read_only = {name for name, t in tools.items() if t.annotations.read_only_hint}
-    assert read_only == {"get_state", "check_credits", "get_edit_result"}  # get_export_status saves files
-    assert all(t.annotations.open_world_hint for t in tools.values())
+    assert read_only == {
+        "get_state",
+        "check_credits",
+        "get_edit_result",
+        "view_frames",
+    }  # get_export_status saves files
+    # view_frames and prepare_media work on local files only; every other tool reaches NemoVideo
+    open_world = {name for name, t in tools.items() if t.annotations.open_world_hint}
+    assert open_world == set(TOOLS) - {"view_frames", "prepare_media"}
     assert tools["send_edit"].annotations.idempotent_hint is False
     assert tools["get_export_status"].annotations.idempotent_hint is True  # a second call saves nothing more
-    for name in ("upload_media", "export_video", "get_export_status", "get_state", "check_credits"):
+    for name in (
+        "upload_media",
+        "prepare_media",
+        "export_video",
+        "get_export_status",
+        "get_state",
+        "check_credits",
+    ):
         assert tools[name].annotations.destructive_hint is False
     for name in TOOLS:
         assert tools[name].output_schema is not None
@@ -85,7 +110,7 @@ async def test_tool_names_arguments_and_annotations(emulator: Emulator, tmp_path
 
 
 async def test_instructions_summarise_the_workflow(emulator: Emulator, tmp_path: Path, mode: str) -> None:
-    async with connect(tool_settings(emulator, tmp_path), mode) as c:
+    async with connect(settings_for(emulator, tmp_path), mode) as c:
         text = c.instructions or ""
         name = c.server_info.name if c.server_info else None
     for step in ("upload_media", "send_edit", "get_edit_result", "get_state", "export_video"):
@@ -94,7 +119,7 @@ async def test_instructions_summarise_the_workflow(emulator: Emulator, tmp_path:
 
 
 async def test_resources_timeline_state_and_skills(emulator: Emulator, tmp_path: Path, mode: str) -> None:
-    async with connect(tool_settings(emulator, tmp_path), mode) as c:
+    async with connect(settings_for(emulator, tmp_path), mode) as c:
         templates = {t.uri_template for t in (await c.list_resource_templates()).resource_templates}
         assert templates == {
             "nemo://sessions/{session_id}/timeline",
@@ -121,7 +146,7 @@ async def test_resources_timeline_state_and_skills(emulator: Emulator, tmp_path:
 
 
 async def test_prompts_walk_through_each_skill(emulator: Emulator, tmp_path: Path, mode: str) -> None:
-    async with connect(tool_settings(emulator, tmp_path), mode) as c:
+    async with connect(settings_for(emulator, tmp_path), mode) as c:
         prompts = {p.name: p for p in (await c.list_prompts()).prompts}
         assert set(prompts) == set(SKILLS)
         assert {a.name for a in prompts["video-json-ai"].arguments or []} == {"request", "file"}

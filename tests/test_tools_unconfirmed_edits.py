@@ -17,8 +17,8 @@ from mcp import Client
 
 from nemo_video_mcp.emulator import Emulator, Fault
 from nemo_video_mcp.emulator.drafts import apply_instruction
-from support_common import make_media, text_of
-from tools_support import MODES, connect, tool_settings, until
+from support_common import connect, make_media, settings_for, text_of, wait_until
+from tools_support import MODES
 
 pytestmark = [pytest.mark.anyio, pytest.mark.parametrize("mode", MODES)]
 
@@ -52,7 +52,7 @@ async def test_a_dropped_stream_on_long_work_is_watched_past_a_few_reads(
     emulator: Emulator, tmp_path: Path, mode: str
 ) -> None:
     emulator.config.edit_seconds = 3.0  # applies 2.1 s after it was sent; 3 reads take 0.15 s
-    async with connect(tool_settings(emulator, tmp_path), mode) as c:
+    async with connect(settings_for(emulator, tmp_path), mode) as c:
         await uploaded(c, tmp_path)
         emulator.inject(Fault("sse_drop", after_events=1))
         out = (await c.call_tool("send_edit", {"instruction": MUSIC})).structured_content
@@ -65,7 +65,7 @@ async def test_a_dropped_stream_on_long_work_is_watched_past_a_few_reads(
 async def test_a_dropped_stream_says_it_did_not_apply_only_past_the_ceiling(
     emulator: Emulator, tmp_path: Path, mode: str
 ) -> None:
-    settings = tool_settings(emulator, tmp_path, {"NEMO_STREAM_MAX_SECONDS": "2"})
+    settings = settings_for(emulator, tmp_path, {"NEMO_STREAM_MAX_SECONDS": "2"})
     async with connect(settings, mode) as c:
         await uploaded(c, tmp_path)
         emulator.inject(Fault("sse_slow_heartbeats", interval=0.05, total=600))
@@ -74,7 +74,7 @@ async def test_a_dropped_stream_says_it_did_not_apply_only_past_the_ceiling(
         first = (
             await c.call_tool("send_edit", {"instruction": MUSIC, "wait_seconds": 0.5})
         ).structured_content
-        await until(lambda: len(emulator.requests_to("/api/state/")) >= 6)  # reads, well past "5 reads"
+        await wait_until(lambda: len(emulator.requests_to("/api/state/")) >= 6)  # reads, well past "5 reads"
         watching = (
             await c.call_tool("get_edit_result", {"turn_id": first["turn_id"], "wait_seconds": 0})
         ).structured_content
@@ -96,14 +96,14 @@ async def test_a_dropped_stream_says_it_did_not_apply_only_past_the_ceiling(
 async def test_an_edit_cut_by_a_restart_is_watched_and_blocks_other_edits_until_it_applies(
     emulator: Emulator, tmp_path: Path, mode: str
 ) -> None:
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     async with connect(settings, mode) as first:
         sid = await uploaded(first, tmp_path)
         emulator.inject(NEVER)
         sent = (
             await first.call_tool("send_edit", {"instruction": MUSIC, "wait_seconds": 0.1})
         ).structured_content
-        await until(lambda: emulator.sessions[sid].messages == [MUSIC])
+        await wait_until(lambda: emulator.sessions[sid].messages == [MUSIC])
     assert sent["status"] == "running"
     async with connect(settings, mode) as second:
         report = (
@@ -138,7 +138,7 @@ async def test_an_edit_cut_by_a_restart_is_watched_and_blocks_other_edits_until_
 async def test_an_edit_cut_by_a_restart_did_not_apply_only_past_the_ceiling(
     emulator: Emulator, tmp_path: Path, mode: str
 ) -> None:
-    settings = tool_settings(emulator, tmp_path, {"NEMO_STREAM_MAX_SECONDS": "2"})
+    settings = settings_for(emulator, tmp_path, {"NEMO_STREAM_MAX_SECONDS": "2"})
     async with connect(settings, mode) as first:
         sid = await uploaded(first, tmp_path)
         emulator.inject(NEVER)
@@ -146,7 +146,7 @@ async def test_an_edit_cut_by_a_restart_did_not_apply_only_past_the_ceiling(
         sent = (
             await first.call_tool("send_edit", {"instruction": MUSIC, "wait_seconds": 0.1})
         ).structured_content
-        await until(lambda: emulator.sessions[sid].messages == [MUSIC])
+        await wait_until(lambda: emulator.sessions[sid].messages == [MUSIC])
     async with connect(settings, mode) as second:
         final = await settled(second, sent["turn_id"])
         ended = anyio.current_time()

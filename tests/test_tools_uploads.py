@@ -16,8 +16,8 @@ from mcp import Client
 
 from nemo_video_mcp.emulator import Emulator, Fault
 from nemo_video_mcp.service import _uploads as uploads
-from support_common import make_media, text_of
-from tools_support import MODES, Progress, connect, tool_settings, until
+from support_common import connect, make_media, settings_for, text_of, wait_until
+from tools_support import MODES, Progress
 
 pytestmark = pytest.mark.anyio
 
@@ -29,6 +29,11 @@ SHORT_BUDGET = {"NEMO_WAIT_SECONDS": "0.3"}
 
 def upload_posts(emu: Emulator) -> int:
     return len(emu.requests_to(UPLOAD, "POST"))
+
+
+def held_upload(emu: Emulator) -> Fault:
+    """The emulator keeps the next upload request waiting until the test calls `.release()`."""
+    return emu.inject(Fault("hold", path=UPLOAD, method="POST"))
 
 
 def slow_uploads(emu: Emulator, seconds: float, times: int = 1) -> None:
@@ -57,7 +62,7 @@ async def test_slow_upload_returns_a_handle_and_the_same_call_finishes_it(
     emulator: Emulator, tmp_path: Path, mode: str
 ) -> None:
     slow_uploads(emulator, 1.5)
-    settings = tool_settings(emulator, tmp_path, SHORT_BUDGET)
+    settings = settings_for(emulator, tmp_path, SHORT_BUDGET)
     a = str(make_media(tmp_path / "media", "a.mp4", size=2 * 1024 * 1024))
     b = str(make_media(tmp_path / "media", "b.mp4"))
     async with connect(settings, mode) as c:
@@ -111,15 +116,15 @@ async def test_cancelling_the_call_stops_the_wait_not_the_upload(
     emulator: Emulator, tmp_path: Path, mode: str
 ) -> None:
     slow_uploads(emulator, 1.0)
-    settings = tool_settings(emulator, tmp_path)  # an 8 s budget: only the cancellation ends the call
+    settings = settings_for(emulator, tmp_path)  # a long budget: only the cancellation ends the call
     args = {"paths": [str(make_media(tmp_path / "media", "street.mp4"))]}
     async with connect(settings, mode) as c:
         async with anyio.create_task_group() as tg:
             tg.start_soon(c.call_tool, "upload_media", args)
-            await until(lambda: upload_posts(emulator) == 1)
+            await wait_until(lambda: upload_posts(emulator) == 1)
             tg.cancel_scope.cancel()
         [sid] = emulator.sessions
-        await until(lambda: received(emulator, sid) == ["street.mp4"])
+        await wait_until(lambda: received(emulator, sid) == ["street.mp4"])
         again = await c.call_tool("upload_media", args)
     assert not again.is_error, text_of(again)
     assert again.structured_content["status"] == "completed"
@@ -133,7 +138,7 @@ async def test_a_failed_upload_is_reported_and_a_retry_uploads_again(
     emulator: Emulator, tmp_path: Path, mode: str
 ) -> None:
     emulator.inject(Fault("http", path=UPLOAD, method="POST", status=503))
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     args = {"paths": [str(make_media(tmp_path / "media"))]}
     async with connect(settings, mode) as c:
         failed = await c.call_tool("upload_media", args)
@@ -151,12 +156,12 @@ async def test_a_failure_after_the_budget_reaches_the_next_identical_call(
 ) -> None:
     slow_uploads(emulator, 0.8)
     emulator.inject(Fault("http", path=UPLOAD, method="POST", status=503))
-    settings = tool_settings(emulator, tmp_path, SHORT_BUDGET)
+    settings = settings_for(emulator, tmp_path, SHORT_BUDGET)
     args = {"paths": [str(make_media(tmp_path / "media"))]}
     async with connect(settings, "legacy") as c:
         first = await c.call_tool("upload_media", args)
         assert first.structured_content["status"] == "running"
-        await until(lambda: emulator.requests_to(UPLOAD, "POST")[0].status == 503)
+        await wait_until(lambda: emulator.requests_to(UPLOAD, "POST")[0].status == 503)
         await anyio.sleep(0.3)  # it fails while no call waits for it
         failed = await c.call_tool("upload_media", args)
         assert failed.is_error
@@ -172,8 +177,8 @@ async def test_a_failure_after_the_budget_reaches_the_next_identical_call(
 async def test_an_edit_is_refused_while_the_session_uploads(
     emulator: Emulator, tmp_path: Path, mode: str
 ) -> None:
-    slow_uploads(emulator, 1.0)
-    settings = tool_settings(emulator, tmp_path, SHORT_BUDGET)
+    hold = held_upload(emulator)
+    settings = settings_for(emulator, tmp_path, SHORT_BUDGET)
     args = {"paths": [str(make_media(tmp_path / "media", "street.mp4"))]}
     async with connect(settings, mode) as c:
         running = (await c.call_tool("upload_media", args)).structured_content
@@ -185,6 +190,7 @@ async def test_an_edit_is_refused_while_the_session_uploads(
         assert "street.mp4" in text
         assert "upload_media again with the same arguments" in text
         assert emulator.requests_to(RUN) == []
+        hold.release()
         done, _ = await until_finished(c, args)
         assert done.structured_content["status"] == "completed"
         edit = await c.call_tool("send_edit", {"instruction": "add music"})
@@ -193,12 +199,12 @@ async def test_an_edit_is_refused_while_the_session_uploads(
 
 
 async def test_an_export_is_refused_while_the_session_uploads(emulator: Emulator, tmp_path: Path) -> None:
-    settings = tool_settings(emulator, tmp_path, SHORT_BUDGET)
+    settings = settings_for(emulator, tmp_path, SHORT_BUDGET)
     first = {"paths": [str(make_media(tmp_path / "media", "street.mp4"))]}
     second = {"paths": [str(make_media(tmp_path / "media", "beach.mp4"))]}
     async with connect(settings, "legacy") as c:
         assert (await c.call_tool("upload_media", first)).structured_content["status"] == "completed"
-        slow_uploads(emulator, 1.0)
+        hold = held_upload(emulator)
         running = (await c.call_tool("upload_media", second)).structured_content
         assert running["status"] == "running"
         export = await c.call_tool("export_video", {})
@@ -206,6 +212,7 @@ async def test_an_export_is_refused_while_the_session_uploads(emulator: Emulator
         assert running["upload_id"] in text_of(export)
         assert "beach.mp4" in text_of(export)
         assert emulator.requests_to(RENDER_PATH) == []  # nothing submitted meanwhile
+        hold.release()
         await until_finished(c, second)
         export = await c.call_tool("export_video", {})
     assert not export.is_error, text_of(export)
@@ -217,7 +224,7 @@ async def test_identical_calls_at_once_share_one_upload(
     emulator: Emulator, tmp_path: Path, mode: str
 ) -> None:
     slow_uploads(emulator, 0.5)
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     args = {"paths": [str(make_media(tmp_path / "media"))]}
     results: list[dict[str, Any]] = []
     async with connect(settings, mode) as c:
@@ -237,7 +244,7 @@ async def test_a_repeat_after_the_window_is_a_new_upload(
     emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(uploads, "REPEAT_WINDOW_SECONDS", 0.3)
-    settings = tool_settings(emulator, tmp_path)
+    settings = settings_for(emulator, tmp_path)
     args = {"paths": [str(make_media(tmp_path / "media"))]}
     async with connect(settings, "legacy") as c:
         first = (await c.call_tool("upload_media", args)).structured_content
@@ -250,7 +257,7 @@ async def test_a_repeat_after_the_window_is_a_new_upload(
 
 async def test_slow_link_import_runs_in_the_background(emulator: Emulator, tmp_path: Path) -> None:
     slow_uploads(emulator, 1.0)
-    settings = tool_settings(emulator, tmp_path, SHORT_BUDGET)
+    settings = settings_for(emulator, tmp_path, SHORT_BUDGET)
     args = {"urls": ["https://example.com/holiday.mp4"]}
     async with connect(settings, "legacy") as c:
         progress = Progress()

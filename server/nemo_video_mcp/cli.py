@@ -243,7 +243,9 @@ def sandboxed(settings: Settings, *, enabled: bool) -> Iterator[Settings]:
             emu = Emulator(EmulatorConfig(real_media=True, data_dir=folder))
         stack.enter_context(emu)
         log.warning(SANDBOX_NOTICE.format(url=emu.url, folder=folder))
-        yield settings.with_overrides(api_url=emu.url, state_dir=settings.state_dir / "sandbox", token=None)
+        yield settings.with_overrides(
+            api_url=emu.url, state_dir=settings.state_dir / "sandbox", token=None, sandbox=True
+        )
 
 
 if __name__ == "__main__":  # pragma: no cover - `python -m nemo_video_mcp` uses __main__.py

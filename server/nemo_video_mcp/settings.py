@@ -20,6 +20,7 @@ SKILLS: tuple[str, ...] = ("objectremover-video", "video-json-ai", "editor-remas
 DEFAULT_API_URL = "https://mega-api-prod.nemovideo.ai"
 WAIT_CEILING_SECONDS = 50.0
 DOWNLOAD_MAX_BYTES = 20 * 1024**3  # 20 GiB
+MAX_CONTACT_SHEET_FRAMES = 12
 
 SkillSlug = Literal["objectremover-video", "video-json-ai", "editor-remastered"]
 Platform = Literal["clawhub", "cursor", "unknown"]
@@ -50,6 +51,7 @@ ENV_VARS: dict[str, str] = {
     "NEMO_RECORD_TTL_HOURS": "record_ttl_hours",
     "NEMO_DOWNLOAD_MAX_BYTES": "download_max_bytes",
     "NEMO_DOWNLOAD_MAX_SECONDS": "download_max_seconds",
+    "NEMO_CONTACT_SHEET_FRAMES": "contact_sheet_frames",
     "NEMO_HTTP_TOKEN": "http_token",
     "NEMO_HTTP_ISOLATE_CLIENTS": "http_isolate_clients",
     "NEMO_LOG_LEVEL": "log_level",
@@ -127,7 +129,11 @@ class Settings(BaseModel):
     download_max_seconds: float = Field(default=3600.0, gt=0, le=7 * 24 * 3600.0)
     http_token: SecretStr | None = None  # one token, or several separated by commas (one per client)
     http_isolate_clients: bool = False
+    contact_sheet_frames: int = Field(default=6, ge=0, le=MAX_CONTACT_SHEET_FRAMES)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Not from the environment: `--sandbox` sets it (cli.sandboxed), so every result can say that
+    # it was simulated by the embedded emulator, not made by NemoVideo.
+    sandbox: bool = False
 
     @field_validator("api_url")
     @classmethod

@@ -1,6 +1,7 @@
 """The ASGI app: records every request, applies the generic faults, routes to the endpoints.
 
-Generic faults, taken per request in this order: `delay` (sleep, then go on), `hang` (read the
+Generic faults, taken per request in this order: `delay` (sleep, then go on), `hold` (wait until
+the test calls the fault's `release()`, then go on), `hang` (read the
 request, then never answer: the handler returns only when the client goes away or the emulator
 stops), `expire_token` (requests with an Authorization header: every token issued so far, static
 ones included, starts answering 1001), then the first of `http` / `envelope` / `reset`, which
@@ -100,6 +101,9 @@ class EmulatorApp:
                 pass
             QUIET.set(True)
             return True
+        hold = take({"hold"}, rec.method, rec.path)
+        if hold is not None:
+            await hold.until_released()
         if "authorization" in rec.headers and take({"expire_token"}, rec.method, rec.path) is not None:
             self.state.revoke_all()
         fault = take({"http", "envelope", "reset"}, rec.method, rec.path)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import threading
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -105,6 +108,7 @@ FaultKind = Literal[
     "delay",
     "hang",
     "trickle",
+    "hold",
     "sse_stall",
     "sse_drop",
     "sse_silent",
@@ -130,6 +134,7 @@ _PARAMS: dict[str, dict[str, Any]] = {
     # a download sent `chunk_bytes` at a time, `interval` seconds apart (without Content-Length
     # when `content_length` is False); `stop_after` bytes then drop the connection (None: finish)
     "trickle": {"chunk_bytes": 4096, "interval": 0.05, "content_length": True, "stop_after": None},
+    "hold": {},
     "sse_stall": {"after_events": 1, "seconds": 5.0},
     "sse_drop": {"after_events": 1},
     "sse_silent": {},
@@ -165,6 +170,8 @@ class Fault:
 
     `path` is a prefix of the request path (default: "/run_sse" for sse_* kinds, the render submit
     path for render_fail, every path otherwise); `method` narrows it (any method when None).
+    A `hold` keeps each request it takes waiting, before any answer, until `release()` (from any
+    thread): a test decides when the backend moves on instead of guessing how long it takes.
     """
 
     def __init__(
@@ -212,6 +219,31 @@ class Fault:
         self.times = times
         self.used = 0
         self.params: dict[str, Any] = merged
+        self._released = False
+        self._lock = threading.Lock()
+        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+
+    def release(self) -> None:
+        """Let the requests a `hold` keeps waiting (and any it takes later) go on; any thread."""
+        with self._lock:
+            self._released, waiters, self._waiters = True, self._waiters, []
+        for loop, waiter in waiters:
+            with contextlib.suppress(RuntimeError):  # the emulator stopped meanwhile
+                loop.call_soon_threadsafe(_wake, waiter)
+
+    @property
+    def released(self) -> bool:
+        return self._released
+
+    async def until_released(self) -> None:
+        """Return once `release()` has been called (at once if it has)."""
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+        with self._lock:
+            if self._released:
+                return
+            self._waiters.append((loop, waiter))
+        await waiter
 
     @property
     def remaining(self) -> int:
@@ -227,6 +259,11 @@ class Fault:
         extra = "".join(f", {k}={v!r}" for k, v in self.params.items())
         where = f"path={self.path!r}, method={self.method!r}"
         return f"Fault({self.kind!r}, {where}, used={self.used}/{self.times}{extra})"
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 def _default_path(kind: str) -> str:

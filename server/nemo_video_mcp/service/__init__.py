@@ -9,6 +9,11 @@ Import from here; the submodules (`_name.py`) are private to the package.
 from __future__ import annotations
 
 from ._generated import SavedItem, SavedView, SkippedItem
+from ._media_plan import PrepareProposal
+from ._media_prepare import PreparedInfo
+from ._media_probe import MediaProbe
+from ._preview_views import FramesOrigin, FramesRefused, FramesView, FrameView, PreviewFailed, SheetView
+from ._previews import MAX_VIEW_FRAMES
 from ._saved_files import SavedFile, SavedFileProblem, SavedFileRefused, read_saved_file, saved_file
 from ._store import Store
 from ._workspace import Workspace
@@ -20,6 +25,7 @@ from ._workspace_errors import (
     NoDownloadLink,
     NoSession,
     NotExportReady,
+    PrepareFailed,
     Problem,
     RenderMissing,
     ReplacementFailed,
@@ -46,6 +52,9 @@ from ._workspace_views import (
     ExportFormat,
     ExportQuality,
     FileView,
+    PrepareStatus,
+    PrepareView,
+    ProbedFile,
     Progress,
     ProgressFn,
     ProgressStage,
@@ -62,6 +71,7 @@ from ._workspace_views import (
 )
 
 __all__ = [
+    "MAX_VIEW_FRAMES",
     "BadRequest",
     "CancelOutcome",
     "CancelView",
@@ -71,11 +81,23 @@ __all__ = [
     "ExportQuality",
     "ExportUnconfirmed",
     "FileView",
+    "FrameView",
+    "FramesOrigin",
+    "FramesRefused",
+    "FramesView",
     "HandleKind",
+    "MediaProbe",
     "MediaRefused",
     "NoDownloadLink",
     "NoSession",
     "NotExportReady",
+    "PrepareFailed",
+    "PrepareProposal",
+    "PrepareStatus",
+    "PrepareView",
+    "PreparedInfo",
+    "PreviewFailed",
+    "ProbedFile",
     "Problem",
     "Progress",
     "ProgressFn",
@@ -93,6 +115,7 @@ __all__ = [
     "SessionGone",
     "SessionReplaced",
     "SessionUnusable",
+    "SheetView",
     "ShuttingDown",
     "SkippedItem",
     "StateView",

@@ -118,7 +118,7 @@ class MediaPolicy:
         self._check_size(before.st_size, shown)
         kind = FORMATS[ext][0]
         media = MediaFile(real, before.st_size, ext, kind, identity(before), shown)
-        fd = self._open_same(media)
+        fd = self.open_descriptor(media)
         os.close(fd)
         return media
 
@@ -127,7 +127,7 @@ class MediaPolicy:
         """The checked file, open: `target` is a path (checked now) or what `check` returned (opened
         only if the name still leads to that very file). `MediaRejected` when it may not be read."""
         media = self.check(target) if isinstance(target, str) else target
-        fd = self._open_same(media)
+        fd = self.open_descriptor(media)
         try:
             size = os.fstat(fd).st_size
             self._check_size(size, media.given)
@@ -138,7 +138,7 @@ class MediaPolicy:
         with file:
             yield CheckedFile(replace(media, size=size), file)
 
-    def _open_same(self, media: MediaFile) -> int:
+    def open_descriptor(self, media: MediaFile) -> int:
         """A descriptor for `media.path` if it is still the file that was checked (never through a
         symlink, a regular file, its first bytes those of its extension's family); else refused."""
         shown = media.given or str(media.path)

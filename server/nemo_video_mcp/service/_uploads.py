@@ -1,6 +1,9 @@
 """Uploads: local files and links added to a session, sent in the background, watched by the calls.
 
-Every input is checked before any byte leaves (one refusal means nothing is uploaded). The upload
+Every input is checked before any byte leaves (one refusal means nothing is uploaded): each local
+file passes the media policy and is probed (in a worker thread, through the one checked open of
+`_media_access`); one FFmpeg cannot read is refused, and one over the size limit is refused with
+its facts and the preparation that would fit it. The upload
 then runs in the workspace's task group: a tool call waits at most its budget and reports the bytes
 sent meanwhile; cancelling the call stops the wait, not the upload. The same inputs (session,
 resolved file paths with their size and modification time, links; any order) join the upload
@@ -24,7 +27,11 @@ import anyio
 
 from ..backend import Draft, NemoError, OpenFile, TransportError, UploadedFile
 from ..logs import get_logger
+from ._media_access import open_checked
+from ._media_base import MediaError
+from ._media_plan import PrepareProposal, propose_fit
 from ._media_policy import MediaFile, MediaPolicy, MediaRejected
+from ._media_probe import MediaProbe, probe
 from ._sessions import SessionRef
 from ._work_context import WorkContext, Worker
 from ._workspace_errors import (
@@ -37,7 +44,7 @@ from ._workspace_errors import (
     UploadUnconfirmed,
     WorkspaceError,
 )
-from ._workspace_views import CancelView, FileView, Progress, ProgressFn, UploadStage, UploadView
+from ._workspace_views import CancelView, FileView, ProbedFile, Progress, ProgressFn, UploadStage, UploadView
 from ._workspace_wait import Reporter, clamp_budget, wait_with_progress
 
 log = get_logger(__name__)
@@ -57,6 +64,7 @@ class _Upload:
     files: list[MediaFile]
     urls: list[str]
     total: int  # file bytes to send
+    probed: tuple[ProbedFile, ...] = ()
     sent: int = 0
     stage: UploadStage = "uploading"
     started: float = field(default_factory=anyio.current_time)
@@ -111,7 +119,7 @@ class Uploads(Worker):
         if len(paths) + len(urls) > MAX_INPUTS:
             raise BadRequest("too_many_inputs", value=str(len(paths) + len(urls)), limit=MAX_INPUTS)
         # the checks read the disk (and may search the media folders for similar names): off the loop
-        files, links = await anyio.to_thread.run_sync(self._check, paths, urls)
+        files, probed, links = await anyio.to_thread.run_sync(self._check, paths, urls)
         ref = await self._sessions.resolve(session_id, skill, owner)
         key = await anyio.to_thread.run_sync(_key, ref.session_id, files, links)
         self._prune()
@@ -125,7 +133,7 @@ class Uploads(Worker):
                 raise job.error
             return self._view(job, repeat=True)
         if job is None:
-            job = self._start(ref, key, files, links)
+            job = self._start(ref, key, files, links, probed)
         return await self._wait(job, progress)
 
     def ensure_idle(self, ref: SessionRef) -> None:
@@ -172,30 +180,60 @@ class Uploads(Worker):
 
     # checks, before anything is sent ------------------------------------------------------
 
-    def _check(self, paths: Sequence[str], urls: Sequence[str]) -> tuple[list[MediaFile], list[str]]:
+    def _check(
+        self, paths: Sequence[str], urls: Sequence[str]
+    ) -> tuple[list[MediaFile], tuple[ProbedFile, ...], list[str]]:
+        """Runs in a worker thread: the policy and the probe read the file system."""
         if not paths and not urls:
             raise BadRequest("nothing_to_upload")
         files: list[MediaFile] = []
+        probed: list[ProbedFile] = []
         rejected: list[tuple[str, str | None]] = []
         nearby = self._policy.nearby()  # one bounded search for similar names per call
+        facts: dict[str, MediaProbe] = {}
+        fits: dict[str, PrepareProposal] = {}
         for raw in paths:
             try:
-                files.append(self._policy.check(raw, nearby))
+                media = open_checked(self._policy, raw, nearby)
             except MediaRejected as exc:
                 rejected.append((raw, str(exc)))
+                continue
+            with media:
+                try:
+                    found = probe(media.fd, name=media.file.path.name)
+                except MediaError as exc:  # FFmpeg cannot read it: it would fail at NemoVideo too
+                    over = f"{media.over_limit} " if media.over_limit is not None else ""
+                    rejected.append((raw, f"{over}{exc}"))
+                    continue
+            if media.over_limit is not None:
+                rejected.append((raw, str(media.over_limit)))
+                facts[raw] = found
+                fit = propose_fit(found, max_bytes=self._policy.max_bytes)
+                if fit is not None:
+                    fits[raw] = fit
+                continue
+            files.append(media.file)
+            probed.append(ProbedFile(media.file.path, found))
         for url in urls:
             parts = urlsplit(url.strip())
             if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
                 rejected.append((url, None))  # not an http(s) link
         if rejected:
-            raise MediaRefused(rejected=rejected, total=len(paths) + len(urls))
-        return files, [u.strip() for u in urls]
+            raise MediaRefused(rejected=rejected, total=len(paths) + len(urls), probed=facts, fits=fits)
+        return files, tuple(probed), [u.strip() for u in urls]
 
     # jobs ----------------------------------------------------------------------------------
 
-    def _start(self, ref: SessionRef, key: UploadKey, files: list[MediaFile], urls: list[str]) -> _Upload:
+    def _start(
+        self,
+        ref: SessionRef,
+        key: UploadKey,
+        files: list[MediaFile],
+        urls: list[str],
+        probed: tuple[ProbedFile, ...],
+    ) -> _Upload:
         upload_id = f"upload_{uuid.uuid4().hex[:16]}"
-        job = _Upload(upload_id, key, ref, files, urls, total=sum(f.size for f in files))
+        job = _Upload(upload_id, key, ref, files, urls, total=sum(f.size for f in files), probed=probed)
         if not files:
             job.stage = "importing"
         self._jobs[key] = job
@@ -248,6 +286,7 @@ class Uploads(Worker):
             elapsed=now - job.started,
             repeated_after=ago,
             repeat_window=self._window,
+            probed=job.probed,
         )
 
     # the background upload -----------------------------------------------------------------

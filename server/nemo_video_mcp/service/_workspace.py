@@ -26,6 +26,8 @@ from ..settings import Settings
 from . import _generated
 from ._generated import SavedView
 from ._media_policy import MediaPolicy
+from ._prepares import Prepares, prepared_dir
+from ._previews import Previews
 from ._renders import Renders
 from ._saved_files import saved_file
 from ._sessions import Sessions
@@ -40,6 +42,7 @@ from ._workspace_views import (
     CreditsView,
     ExportFormat,
     ExportQuality,
+    PrepareView,
     ProgressFn,
     RenderFacts,
     RenderView,
@@ -68,14 +71,18 @@ class Workspace:
         self.settings = settings
         self._client = client
         self._store = store
-        self._policy = policy or MediaPolicy(settings.media_roots)
+        # uploads come from the media folders, and from the folder preparations are written to
+        self._policy = policy or MediaPolicy([*settings.media_roots, prepared_dir(settings.output_dir)])
         self._interval = progress_interval
         self.sessions = Sessions(settings, client, store)
         self.client = ""  # whose view this is ('' when clients are not kept apart; see `scoped`)
+        # contact sheets and frames of local files and saved exports (no backend call)
+        self.previews = Previews(settings, self._policy, store)
         self._stack: AsyncExitStack | None = None
         self._turns: Turns | None = None
         self._renders: Renders | None = None
         self._uploads: Uploads | None = None
+        self._prepares: Prepares | None = None
 
     async def __aenter__(self) -> Workspace:
         async with AsyncExitStack() as stack:
@@ -83,6 +90,8 @@ class Workspace:
             stack.callback(tg.cancel_scope.cancel)  # on close, background waits stop (records stay)
             work = WorkContext(self.settings, self._client, self._store, self.sessions, tg, self._interval)
             self._uploads = Uploads(work, self._policy)
+            self._prepares = Prepares(work, self._policy)
+            stack.callback(self._prepares.stop_all)  # runs first: transcodes stop at their next frame
             # no edit and no export while media is still uploading into the session
             self._turns = Turns(work, before_start=self._uploads.ensure_idle)
             self._renders = Renders(
@@ -147,6 +156,12 @@ class Workspace:
         return self._uploads
 
     @property
+    def prepares(self) -> Prepares:
+        if self._prepares is None:
+            raise RuntimeError("use `async with Workspace(...)` before calling it")
+        return self._prepares
+
+    @property
     def renders(self) -> Renders:
         if self._renders is None:
             raise RuntimeError("use `async with Workspace(...)` before calling it")
@@ -167,6 +182,35 @@ class Workspace:
         """Every input is checked before any byte leaves; one refusal means nothing is uploaded. The
         upload runs in the background: the view says `running` when the budget ran out first."""
         return await self.uploads.upload(paths, urls, session_id, skill, progress, owner=self.client)
+
+    # local preparations ---------------------------------------------------------------------
+
+    async def prepare(
+        self,
+        path: str,
+        *,
+        start: float | None = None,
+        end: float | None = None,
+        max_height: int | None = None,
+        max_size_mb: float | None = None,
+        cancel: bool = False,
+        progress: ProgressFn | None = None,
+    ) -> PrepareView:
+        """A video transcoded to fit an upload into the prepared folder of the output directory,
+        in the background (see `_prepares.py`); `cancel`: stop the one these arguments started."""
+        return await self.prepares.prepare(
+            path,
+            start=start,
+            end=end,
+            max_height=max_height,
+            max_size_mb=max_size_mb,
+            cancel=cancel,
+            progress=progress,
+        )
+
+    async def cancel_prepare(self, prepare_id: str) -> PrepareView:
+        """Stop a running preparation (its partial output is removed); a finished one is left as it is."""
+        return await self.prepares.cancel(prepare_id.strip())
 
     # edits ---------------------------------------------------------------------------------
 

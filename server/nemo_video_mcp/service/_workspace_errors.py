@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Literal
 
 from ..backend import Draft, NemoError, RenderFailed, TransportError
+from ._media_plan import PrepareProposal
+from ._media_probe import MediaProbe
 
 Problem = Literal[
     "empty_instruction",  # an edit with no words
@@ -20,10 +22,14 @@ Problem = Literal[
     "unknown_skill",  # value, choices: as above
     "not_a_session_id",  # value: what was given
     "unknown_item",  # value: the generated item asked for; choices: the items the session has
+    "bad_range",  # value: "<start>..<end>" (seconds) where the end is not after the start
+    "bad_size",  # value: the size limit asked for (MB); choices: the allowed bounds ("0", "500")
+    "bad_height",  # value: the picture height asked for (pixels), under 2
     "too_many_inputs",  # value: how many were given; limit: how many one call may carry
+    "nothing_to_cancel",  # value: the path of a file no preparation with these arguments is running for
 ]
 # handle: not one this server makes
-HandleKind = Literal["turn", "render", "session", "upload", "handle"]
+HandleKind = Literal["turn", "render", "session", "upload", "prepare", "handle"]
 StoreProblem = Literal[
     "corrupt",  # not a database, or damaged (truncated...)
     "newer_schema",  # written by a newer version of this server
@@ -126,12 +132,50 @@ class MediaRefused(WorkspaceError):
 
     `rejected` lists `(path or url, reason)` for every refused input (a link that is not http(s)
     has the reason `None`), of `total` inputs; nothing was uploaded.
+    `probed` has the facts of the refused files the probe could read (by the path as given), and
+    `fits` the preparation that would bring a file over the size limit under it.
     """
 
-    def __init__(self, *, rejected: list[tuple[str, str | None]], total: int) -> None:
+    def __init__(
+        self,
+        *,
+        rejected: list[tuple[str, str | None]],
+        total: int,
+        probed: dict[str, MediaProbe] | None = None,
+        fits: dict[str, PrepareProposal] | None = None,
+    ) -> None:
         super().__init__(f"{len(rejected)} of {total} input(s) refused")
         self.rejected = rejected
         self.total = total
+        self.probed = probed or {}
+        self.fits = fits or {}
+
+
+class PrepareFailed(WorkspaceError):
+    """A local file could not be prepared. `path` as given; `reason` says why and what to do (the
+    media policy's or the media work's own description of the file; no argument is named), `code`
+    its kind (the policy's or `MediaError.code`: undecodable, audio_only, still_image, bad_range,
+    too_small_budget, output_failed...). `started`: the work had begun (nothing was kept);
+    `probe`: the file's facts when it could be read; `fit`: a preparation that would work instead.
+    """
+
+    def __init__(
+        self,
+        *,
+        path: str,
+        reason: str,
+        code: str,
+        started: bool = False,
+        probe: MediaProbe | None = None,
+        fit: PrepareProposal | None = None,
+    ) -> None:
+        super().__init__(f"prepare {path!r} {'failed' if started else 'refused'}: {code}")
+        self.path = path
+        self.reason = reason
+        self.code = code
+        self.started = started
+        self.probe = probe
+        self.fit = fit
 
 
 class SessionReplaced(WorkspaceError):
@@ -239,7 +283,7 @@ class UploadCancelled(WorkspaceError):
 class ShuttingDown(WorkspaceError):
     """Background work was stopped because the server is shutting down."""
 
-    def __init__(self, work: Literal["upload"]) -> None:
+    def __init__(self, work: Literal["upload", "prepare"]) -> None:
         super().__init__(f"{work} stopped: shutting down")
         self.work = work
 

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..backend import AskQuestion, Draft, StateItem
+from ._media_prepare import PreparedInfo
+from ._media_probe import MediaProbe
 from ._records import TurnStatus
 
 __all__ = [
@@ -19,6 +21,9 @@ __all__ = [
     "ExportFormat",
     "ExportQuality",
     "FileView",
+    "PrepareStatus",
+    "PrepareView",
+    "ProbedFile",
     "Progress",
     "ProgressFn",
     "ProgressStage",
@@ -33,7 +38,9 @@ __all__ = [
     "UploadView",
 ]
 
-ProgressStage = Literal["editing", "uploading", "importing", "reading", "rendering", "downloading"]
+ProgressStage = Literal[
+    "editing", "uploading", "importing", "reading", "rendering", "downloading", "preparing", "queued"
+]  # preparing: a local transcode (done/total: frames); queued: it waits for another one to finish
 EditActivity = Literal[
     "waiting", "working", "writing", "recovering", "restarted"
 ]  # recovering: reading back a dropped run; restarted: watching a run a previous process started
@@ -49,7 +56,8 @@ class Progress:
     total: float | None = None  # bytes to send or receive, when known
     links: int = 0  # "importing": how many links
     activity: EditActivity = "waiting"  # "editing": what the backend is doing
-    detail: str | None = None  # "editing": the backend tool it runs; "rendering": its own status word
+    detail: str | None = None  # "editing": the backend tool it runs; "rendering": its own status word;
+    # "preparing"/"queued": the file's name
 
 
 # (progress, total or None, what is happening); progress only increases and never passes total
@@ -57,6 +65,7 @@ ProgressFn = Callable[[float, float | None, Progress], Awaitable[None]]
 
 UploadStatus = Literal["running", "completed"]
 UploadStage = Literal["uploading", "importing", "reading"]  # bytes, links, the timeline after
+PrepareStatus = Literal["running", "completed", "cancelled"]
 ExportFormat = Literal["mp4", "mov", "webm"]
 ExportQuality = Literal["low", "medium", "high"]
 # a backend `RenderPhase`, or "downloading" (rendered, the file is being saved here)
@@ -98,6 +107,14 @@ class FileView:
 
 
 @dataclass(frozen=True)
+class ProbedFile:
+    """A local file as the probe read it before anything was sent: `path` is its real path."""
+
+    path: Path
+    probe: MediaProbe
+
+
+@dataclass(frozen=True)
 class UploadView:
     session_id: str
     files: list[FileView]  # [] while running
@@ -111,6 +128,27 @@ class UploadView:
     elapsed: float  # seconds since the upload started
     repeated_after: float | None = None  # the same inputs again, this long after it finished
     repeat_window: float = 0.0  # seconds after an upload within which the same inputs get its result
+    probed: tuple[ProbedFile, ...] = ()  # the local files, as probed before the upload
+
+
+@dataclass(frozen=True)
+class PrepareView:
+    """A local preparation (a transcode fit for upload): running, finished, or cancelled."""
+
+    prepare_id: str
+    status: PrepareStatus
+    source: ProbedFile  # the original, as probed before the work started
+    output: PreparedInfo | None  # completed: the file written, as read back from it
+    frames_done: int
+    frames_expected: int
+    queued: bool  # running, but waiting for another preparation to finish first
+    elapsed: float  # seconds since it started (until it finished)
+    start: float | None  # what was asked for (None: not asked)
+    end: float | None
+    max_height: int | None
+    max_bytes: int
+    repeated_after: float | None = None  # the same request again, this long after it finished
+    cancel_came_late: bool = False  # a cancel arrived after it had finished: the file is kept
 
 
 @dataclass(frozen=True)
@@ -169,7 +207,7 @@ class CancelView:
     """What a cancel did to the work a handle names."""
 
     handle: str
-    kind: Literal["turn", "render", "upload"]
+    kind: Literal["turn", "render", "upload", "prepare"]
     outcome: CancelOutcome
     state: str  # the work's state now: cancelled, completed, failed, running...
     session_id: str | None

@@ -47,7 +47,7 @@ def percent(progress: float, total: float | None) -> str:
     return f"{math.floor(100 * progress / total)}%" if total else "?%"
 
 
-def progress_line(p: Progress, progress: float, total: float | None) -> str:
+def progress_line(p: Progress, progress: float, total: float | None) -> str:  # noqa: PLR0911 - one line per stage
     """The words sent with the notification `(progress, total)`: an export's percent is that number."""
     if p.stage == "editing":
         working = p.activity == "working"
@@ -60,6 +60,11 @@ def progress_line(p: Progress, progress: float, total: float | None) -> str:
         return f"exporting {percent(progress, total)}: downloading {size}"
     if p.stage == "uploading" and p.total:
         return f"uploading {bytes_sent(p.done, p.total)}"
+    if p.stage == "preparing":
+        frames = f"{p.done:.0f}/{p.total:.0f} frames" if p.total else f"{p.done:.0f} frames"
+        return f"preparing {quote(p.detail or '')}: {frames} ({elapsed_text(p.elapsed)})"
+    if p.stage == "queued":
+        return f"{quote(p.detail or '')} waits for another preparation to finish ({elapsed_text(p.elapsed)})…"
     if p.stage == "importing":
         return f"{importing(p.links)} ({elapsed_text(p.elapsed)})…"
     doing = "reading the timeline" if p.stage == "reading" else "uploading"

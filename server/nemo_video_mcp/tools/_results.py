@@ -5,11 +5,11 @@ each. The `_words` modules build these from the service's views."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
-from ..service import CancelOutcome, RenderState, TurnStatus, UploadStatus
+from ..service import CancelOutcome, FramesOrigin, PrepareStatus, RenderState, TurnStatus, UploadStatus
 
 # An entry of a list whose shape NemoVideo does not document (`video_infos`, `generated_media`): any
 # JSON value, passed on as it came, and said so in the schema (a schema with no keyword at all is
@@ -35,6 +35,42 @@ class _Out(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
+def _absent_when_none(value: Any) -> bool:
+    return value is None
+
+
+class _Result(_Out):
+    """A tool's whole result. `simulated` is set by the sandbox's label (`_simulated.py`) on every
+    result of a server started with --sandbox, and left out otherwise."""
+
+    simulated: bool | None = Field(
+        None,
+        exclude_if=_absent_when_none,
+        description="true: made by the sandbox (a local emulator of NemoVideo), not by NemoVideo; nothing "
+        "was sent to NemoVideo and no credits were spent. false: real local work on a sandbox server "
+        "(prepare_media, or cancel given a prepare_id). Absent when NemoVideo itself answered.",
+    )
+
+
+class PreviewOut(_Out):
+    """A contact sheet attached to the result as an image (JPEG)."""
+
+    file: str = Field(description="the file the frames are from")
+    times: list[float] = Field(
+        description="seconds of the frames, left to right then top to bottom (empty: a still image)"
+    )
+    columns: int
+    rows: int
+    width: int = Field(description="of the image, in pixels")
+    height: int = Field(description="of the image, in pixels")
+
+
+PREVIEWS_DESCRIPTION = (
+    "contact sheets attached to this result as images, in the same order: evenly spaced frames with "
+    "their times drawn on them, to look at (absent when none was made; the message says why)"
+)
+
+
 class UploadedFileOut(_Out):
     filename: str | None = Field(None, description="name NemoVideo gave the file")
     cdn_url: str | None = Field(None, description="where NemoVideo keeps the uploaded file")
@@ -43,7 +79,25 @@ class UploadedFileOut(_Out):
     height: int | None = Field(None, description="pixels, when known")
 
 
-class UploadResult(_Out):
+class MediaFactsOut(_Out):
+    """A local file as probed (headers only) before anything is sent or prepared."""
+
+    path: str = Field(description="the file's real path")
+    kind: Literal["video", "audio", "image"]
+    container: str = Field(description="e.g. MP4/MOV, Matroska/WebM, PNG image")
+    size_bytes: int
+    duration_seconds: float | None = Field(None, description="none for a still image")
+    video_codec: str | None = Field(None, description="FFmpeg's name: h264, hevc, vp9, png...")
+    width: int | None = Field(None, description="pixels, as displayed (after rotation)")
+    height: int | None = Field(None, description="pixels, as displayed (after rotation)")
+    rotation: int | None = Field(None, description="degrees the picture is turned for display")
+    frame_rate: float | None = Field(None, description="average frames per second")
+    variable_frame_rate: bool | None = Field(None, description="true: frame durations vary (phone video)")
+    audio_codec: str | None = Field(None, description="none: no sound")
+    summary: str = Field(description="the facts in one line")
+
+
+class UploadResult(_Result):
     session_id: str = Field(description="the session the files were added to")
     files: list[UploadedFileOut] = Field(description="the uploaded files; empty while running")
     status: UploadStatus = Field(
@@ -52,6 +106,45 @@ class UploadResult(_Out):
     )
     upload_id: str = Field(description="handle of this upload (its messages and errors name it)")
     progress: float | None = Field(None, description="percent of the bytes sent, 0-100 (none for links)")
+    local_files: list[MediaFactsOut] = Field(
+        default_factory=list, description="the local files as checked before sending (format, length, size)"
+    )
+    message: str = Field(description="what happened and what to do next")
+    previews: list[PreviewOut] | None = Field(
+        None, exclude_if=_absent_when_none, description=PREVIEWS_DESCRIPTION
+    )
+
+
+class PreparedOut(_Out):
+    """The file prepare_media wrote, as read back from it."""
+
+    path: str
+    size_bytes: int
+    duration_seconds: float
+    width: int
+    height: int
+    video_codec: str
+    audio_codec: str | None = Field(None, description="none: the original has no sound")
+    frames: int = Field(description="video frames written")
+    start_seconds: float = Field(description="where in the original it starts")
+    end_seconds: float = Field(description="where in the original it ends")
+    rotation_applied: int = Field(description="degrees the pictures were turned to be upright")
+
+
+class PrepareResult(_Result):
+    prepare_id: str = Field(description="handle of this preparation (its messages name it)")
+    status: PrepareStatus = Field(
+        description="running: still working in the background; call prepare_media again with the same "
+        "arguments to keep waiting (nothing is done twice)"
+    )
+    source: MediaFactsOut = Field(description="the original, as probed (it is never modified)")
+    output_path: str | None = Field(
+        None, description="the prepared file (completed): upload it with upload_media"
+    )
+    output: PreparedOut | None = Field(None, description="the prepared file's facts (completed)")
+    frames_done: int
+    frames_expected: int
+    progress: float | None = Field(None, description="percent of the frames done, 0-100")
     message: str = Field(description="what happened and what to do next")
 
 
@@ -62,7 +155,7 @@ class QuestionOut(_Out):
     allow_free_text: bool = Field(True, description="an answer in the user's own words is accepted")
 
 
-class EditResult(_Out):
+class EditResult(_Result):
     session_id: str
     turn_id: str = Field(description="handle of this edit: pass it to get_edit_result while it is running")
     status: TurnStatus = Field(
@@ -103,7 +196,7 @@ class TrackOut(_Out):
     segments: list[SegmentOut]
 
 
-class StateResult(_Out):
+class StateResult(_Result):
     session_id: str | None = Field(description="the session read; none when the skill has no session yet")
     timeline: str = Field(description="one-line summary of the timeline")
     tracks: list[TrackOut]
@@ -124,7 +217,7 @@ class StateResult(_Out):
     analyses_note: str | None = Field(None, description="set when video_analyses was cut to fit")
 
 
-class ExportResult(_Out):
+class ExportResult(_Result):
     render_id: str = Field(description="handle of this render: pass it to get_export_status")
     session_id: str
     status: RenderState
@@ -139,6 +232,9 @@ class ExportResult(_Out):
         description="media the timeline names by a NemoVideo sandbox path that no uploaded file matched",
     )
     message: str = Field(description="what happened and what to do next")
+    previews: list[PreviewOut] | None = Field(
+        None, exclude_if=_absent_when_none, description=PREVIEWS_DESCRIPTION
+    )
 
 
 class SavedOut(_Out):
@@ -148,7 +244,7 @@ class SavedOut(_Out):
     size: int = Field(description="bytes")
 
 
-class SaveResult(_Out):
+class SaveResult(_Result):
     session_id: str
     folder: str = Field(description="the output folder")
     saved: list[SavedOut]
@@ -156,9 +252,11 @@ class SaveResult(_Out):
     message: str = Field(description="what happened and what to do next")
 
 
-class CancelResult(_Out):
+class CancelResult(_Result):
     handle: str
-    kind: str = Field(description="what the handle named: render, upload or turn (an edit)")
+    kind: str = Field(
+        description="what the handle named: render, upload, prepare (a media preparation) or turn (an edit)"
+    )
     outcome: CancelOutcome = Field(
         description="cancelled; already_finished (nothing to stop); not_cancellable (an edit already sent)"
     )
@@ -166,7 +264,30 @@ class CancelResult(_Out):
     message: str = Field(description="what happened")
 
 
-class CreditsResult(_Out):
+class CreditsResult(_Result):
     available: float
     frozen: float = Field(description="credits held by work still running")
     total: float
+
+
+class FrameOut(_Out):
+    """One frame attached to the result as an image (JPEG)."""
+
+    requested_s: float = Field(description="the time asked for, in seconds")
+    shown_s: float = Field(description="when the frame shown at that time starts, in seconds")
+    width: int = Field(description="of the image, in pixels")
+    height: int = Field(description="of the image, in pixels")
+
+
+class FramesResult(_Result):
+    file: str = Field(description="the file the frames are from")
+    source: FramesOrigin = Field(
+        description="media: a file in the media folders; output: a file in the output folder; "
+        "render: the file saved for render_id"
+    )
+    render_id: str | None = None
+    frames: list[FrameOut] = Field(
+        description="the frames attached as images, in the order asked (empty: a contact sheet was asked for)"
+    )
+    sheet: PreviewOut | None = Field(None, description="the contact sheet attached, when no times were given")
+    message: str = Field(description="what the images show and what to do next")

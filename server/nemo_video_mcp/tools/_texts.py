@@ -34,12 +34,16 @@ Workflow:
 3. get_state: the timeline as it is now (what is on it, whether it can be exported).
 4. export_video: renders the timeline and saves the video into the user's output folder; if
    status is not "completed" yet, call get_export_status(render_id). Export costs no credits.
+5. view_frames: frames of a local video or of a saved export, as images (a completed upload and a
+   saved export attach a contact sheet too): look at them to check an edit, and say what you see.
 If an edit returns status "needs_answer", NemoVideo asked a question before going on: ask the user
 (the questions are in the result) and send their answer with send_edit in the same session.
-save_generated saves generated media and video analyses into the output folder; cancel(handle)
-stops an export or an upload. check_credits shows the balance.
-Edits take 10-30 s, exports 30-90 s, large uploads minutes; no
-call blocks longer than its wait budget, and the work goes on in the background meanwhile.
+A local video too large for NemoVideo (over 500 MB: upload_media's refusal gives the exact call)
+can be made fit first with prepare_media (trim, scale down, compress; done on this machine, no
+credits), then the file it makes uploaded. save_generated saves generated media and video analyses
+into the output folder; cancel(handle) stops an export, an upload or a preparation. check_credits
+shows the balance. Edits take 10-30 s, exports 30-90 s, large uploads minutes; no call blocks longer
+than its wait budget, and the work goes on in the background meanwhile.
 
 {SKILL_GUIDE}
 {HANDLES}
@@ -52,13 +56,30 @@ UPLOAD = (
     "Add media (video, images, audio) to a NemoVideo session. `paths`: local files, which must lie in "
     "the folders the user allowed (every path is checked before anything is sent; if one is refused, "
     "nothing is uploaded and each refusal is explained). `urls`: http(s) links NemoVideo downloads "
-    "itself. Supported: mp4 mov avi webm mkv jpg png gif webp mp3 wav m4a aac, 500 MB per file. "
+    "itself. Supported: mp4 mov avi webm mkv jpg png gif webp mp3 wav m4a aac, 500 MB per file "
+    "(each file is probed first: its format, length and size are in `local_files`; a larger video is "
+    "refused with the prepare_media call that makes it fit). "
     "The upload runs in the background: if `status` is 'running' when the call returns (a large file "
     "on a slow connection), call upload_media again with the same arguments to keep waiting; it joins "
     "the running upload and never sends the files twice (the same call repeated within 10 minutes of "
     "finishing returns that result). Send edits to the session only once the upload is 'completed'. "
     f"{SKILL_GUIDE} Pass `skill` on the first call of a new task; later calls follow the session. "
     f"{HANDLES}"
+)
+
+PREPARE_MEDIA = (
+    "Make a local video fit for upload, on this machine (no credits, nothing sent): transcodes it to "
+    "H.264 + AAC MP4, optionally trimmed to [start_seconds, end_seconds) (frame-accurate), scaled down to "
+    "`max_height` (aspect kept, never up; a phone video's rotation is applied) and under `max_size_mb` "
+    "(default 500, the upload limit; the bitrate is chosen from the duration, sound kept). `path` must "
+    "lie in the folders the user allowed (checked like upload_media, but any size: this is for files "
+    "too large to upload). The result goes to a new file in the `prepared` folder of the output folder "
+    "(never over another file; the original is never modified) and says its path: upload it with "
+    "upload_media. When upload_media refuses a file as too large, its message gives the exact "
+    "prepare_media call that fits. Videos only: images and sound upload as they are. It runs in the "
+    "background: if `status` is 'running', call prepare_media again with the same arguments to keep "
+    "waiting (never started twice; repeated after it finished, it returns the same file at once); the "
+    "same arguments with cancel=true stop it."
 )
 
 SEND_EDIT = (
@@ -124,8 +145,19 @@ SAVE_GENERATED = (
 )
 
 CANCEL = (
-    "Stop work by its handle: a render_id (the export stops at NemoVideo and is marked cancelled) or an "
-    "upload_id (the upload of this server stops before NemoVideo confirms it). Cancelling work that already "
+    "Stop work by its handle: a render_id (the export stops at NemoVideo and is marked cancelled), an "
+    "upload_id (the upload of this server stops before NemoVideo confirms it) or a prepare_id "
+    "(prepare_media's work on this machine stops; no partial file is left). Cancelling work that already "
     "ended is a harmless no-op that says how it ended. An edit (turn_id) cannot be stopped once sent: "
     "NemoVideo offers no way to stop a run."
+)
+
+VIEW_FRAMES = (
+    "Look at a video: the frames at the times asked for (`at_seconds`, up to 6), each attached as an "
+    "image (JPEG), or with no times a contact sheet (one image of evenly spaced frames, each with its "
+    "time drawn on it). Give `path` (a video or image file in the folders the user allowed for uploads, "
+    "or a video in the output folder) or `render_id` (the file export_video saved for that render). "
+    "Use it to check an edit (e.g. whether the removed object is gone) and say what you see. Reads "
+    "local files only: nothing is sent to NemoVideo, no credits are spent. upload_media and a saved "
+    "export already attach a contact sheet of the file."
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..service import UploadView
+from ._media_words import checked_sentence, probed_out
 from ._progress_words import bytes_sent, elapsed_text, importing
 from ._results import UploadedFileOut, UploadResult
 
@@ -32,7 +33,7 @@ def message(view: UploadView) -> str:
             f"and links within {view.repeat_window / 60:.0f} minutes of an upload get its result). "
             + following
         )
-    return f"Uploaded {len(view.files)} file(s) to session {sid}. {following}"
+    return f"Uploaded {len(view.files)} file(s) to session {sid}.{checked_sentence(view.probed)} {following}"
 
 
 def upload_result(view: UploadView) -> UploadResult:
@@ -42,5 +43,6 @@ def upload_result(view: UploadView) -> UploadResult:
         status=view.status,
         upload_id=view.upload_id,
         progress=view.progress,
+        local_files=[probed_out(p) for p in view.probed],
         message=message(view),
     )

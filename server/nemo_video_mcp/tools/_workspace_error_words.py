@@ -10,10 +10,12 @@ from ..echo import INSTRUCTION_CHARS, bounded, shorten
 from ..service import (
     BadRequest,
     ExportUnconfirmed,
+    FramesRefused,
     MediaRefused,
     NoDownloadLink,
     NoSession,
     NotExportReady,
+    PrepareFailed,
     RenderMissing,
     ReplacementFailed,
     SessionGone,
@@ -30,6 +32,8 @@ from ..service import (
     UploadUnconfirmed,
     WorkspaceError,
 )
+from ._frame_words import frames_refused
+from ._media_words import prepare_bad_request, prepare_failed, refused_file_lines
 from ._progress_words import bytes_sent, elapsed_text
 from ._store_words import store_unavailable
 from ._timeline_words import summary
@@ -69,10 +73,15 @@ def unknown_handle(exc: UnknownHandle) -> str:
                 f"No upload {handle!r} is known to this server (uploads are remembered 10 minutes after "
                 "they end, and not across a restart)."
             )
+        case "prepare":
+            return (
+                f"No preparation {handle!r} is known (preparations are remembered in memory for a day, and "
+                "a restart forgets them). Call prepare_media again to prepare the file."
+            )
         case "handle":
             return (
                 f"{handle!r} is not a handle of this server: give a render_id (render_...), an upload_id "
-                "(upload_...) or a turn_id (turn_...) a result returned."
+                "(upload_...), a prepare_id (prepare_...) or a turn_id (turn_...) a result returned."
             )
 
 
@@ -120,10 +129,16 @@ def bad_request(exc: BadRequest) -> str:  # noqa: PLR0911 - one sentence per pro
                 f"Too many files and links in one call ({exc.value}); nothing was uploaded. Upload at most "
                 f"{exc.limit} per call: split them over several upload_media calls."
             )
+        case _:
+            return prepare_bad_request(exc) or f"The request cannot be acted on ({exc.problem})."
 
 
 def media_refused(exc: MediaRefused) -> str:
-    items = [f"- {shorten(item)}: {reason or NOT_A_LINK}" for item, reason in exc.rejected]
+    items = [
+        f"- {shorten(item)}: {reason or NOT_A_LINK}"
+        + refused_file_lines(item, exc.probed.get(item), exc.fits.get(item))
+        for item, reason in exc.rejected
+    ]
     lines = "\n".join(bounded(items))
     return (
         f"Nothing was uploaded: {len(exc.rejected)} of {exc.total} input(s) were refused.\n{lines}\n"
@@ -160,6 +175,10 @@ def workspace_error(exc: WorkspaceError, describe: Describe) -> str:  # noqa: PL
         return store_unavailable(exc)
     if isinstance(exc, MediaRefused):
         return media_refused(exc)
+    if isinstance(exc, PrepareFailed):
+        return prepare_failed(exc)
+    if isinstance(exc, FramesRefused):
+        return frames_refused(exc)
     if isinstance(exc, UnknownHandle):
         return unknown_handle(exc)
     if isinstance(exc, UnknownSession):
@@ -239,7 +258,8 @@ def workspace_error(exc: WorkspaceError, describe: Describe) -> str:  # noqa: PL
             f"get_export_status(render_id={exc.render_id!r}, download=true) in a minute to try again."
         )
     if isinstance(exc, ShuttingDown):
-        return "The upload was stopped: the server is shutting down."
+        work = "preparation" if exc.work == "prepare" else exc.work
+        return f"The {work} was stopped: the server is shutting down."
     if isinstance(exc, ExportUnconfirmed):
         return (
             f"{describe(exc.cause)} The export may have started anyway: call get_export_status(render_id="

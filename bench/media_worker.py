@@ -1,0 +1,67 @@
+"""`python -m bench.media_worker`: runs the media functions for bench/media.py, one JSON command per
+line on stdin, one JSON answer per line on stdout. A process of its own, kept running (as the
+server would be), so that its peak RSS is the media work's and its start-up is not timed.
+
+Commands: {"op": "probe", "path": p, "reps": n} → {"ms": [per call]} (through a descriptor, as
+the server will call it); {"op": "sheet", "path": p, "count": n} → {"seconds", "bytes", "times"};
+{"op": "prepare", "path": p, "dest": d, "start", "end", "max_height"} → {"seconds", "info"}.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from typing import Any
+
+from nemo_video_mcp.service._media_prepare import prepare
+from nemo_video_mcp.service._media_probe import probe
+from nemo_video_mcp.service._media_sheet import contact_sheet
+
+
+def _run(cmd: dict[str, Any]) -> dict[str, Any]:
+    op = cmd["op"]
+    fd = os.open(cmd["path"], os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    try:
+        if op == "probe":
+            ms = []
+            for _ in range(int(cmd.get("reps", 1))):
+                t = time.perf_counter()
+                probe(fd, name="bench")
+                ms.append((time.perf_counter() - t) * 1000)
+            return {"ms": ms}
+        if op == "sheet":
+            t = time.perf_counter()
+            sheet = contact_sheet(fd, count=int(cmd.get("count", 6)), name="bench")
+            return {"seconds": time.perf_counter() - t, "bytes": len(sheet.jpeg), "times": list(sheet.times)}
+        if op == "prepare":
+            t = time.perf_counter()
+            info = prepare(
+                fd,
+                cmd["dest"],
+                start=cmd.get("start"),
+                end=cmd.get("end"),
+                max_height=cmd.get("max_height"),
+                name="bench",
+            )
+            seconds = time.perf_counter() - t
+            return {"seconds": seconds, "info": {k: str(v) for k, v in info.facts().items()}}
+        raise ValueError(f"unknown op {op!r}")
+    finally:
+        os.close(fd)
+
+
+def main() -> int:
+    for line in sys.stdin:
+        try:
+            answer = _run(json.loads(line))
+        except Exception as exc:
+            answer = {"error": f"{type(exc).__name__}: {exc}"}
+        sys.stdout.write(json.dumps(answer) + "\n")
+        sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
