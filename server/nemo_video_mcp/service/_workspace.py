@@ -286,13 +286,20 @@ class Workspace:
 
     @within_budget
     async def cancel(self, handle: str) -> CancelView:
-        """Stop the work a handle names: a render (NemoVideo's cancel) or an upload of this server.
-        An edit already sent cannot be stopped (`not_cancellable`); finished work is left as it is."""
+        """Stop the work a handle names: a render (NemoVideo's cancel), an upload of this server or a
+        local preparation (`cancel_prepare`). An edit already sent cannot be stopped
+        (`not_cancellable`); finished work is left as it is."""
         handle = handle.strip()
         if handle.startswith("render_"):
             return await self.renders.cancel(handle, owner=self.client)
         if handle.startswith("upload_"):
             return await self.uploads.cancel(handle, owner=self.client)
+        if handle.startswith("prepare_"):
+            was_over = self.prepares.finished(handle)
+            prepared = await self.cancel_prepare(handle)
+            over = was_over or prepared.status != "cancelled"  # it finished before the stop took
+            ended: CancelOutcome = "already_finished" if over else "cancelled"
+            return CancelView(handle, "prepare", ended, prepared.status, None)
         if handle.startswith("turn_"):
             view = await self.turns.result(handle, 0, None, owner=self.client)
             outcome: CancelOutcome = "not_cancellable" if view.status == "running" else "already_finished"

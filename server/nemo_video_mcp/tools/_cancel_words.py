@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..service import CancelView
 from ._results import CancelResult
 
-_NOUN = {"render": "export", "upload": "upload", "turn": "edit"}
+_NOUN = {"render": "export", "upload": "upload", "prepare": "preparation", "turn": "edit"}
 
 
 def message(view: CancelView) -> str:
@@ -14,6 +14,11 @@ def message(view: CancelView) -> str:
         case "cancelled":
             if view.kind == "render":
                 return f"The export {view.handle} was cancelled. Call export_video to render again."
+            if view.kind == "prepare":
+                return (
+                    f"The preparation {view.handle} was stopped and its partial file removed; the original "
+                    "is untouched. Call prepare_media again to prepare the file."
+                )
             return (
                 f"The upload {view.handle} was stopped before NemoVideo confirmed it (if it had been sent "
                 "whole, NemoVideo may still add it: get_state shows the session's media). Call upload_media "
