@@ -44,11 +44,21 @@ TOOLS = (
     "get_state",
     "export_video",
     "get_export_status",
+    "save_generated",
+    "cancel",
     "check_credits",
 )
 # local work on this machine: no NemoVideo endpoint to fault (proved below with none reachable)
 LOCAL_TOOLS = {"prepare_media", "view_frames"}
-SESSION_TOOLS = {"upload_media", "send_edit", "get_edit_result", "get_state", "export_video"}
+SESSION_TOOLS = {
+    "upload_media",
+    "send_edit",
+    "get_edit_result",
+    "get_state",
+    "export_video",
+    "save_generated",
+}
+READ_ONLY_SESSION_TOOLS = {"get_state", "save_generated"}  # a lost session is reported, never replaced
 EDIT_TOOLS = {"send_edit", "get_edit_result"}
 EXPORT_TOOLS = {"export_video", "get_export_status"}
 GENERIC = (
@@ -69,6 +79,8 @@ TARGET: dict[str, tuple[str, str]] = {
     "get_state": (STATE, "GET"),
     "export_video": (RENDER, "POST"),
     "get_export_status": (RENDER + "/", "GET"),
+    "save_generated": (STATE, "GET"),
+    "cancel": (RENDER + "/", "POST"),  # the cancel endpoint (a submit is POSTed to RENDER itself)
     "check_credits": (CREDITS, "GET"),
 }
 
@@ -137,6 +149,7 @@ RESET = ("could not reach NemoVideo", "Check the internet connection")
 TIMEOUT = ("did not answer in time", "Try again")
 AUTH = ("code 1001", "NEMO_TOKEN")
 LOST = ("code 1002", "was created and is now the current one", "Last known timeline of the lost session")
+LOST_READ = ("code 1002", "This read replaced nothing", "Last known timeline of the lost session")
 CREDITS_LINK = ("code 2001", "https://nemovideo.com/register?bind=anon_")
 PLAN = ("HTTP 402", "register or upgrade your plan to unlock export", "not a credits problem")
 FORMATS = (
@@ -209,7 +222,9 @@ EXPECTED: dict[str, dict[str, Expect]] = {
     },
     "send_edit": _EDIT,
     "get_edit_result": _EDIT,
-    "get_state": {**_READ, "1002": _err(*LOST, TIMELINE)},
+    "get_state": {**_READ, "1002": _err(*LOST_READ, TIMELINE)},
+    "save_generated": {**_READ, "1002": _err(*LOST_READ, TIMELINE)},
+    "cancel": {**_READ, "429 with a long Retry-After": _err(*RATE)},
     "export_video": {
         **_BILLED,
         "402": _err(*PLAN),
@@ -281,6 +296,7 @@ async def _setup(c: Client, case: Case, tmp: Path) -> None:
 SIMPLE_CALLS: dict[str, dict[str, Any]] = {
     "send_edit": {"instruction": "add music"},
     "get_state": {},
+    "save_generated": {},
     "export_video": {},
     "check_credits": {},
 }
@@ -302,6 +318,8 @@ async def _call(c: Client, case: Case, tmp: Path) -> Any:
     started = await c.call_tool("export_video", {"wait_seconds": 0})
     assert not started.is_error, text_of(started)
     case.handle = started.structured_content["render_id"]
+    if tool == "cancel":
+        return await c.call_tool("cancel", {"handle": case.handle})
     return await c.call_tool("get_export_status", {"render_id": case.handle})
 
 
@@ -323,12 +341,16 @@ def _check_outcome(case: Case, result: Any) -> None:
         if tool in EXPORT_TOOLS:
             assert out["status"] == "completed", out
             assert Path(out["path"]).read_bytes() == emu.render_content()
+        if tool == "cancel":
+            assert out["outcome"] == "cancelled", out
     for phrase in expect.says:
         assert phrase.lower() in text.lower(), f"{phrase!r} not in {text!r}"
     if "code 2001" in expect.says:  # the link binds this anonymous user's work
         user = next(iter(emu.users))
         assert f"https://nemovideo.com/register?bind={user}" in text
-    if "code 1002" in expect.says:
+    if tool in READ_ONLY_SESSION_TOOLS and "code 1002" in expect.says:
+        assert set(emu.sessions) == {case.sid}, "a read must not create a session"
+    elif "code 1002" in expect.says:
         match = re.search(r"session (\d{19}) was created", text)
         assert match, text
         assert match.group(1) in emu.sessions
@@ -402,6 +424,8 @@ async def _run_case(emu: Emulator, tmp: Path, tool: str, fault: str, mode: str) 
         emu.config.edit_seconds = 1.0
     if tool == "get_export_status":
         emu.config.render_seconds = 1.0
+    if tool == "cancel":
+        emu.config.render_seconds = 20.0  # still running when it is cancelled
     settings = settings_for(emu, tmp)
     async with connect(settings, mode) as c:
         await _setup(c, case, tmp)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from nemo_video_mcp.emulator import Emulator
-from nemo_video_mcp.service._records import MIGRATIONS
+from nemo_video_mcp.service._records import MIGRATIONS, SCHEMA_VERSION
 from nemo_video_mcp.service._store import DB_FILENAME, Store
 from support_common import connect, settings_for
 
@@ -56,7 +56,7 @@ def test_schema_1_records_are_migrated(tmp_path: Path) -> None:
     finally:
         store.close()
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
 @pytest.mark.anyio
@@ -70,3 +70,51 @@ async def test_a_turn_recorded_before_the_upgrade_is_reported_as_it_was(
     out = result.structured_content
     assert out is not None
     assert (out["status"], out["reply"], out["changes"]) == ("completed", OLD_REPLY, OLD_CHANGES)
+
+
+def test_a_schema_3_database_keeps_its_owners_and_gains_the_question_columns(tmp_path: Path) -> None:
+    """Schema 3 (sessions owned per client) upgrades to the latest: each client keeps its sessions and
+    current session, and a turn can then end in a question that survives a reopening."""
+    path = tmp_path / "state" / DB_FILENAME
+    path.parent.mkdir(parents=True)
+    skill, now = "objectremover-video", time.time()
+    with sqlite3.connect(path) as conn:
+        for migration in MIGRATIONS[:3]:
+            conn.executescript(migration)
+        conn.execute("PRAGMA user_version = 3")
+        conn.execute(
+            "INSERT INTO sessions (session_id, skill, created_at, updated_at, lost, owner) "
+            "VALUES (?, ?, ?, ?, 0, 'client-a')",
+            (SID, skill, now, now),
+        )
+        conn.execute("INSERT INTO current (owner, skill, session_id) VALUES ('client-a', ?, ?)", (skill, SID))
+        conn.execute(
+            "INSERT INTO turns (turn_id, session_id, skill, instruction, status, created_at) "
+            "VALUES ('turn_ask', ?, ?, 'remove the car', 'running', ?)",
+            (SID, skill, now),
+        )
+    store = Store(path)
+    try:
+        current = store.current(skill, owner="client-a")
+        assert current is not None
+        assert current.session_id == SID
+        assert store.current(skill) is None  # another client's current session is not ours
+        assert [s.session_id for s in store.known_sessions(owner="client-a")] == [SID]
+        assert store.known_sessions() == []
+        asked = {"title": "", "questions": [{"prompt": "Which car?", "options": []}]}
+        store.update_turn("turn_ask", status="needs_answer", ending="needs_answer", asked=asked)
+    finally:
+        store.close()
+    store = Store(path)
+    try:
+        turn = store.get_turn("turn_ask")
+        assert turn is not None
+        assert turn.status == "needs_answer"
+        assert turn.asked == asked
+        newest = store.newest_turn(SID)
+        assert newest is not None
+        assert newest.turn_id == "turn_ask"
+    finally:
+        store.close()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION

@@ -358,3 +358,50 @@ async def test_running_preparation_is_joined_answered_again_and_cancelled(
         assert changed.structured_content["prepare_id"] != out["prepare_id"]
         assert Path(changed.structured_content["output_path"]).name == "IMG_4K-prepared (3).mp4"
     assert emulator.requests == []
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_the_cancel_tool_stops_a_preparation_by_its_prepare_id(
+    emulator: Emulator, tmp_path: Path, made: dict[str, MadeVideo], mode: str
+) -> None:
+    """Issue 11's one `cancel(handle)` tool stops prepare_media's work too (the same stop as
+    prepare_media's own `cancel: true`): nothing partial is left, a second cancel is a readable
+    no-op, and an unknown prepare_id is a readable error."""
+    src = place(made, "hevc4k", tmp_path)
+    settings = settings_for(emulator, tmp_path, {"NEMO_WAIT_SECONDS": "0.05"})
+    args = {"path": str(src.path), "max_height": 480}
+    async with connect(settings, mode) as c:
+        running = (await c.call_tool("prepare_media", args)).structured_content
+        assert running["status"] == "running", running
+        stopped = await c.call_tool("cancel", {"handle": running["prepare_id"]})
+        left = prepared_files(tmp_path)
+        again = await c.call_tool("cancel", {"handle": running["prepare_id"]})
+        unknown = await c.call_tool("cancel", {"handle": "prepare_0123456789abcdef"})
+        after = await c.call_tool("prepare_media", args)  # the same request after a cancel starts anew
+    assert not stopped.is_error, text_of(stopped)
+    out = stopped.structured_content
+    assert (out["kind"], out["outcome"], out["state"]) == ("prepare", "cancelled", "cancelled"), out
+    assert "stopped" in out["message"]
+    assert "prepare_media again" in out["message"]
+    assert left == []  # no partial file left
+    assert again.structured_content["outcome"] == "already_finished"
+    assert "Nothing to cancel: the preparation" in again.structured_content["message"]
+    assert unknown.is_error
+    assert "No preparation 'prepare_0123456789abcdef' is known" in text_of(unknown)
+    assert after.structured_content["prepare_id"] != running["prepare_id"]
+    assert emulator.requests == []  # local work: NemoVideo never hears of it
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_cancelling_a_finished_preparation_keeps_its_file(
+    emulator: Emulator, tmp_path: Path, made: dict[str, MadeVideo], mode: str
+) -> None:
+    src = place(made, "silent", tmp_path)
+    settings = settings_for(emulator, tmp_path)
+    async with connect(settings, mode) as c:
+        done = await prepare_until_done(c, {"path": str(src.path), "max_height": 64})
+        assert done.structured_content["status"] == "completed", text_of(done)
+        kept = await c.call_tool("cancel", {"handle": done.structured_content["prepare_id"]})
+    out = kept.structured_content
+    assert (out["kind"], out["outcome"], out["state"]) == ("prepare", "already_finished", "completed"), out
+    assert prepared_files(tmp_path) == [Path(done.structured_content["output_path"]).name]  # kept

@@ -50,6 +50,8 @@ async def every_tool(c: Client, tmp_path: Path) -> tuple[dict[str, Any], list[An
         ok["get_export_status"] = await c.call_tool(
             "get_export_status", {"render_id": rid, "wait_seconds": 8}
         )
+    ok["save_generated"] = await c.call_tool("save_generated", {})
+    ok["cancel"] = await c.call_tool("cancel", {"handle": rid})  # a finished export: a readable no-op
     ok["check_credits"] = await c.call_tool("check_credits", {})
     ok["view_frames"] = await c.call_tool("view_frames", {"path": str(clip.path), "at_seconds": [0.5]})
     ok["prepare_media"] = await c.call_tool(
@@ -71,8 +73,15 @@ async def test_every_result_of_a_sandbox_server_says_it_is_simulated(
     async with connect(settings, mode) as c:
         listed = {t.name for t in (await c.list_tools()).tools}
         ok, failures = await every_tool(c, tmp_path)
+        prepare_id = ok["prepare_media"].structured_content["prepare_id"]
+        stop_local = await c.call_tool("cancel", {"handle": prepare_id})  # local work: real, said so
         instructions = c.instructions or ""
     assert set(ok) == listed  # every tool the server has
+    assert ok["cancel"].structured_content["outcome"] == "already_finished", text_of(ok["cancel"])
+    assert not stop_local.is_error, text_of(stop_local)
+    assert stop_local.structured_content["outcome"] == "already_finished", text_of(stop_local)
+    assert stop_local.structured_content["simulated"] is False
+    assert stop_local.content[0].text.startswith("Real, not simulated")
     real = ok.pop("prepare_media")  # local work: real in the sandbox too, and said to be
     assert not real.is_error, text_of(real)
     assert real.structured_content["status"] == "completed", text_of(real)

@@ -25,6 +25,8 @@ TOOLS = (
     "get_state",
     "export_video",
     "get_export_status",
+    "save_generated",
+    "cancel",
     "check_credits",
     "view_frames",
 )
@@ -65,6 +67,11 @@ async def test_tool_names_arguments_and_annotations(emulator: Emulator, tmp_path
     assert args["export_video"] == {"session_id", "format", "quality", "wait_seconds", "download"}
     assert args["get_export_status"] == {"render_id", "wait_seconds", "download"}
     assert args["check_credits"] == set()
+    assert args["save_generated"] == {"session_id", "items"}
+    assert args["cancel"] == {"handle"}
+    assert tools["cancel"].annotations.destructive_hint is True
+    assert tools["cancel"].annotations.idempotent_hint is True
+    assert tools["save_generated"].annotations.destructive_hint is False
     assert args["prepare_media"] == {
         "path",
         "start_seconds",

@@ -8,6 +8,7 @@ Import from here; the submodules (`_name.py`) are private to the package.
 
 from __future__ import annotations
 
+from ._generated import SavedItem, SavedView, SkippedItem
 from ._media_plan import PrepareProposal
 from ._media_prepare import PreparedInfo
 from ._media_probe import MediaProbe
@@ -22,11 +23,13 @@ from ._workspace_errors import (
     HandleKind,
     MediaRefused,
     NoDownloadLink,
+    NoSession,
     NotExportReady,
     PrepareFailed,
     Problem,
     RenderMissing,
     ReplacementFailed,
+    SessionGone,
     SessionReplaced,
     SessionUnusable,
     ShuttingDown,
@@ -34,11 +37,16 @@ from ._workspace_errors import (
     StoreUnavailable,
     TurnBusy,
     UnknownHandle,
+    UnknownSession,
+    UnmatchedMedia,
     UploadBusy,
+    UploadCancelled,
     UploadUnconfirmed,
     WorkspaceError,
 )
 from ._workspace_views import (
+    CancelOutcome,
+    CancelView,
     CreditsView,
     EditActivity,
     ExportFormat,
@@ -65,6 +73,8 @@ from ._workspace_views import (
 __all__ = [
     "MAX_VIEW_FRAMES",
     "BadRequest",
+    "CancelOutcome",
+    "CancelView",
     "CreditsView",
     "EditActivity",
     "ExportFormat",
@@ -79,6 +89,7 @@ __all__ = [
     "MediaProbe",
     "MediaRefused",
     "NoDownloadLink",
+    "NoSession",
     "NotExportReady",
     "PrepareFailed",
     "PrepareProposal",
@@ -99,10 +110,14 @@ __all__ = [
     "SavedFile",
     "SavedFileProblem",
     "SavedFileRefused",
+    "SavedItem",
+    "SavedView",
+    "SessionGone",
     "SessionReplaced",
     "SessionUnusable",
     "SheetView",
     "ShuttingDown",
+    "SkippedItem",
     "StateView",
     "Store",
     "StoreProblem",
@@ -112,7 +127,10 @@ __all__ = [
     "TurnStatus",
     "TurnView",
     "UnknownHandle",
+    "UnknownSession",
+    "UnmatchedMedia",
     "UploadBusy",
+    "UploadCancelled",
     "UploadStage",
     "UploadStatus",
     "UploadUnconfirmed",

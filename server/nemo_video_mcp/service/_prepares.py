@@ -153,6 +153,11 @@ class Prepares(Worker):
             raise UnknownHandle("prepare", prepare_id)
         return await self._cancel(job)
 
+    def finished(self, prepare_id: str) -> bool:
+        """The preparation has ended (completed, cancelled or failed); unknown ids are not."""
+        job = self._ids.get(prepare_id)
+        return job is not None and job.done.is_set()
+
     def stop_all(self) -> None:
         """The workspace is closing: every running transcode stops at its next frame."""
         for job in self._ids.values():

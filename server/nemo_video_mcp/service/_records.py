@@ -14,8 +14,9 @@ from typing import Any, Literal, NamedTuple
 
 from ..backend import FINAL_PHASES, RenderStatus
 
-TurnStatus = Literal["running", "completed", "failed"]
-TURN_DONE: tuple[TurnStatus, ...] = ("completed", "failed")
+# needs_answer: the run ended in a question of NemoVideo's agent; it waits for the user's answer
+TurnStatus = Literal["running", "completed", "failed", "needs_answer"]
+TURN_DONE: tuple[TurnStatus, ...] = ("completed", "failed", "needs_answer")
 RENDER_DONE = FINAL_PHASES
 
 MIGRATIONS: tuple[str, ...] = (
@@ -61,6 +62,14 @@ MIGRATIONS: tuple[str, ...] = (
     DROP TABLE current;
     ALTER TABLE current_by_owner RENAME TO current;
     """,
+    # 4: a turn that ended in a question keeps the question (`asked`: the agent's `AskQuestion` as
+    # JSON), so it is still answerable after a restart; a turn that answers one names it (`answers`)
+    # and keeps the message it sent (`message`; `instruction` stays the user's own words).
+    """
+    ALTER TABLE turns ADD COLUMN asked TEXT;
+    ALTER TABLE turns ADD COLUMN answers TEXT;
+    ALTER TABLE turns ADD COLUMN message TEXT;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -96,6 +105,9 @@ class TurnRecord:
     fault: str | None  # the error NemoVideo reported inside the stream
     reason: str | None  # why it did not run / what failed here
     after_draft: dict[str, Any] | None  # the draft the run left, when it could be read
+    asked: dict[str, Any] | None = None  # the question the run ended in (an `AskQuestion` dumped)
+    answers: str | None = None  # the turn whose question this turn's message answers
+    message: str | None = None  # the message sent, when it is not `instruction` (an answer)
 
 
 @dataclass(frozen=True)
@@ -136,7 +148,7 @@ def session_record(r: sqlite3.Row) -> SessionRecord:
 
 def turn_record(r: sqlite3.Row) -> TurnRecord:
     d = dict(r)
-    json_fields = {k: load_json(d[k]) for k in ("changes", "error", "before_draft", "after_draft")}
+    json_fields = {k: load_json(d[k]) for k in ("changes", "error", "before_draft", "after_draft", "asked")}
     return TurnRecord(**{**d, **json_fields})
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import anyio
 
@@ -20,7 +21,9 @@ from ..backend import (
     RenderFailed,
     RenderStatus,
     TransportError,
+    known_media,
     new_render_id,
+    rewrite_sandbox_paths,
 )
 from ..logs import get_logger
 from ._paths import safe_filename
@@ -33,9 +36,10 @@ from ._workspace_errors import (
     NotExportReady,
     RenderMissing,
     UnknownHandle,
+    UnmatchedMedia,
     WorkspaceError,
 )
-from ._workspace_views import Progress, ProgressFn, RenderState, RenderView
+from ._workspace_views import CancelView, Progress, ProgressFn, RenderState, RenderView
 from ._workspace_wait import Reporter, clamp_budget, wait_with_progress
 
 log = get_logger(__name__)
@@ -53,6 +57,9 @@ class _Job:
     done: anyio.Event = field(default_factory=anyio.Event)
     error: Exception | None = None
     downloading: tuple[int, int | None] | None = None
+    rewritten: dict[str, str] = field(default_factory=dict)  # sandbox paths replaced before submitting
+    unmatched: list[str] = field(default_factory=list)  # sandbox paths no known medium matched
+    scope: anyio.CancelScope | None = None  # the background job's, so a cancel stops its polling
 
 
 def _phase(status: str) -> RenderState:
@@ -61,10 +68,15 @@ def _phase(status: str) -> RenderState:
 
 class Renders(Worker):
     def __init__(
-        self, work: WorkContext, *, before_start: Callable[[SessionRef], None] | None = None
+        self,
+        work: WorkContext,
+        *,
+        before_start: Callable[[SessionRef], None] | None = None,
+        uploaded: Callable[[str], list[Any]] | None = None,
     ) -> None:
         super().__init__(work, before_start=before_start)  # may refuse an export while uploading
         self._jobs: dict[str, _Job] = {}
+        self._uploaded = uploaded  # a session's upload answers this process saw (for sandbox paths)
 
     async def export(
         self,
@@ -77,9 +89,14 @@ class Renders(Worker):
         progress: ProgressFn | None,
     ) -> RenderView:
         self._may_start(ref)
-        _, draft = await self._sessions.read(ref)
+        state, draft = await self._sessions.read(ref)
         if not draft.export_ready():
             raise NotExportReady(session_id=ref.session_id, timeline=draft)
+        # media named by NemoVideo's sandbox paths: the URL of the same file, as its CLI does
+        uploads = self._uploaded(ref.session_id) if self._uploaded is not None else []
+        rewrite = rewrite_sandbox_paths(draft.raw, known_media(uploads, state))
+        if rewrite.changed or rewrite.unmatched:
+            log.info("sandbox paths", rewritten=len(rewrite.rewritten), unmatched=rewrite.unmatched)
         render_id = new_render_id()
         record = self._store.add_render(
             render_id, ref.session_id, ref.skill, format=format, quality=quality, download=download
@@ -89,7 +106,7 @@ class Renders(Worker):
                 ref,
                 lambda: self._client.submit_render(
                     ref.session_id,
-                    draft.raw,
+                    rewrite.draft,
                     skill=ref.skill,
                     format=format,
                     quality=quality,
@@ -102,10 +119,13 @@ class Renders(Worker):
             said: str | None = getattr(exc, "said", None)  # the record keeps NemoVideo's words only
             status_word = "failed" if said else MISSING
             self._store.update_render(render_id, status=status_word, error=said, finished=True)
+            if isinstance(exc, RenderFailed) and rewrite.unmatched:  # refused at once: the likely reason
+                raise UnmatchedMedia(exc, paths=rewrite.unmatched) from None
             raise
         record = self._save(record, status)
         log.info("render submitted", render_id=render_id, session_id=ref.session_id)
-        return await self._wait(self._start(record, download), wait_seconds, progress)
+        job = self._start(record, download, rewritten=rewrite.rewritten, unmatched=rewrite.unmatched)
+        return await self._wait(job, wait_seconds, progress)
 
     async def status(
         self,
@@ -154,8 +174,21 @@ class Renders(Worker):
         record = job.record if job is not None else self._store.get_render(render_id)
         return record.session_id if record is not None else None
 
-    def _start(self, record: RenderRecord, download: bool) -> _Job:
-        job = _Job(record, download)
+    def _start(
+        self,
+        record: RenderRecord,
+        download: bool,
+        *,
+        rewritten: dict[str, str] | None = None,
+        unmatched: list[str] | None = None,
+    ) -> _Job:
+        old = self._jobs.get(record.render_id)
+        job = _Job(
+            record,
+            download,
+            rewritten=rewritten if rewritten is not None else (old.rewritten if old else {}),
+            unmatched=unmatched if unmatched is not None else (old.unmatched if old else []),
+        )
         self._jobs[record.render_id] = job
         self._tg.start_soon(self._run, job)
         return job
@@ -175,12 +208,20 @@ class Renders(Worker):
         budget = clamp_budget(wait_seconds, self._settings.wait_seconds)
         await wait_with_progress(job.done, budget, tick, interval=self._interval)
         if job.done.is_set() and job.error is not None:
+            if isinstance(job.error, RenderFailed) and job.unmatched:
+                raise UnmatchedMedia(job.error, paths=job.unmatched)
             raise job.error
         return self._view(job.record, job)
 
     # the background job --------------------------------------------------------------------
 
     async def _run(self, job: _Job) -> None:
+        with anyio.CancelScope() as scope:  # cancelled by `cancel`: the polling stops, the record says so
+            job.scope = scope
+            await self._work(job)
+        job.done.set()
+
+    async def _work(self, job: _Job) -> None:
         record = job.record
         try:
             if _phase(record.status) not in FINAL_PHASES:
@@ -222,8 +263,6 @@ class Renders(Worker):
 
     async def _download(self, job: _Job) -> None:
         record = job.record
-        if not record.url:
-            raise NoDownloadLink(record.render_id)
         folder = self._settings.output_dir
         folder.mkdir(parents=True, exist_ok=True)
         name = safe_filename(f"{record.session_id}_{record.render_id}.{record.format}")
@@ -232,17 +271,20 @@ class Renders(Worker):
         def got(done: int, total: int | None) -> None:
             job.downloading = (done, total)
 
-        # into the folder, never overwriting: a taken name becomes `name (1).mp4`; a URL that fails
-        # is followed by a few more polls for a new one, then NemoVideo's download endpoint
-        path = await self._client.download_render(
-            record.render_id,
-            folder,
-            skill=record.skill,
-            url=record.url,
-            filename=name,
-            progress=got,
-            resume=True,
-        )
+        # into the folder, never overwriting: a taken name becomes `name (1).mp4`; without a URL (or
+        # when it fails): a few more polls for one, then NemoVideo's own download endpoint
+        try:
+            path = await self._client.download_render(
+                record.render_id,
+                folder,
+                skill=record.skill,
+                url=record.url,
+                filename=name,
+                progress=got,
+                resume=True,
+            )
+        except BackendError as exc:  # the fallback refused too (no such file, a JSON answer...)
+            raise NoDownloadLink(record.render_id, exc) from None
         job.record = self._store.update_render(record.render_id, path=path)
         log.info("render downloaded", render_id=record.render_id, path=str(path))
 
@@ -265,9 +307,32 @@ class Renders(Worker):
         if phase == "completed" and not path and job is not None and job.download and not job.done.is_set():
             status, folder = "downloading", str(self._settings.output_dir)
         progress = 100.0 if phase == "completed" else record.progress
+        word = RenderStatus(render_id=record.render_id, status=record.status).backend_word
         return RenderView(
-            record.render_id, record.session_id, status, progress, record.url, path, record.status, folder
-        )
+            record.render_id, record.session_id, status, progress, record.url, path, record.status, folder,
+            backend_word=word, rewritten=job.rewritten if job else {}, unmatched=job.unmatched if job else [],
+        )  # fmt: skip
+
+    async def cancel(self, render_id: str, *, owner: str = "") -> CancelView:
+        """Cancel a render that is still running (NemoVideo's cancel endpoint), and record it as
+        cancelled; a render that is over is left as it is (`already_finished`). Another client's
+        render is unknown."""
+        self._sessions.check_owner("render", render_id, self._session_of(render_id), owner)
+        record = self._store.get_render(render_id)
+        if record is None:
+            raise UnknownHandle("render", render_id)
+        phase = _phase(record.status)
+        if phase in FINAL_PHASES:
+            return CancelView(render_id, "render", "already_finished", phase, record.session_id)
+        await self._client.cancel_render(render_id, skill=record.skill)
+        record = self._store.update_render(render_id, status="cancelled", finished=True)
+        job = self._jobs.get(render_id)
+        if job is not None:
+            job.record = record
+            if job.scope is not None:
+                job.scope.cancel()
+        log.info("render cancelled", render_id=render_id)
+        return CancelView(render_id, "render", "cancelled", "cancelled", record.session_id)
 
 
 def _failure(record: RenderRecord) -> RenderFailed | RenderMissing:

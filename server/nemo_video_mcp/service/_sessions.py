@@ -30,11 +30,14 @@ from ._store import Store
 from ._workspace_errors import (
     BadRequest,
     HandleKind,
+    NoSession,
     ReplacementFailed,
+    SessionGone,
     SessionReplaced,
     SessionUnusable,
     StoreUnavailable,
     UnknownHandle,
+    UnknownSession,
     WorkspaceError,
 )
 
@@ -75,13 +78,16 @@ class Sessions:
         last = self._last.get(owner)
         return last.skill if last is not None else self._settings.skill
 
-    async def resolve(self, session_id: str | None, skill: str | None, owner: str = "") -> SessionRef:
-        """The session a call works on; creates (and makes current) the skill's session if needed."""
+    async def resolve(
+        self, session_id: str | None, skill: str | None, owner: str = "", *, create: bool = True
+    ) -> SessionRef:
+        """The session a call works on; creates (and makes current) the skill's session if needed.
+        `create=False` (read-only calls): a skill without a session raises `NoSession` instead."""
         check_skill(skill)
         if session_id is not None and session_id.strip():
-            ref = self._named(session_id.strip(), skill, owner)
+            ref = await self._named(session_id.strip(), skill, owner)
         else:
-            ref = await self._current(skill or self.default_skill_of(owner), owner)
+            ref = await self._current(skill or self.default_skill_of(owner), owner, create=create)
         self._last[owner] = ref
         return ref
 
@@ -95,14 +101,18 @@ class Sessions:
         if session_id is not None and not self.owns(session_id, owner):
             raise UnknownHandle(kind, handle)
 
-    def _named(self, session_id: str, skill: str | None, owner: str) -> SessionRef:
+    async def _named(self, session_id: str, skill: str | None, owner: str) -> SessionRef:
         if not _SESSION_ID.match(session_id):
             raise BadRequest("not_a_session_id", value=session_id)
         record = self._store.get_session(session_id)
-        if record is None:  # a session this server has not seen (another machine, older state): adopt it
-            chosen = skill or self.default_skill_of(owner)
-            self._store.add_session(session_id, chosen, owner=owner)
-            return SessionRef(session_id, chosen, owner)
+        if record is None:  # not seen here: adopt it only if NemoVideo knows it (another machine...)
+            use = skill or self.default_skill_of(owner)
+            try:
+                await self._client.get_state(session_id, skill=use)
+            except SessionLost:  # a typo, most likely: create nothing, change nothing
+                raise UnknownSession(session_id=session_id, known=self._known(owner)) from None
+            self._store.add_session(session_id, use, owner=owner)
+            return SessionRef(session_id, use, owner)
         if record.owner != owner:  # another client's: as if it did not exist
             raise UnknownHandle("session", session_id)
         if record.lost:
@@ -115,11 +125,20 @@ class Sessions:
             )
         return SessionRef(session_id, skill or record.skill, owner)
 
-    async def _current(self, skill: str, owner: str) -> SessionRef:
+    def _known(self, owner: str) -> list[tuple[str, str, bool]]:
+        """The client's sessions (id, skill, whether current), never another client's."""
+        records = self._store.known_sessions(owner=owner)
+        currents = (self._store.current(s, owner=owner) for s in SKILLS)
+        current = {r.session_id for r in currents if r is not None}
+        return [(r.session_id, r.skill, r.session_id in current) for r in records]
+
+    async def _current(self, skill: str, owner: str, *, create: bool = True) -> SessionRef:
         async with self._lock:  # two first calls at once create one session, not two
             record = self._store.current(skill, owner=owner)
             if record is not None:
                 return SessionRef(record.session_id, skill, owner)
+            if not create:
+                raise NoSession(skill)
             return await self._create(skill, owner)
 
     async def _create(self, skill: str, owner: str) -> SessionRef:
@@ -131,10 +150,18 @@ class Sessions:
         log.info("session created", session_id=info.session_id, skill=skill)
         return SessionRef(info.session_id, skill, owner)
 
-    async def read(self, ref: SessionRef) -> tuple[SessionState, Draft]:
-        """The session's state and draft now (a lost session becomes `SessionReplaced`); the draft is
-        remembered as the session's last known timeline."""
-        state = await self.guard(ref, lambda: self._client.get_state(ref.session_id, skill=ref.skill))
+    async def read(self, ref: SessionRef, *, replace: bool = True) -> tuple[SessionState, Draft]:
+        """The session's state and draft now (a lost session becomes `SessionReplaced`, or with
+        `replace=False`, for reads, `SessionGone`: nothing is created); the draft is remembered as
+        the session's last known timeline."""
+        if not replace:
+            try:
+                state = await self._client.get_state(ref.session_id, skill=ref.skill)
+            except SessionLost:
+                last = self.last_draft(ref.session_id)
+                raise SessionGone(session_id=ref.session_id, skill=ref.skill, last=last) from None
+        else:
+            state = await self.guard(ref, lambda: self._client.get_state(ref.session_id, skill=ref.skill))
         draft = Draft.parse(state.draft)
         self.remember(ref, draft)
         return state, draft

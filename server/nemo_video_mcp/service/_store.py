@@ -230,6 +230,11 @@ class Store:
         row = self._one("SELECT * FROM sessions WHERE session_id = ?", (session_id,))
         return records.session_record(row) if row else None
 
+    def known_sessions(self, *, owner: str = "") -> list[SessionRecord]:
+        """Every session of the client that this server knows and has not seen lost, newest first."""
+        sql = "SELECT * FROM sessions WHERE owner = ? AND lost = 0 ORDER BY updated_at DESC"
+        return [records.session_record(r) for r in self._all(sql, (owner,))]
+
     def set_current(self, skill: str, session_id: str, *, owner: str = "") -> None:
         with self._tx() as conn:
             sql = "INSERT OR REPLACE INTO current (owner, skill, session_id) VALUES (?, ?, ?)"
@@ -265,12 +270,15 @@ class Store:
         instruction: str,
         *,
         before_draft: dict[str, Any] | None = None,
+        answers: str | None = None,
+        message: str | None = None,
     ) -> TurnRecord:
         sql = (
-            "INSERT INTO turns (turn_id, session_id, skill, instruction, status, before_draft, created_at) "
-            "VALUES (?, ?, ?, ?, 'running', ?, ?) RETURNING *"
+            "INSERT INTO turns (turn_id, session_id, skill, instruction, status, before_draft, created_at, "
+            "answers, message) VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?) RETURNING *"
         )
-        args = (turn_id, session_id, skill, instruction, records.dump_json(before_draft), self._clock())
+        before = records.dump_json(before_draft)
+        args = (turn_id, session_id, skill, instruction, before, self._clock(), answers, message)
         return records.turn_record(self._write(sql, args, f"turn {turn_id}"))
 
     def update_turn(
@@ -286,6 +294,7 @@ class Store:
         fault: str | None = None,
         reason: str | None = None,
         after_draft: dict[str, Any] | None = None,
+        asked: dict[str, Any] | None = None,
     ) -> TurnRecord:
         """Set the given fields (None leaves a field as it is); a final status stamps `finished_at`."""
         finished_at = self._clock() if status in records.TURN_DONE else None
@@ -293,7 +302,8 @@ class Store:
         sets, args = records.set_clause(
             {"status": status, "reply": reply, "changes": changes_json, "error": error_json,
              "bytes_received": bytes_received, "finished_at": finished_at, "ending": ending,
-             "fault": fault, "reason": reason, "after_draft": records.dump_json(after_draft)}
+             "fault": fault, "reason": reason, "after_draft": records.dump_json(after_draft),
+             "asked": records.dump_json(asked)}
         )  # fmt: skip
         sql = f"UPDATE turns SET {sets or 'turn_id = turn_id'} WHERE turn_id = ? RETURNING *"  # noqa: S608 - column names are ours, values bound
         return records.turn_record(self._write(sql, (*args, turn_id), f"turn {turn_id}"))
@@ -305,6 +315,12 @@ class Store:
     def running_turn(self, session_id: str) -> TurnRecord | None:
         """The session's running turn (the newest, should there be several), or None."""
         sql = "SELECT * FROM turns WHERE session_id = ? AND status = 'running' ORDER BY created_at DESC"
+        row = self._one(sql, (session_id,))
+        return records.turn_record(row) if row else None
+
+    def newest_turn(self, session_id: str) -> TurnRecord | None:
+        """The session's newest turn whatever its status, or None."""
+        sql = "SELECT * FROM turns WHERE session_id = ? ORDER BY created_at DESC, rowid DESC"
         row = self._one(sql, (session_id,))
         return records.turn_record(row) if row else None
 

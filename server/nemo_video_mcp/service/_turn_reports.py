@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..backend import Draft
+from ..backend import AskQuestion, Draft
 from ._workspace_views import TurnEnding, TurnStatus
 
 
@@ -22,14 +22,26 @@ class Outcome:
     fault: str | None = None  # the error NemoVideo reported inside the stream
     reason: str | None = None  # why it did not run / what failed here
     error: str | None = None  # the reason recorded with a failed turn (the store, the logs)
+    asked: AskQuestion | None = None  # the question the run ended in
 
 
-def conclude(before: Draft, after: Draft | None, *, said: str, fault: str | None, dropped: bool) -> Outcome:
+def conclude(
+    before: Draft,
+    after: Draft | None,
+    *,
+    said: str,
+    fault: str | None,
+    dropped: bool,
+    asked: AskQuestion | None = None,
+) -> Outcome:
     """A finished run: `said` is the backend's text, `fault` an error reported inside the stream,
-    `dropped` a stream that broke (its result was then read back from the state)."""
+    `dropped` a stream that broke (its result was then read back from the state), `asked` the
+    question the agent ended the run with (the turn then waits for the user's answer)."""
     changed = after is not None and not before.same_as(after)
     if fault is not None:
         return Outcome("failed", "fault", after, said, fault, error=fault)
+    if asked is not None:
+        return Outcome("needs_answer", "needs_answer", after, said, asked=asked)
     if dropped and changed:
         return Outcome("completed", "dropped_applied", after, said)
     if dropped:  # read back until the run's ceiling passed (or the state could not be read)

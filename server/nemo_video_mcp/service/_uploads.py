@@ -38,11 +38,13 @@ from ._workspace_errors import (
     BadRequest,
     MediaRefused,
     ShuttingDown,
+    UnknownHandle,
     UploadBusy,
+    UploadCancelled,
     UploadUnconfirmed,
     WorkspaceError,
 )
-from ._workspace_views import FileView, ProbedFile, Progress, ProgressFn, UploadStage, UploadView
+from ._workspace_views import CancelView, FileView, ProbedFile, Progress, ProgressFn, UploadStage, UploadView
 from ._workspace_wait import Reporter, clamp_budget, wait_with_progress
 
 log = get_logger(__name__)
@@ -70,6 +72,8 @@ class _Upload:
     done: anyio.Event = field(default_factory=anyio.Event)
     result: list[FileView] | None = None
     error: Exception | None = None  # raised to the calls that wait for it, then forgotten
+    scope: anyio.CancelScope | None = None  # the background upload's, so `cancel` can stop it
+    cancelled: bool = False
 
     def names(self) -> list[str]:
         return [f.path.name for f in self.files] + self.urls
@@ -120,6 +124,9 @@ class Uploads(Worker):
         key = await anyio.to_thread.run_sync(_key, ref.session_id, files, links)
         self._prune()
         job = self._jobs.get(key)
+        if job is not None and job.done.is_set() and isinstance(job.error, UploadCancelled):
+            self._forget(job)  # cancelled on purpose: the same inputs again are a new upload
+            job = None
         if job is not None and job.done.is_set():
             if job.error is not None:  # failed while no call was waiting: tell this one, then forget
                 self._forget(job)
@@ -144,6 +151,32 @@ class Uploads(Worker):
             sent=job.sent,
             total=job.total,
         )
+
+    def files_of(self, session_id: str) -> list[FileView]:
+        """The files uploads of this process added to the session (what NemoVideo answered)."""
+        return [
+            f for j in self._jobs.values() if j.ref.session_id == session_id and j.result for f in j.result
+        ]
+
+    async def cancel(self, upload_id: str, *, owner: str = "") -> CancelView:
+        """Stop a running upload of this server (the request is abandoned: a body that never ended is
+        not kept; one sent whole may still be); an upload that is over is left as it is. Another
+        client's upload is unknown."""
+        job = next((j for j in self._jobs.values() if j.upload_id == upload_id), None)
+        if job is None or job.ref.owner != owner:
+            raise UnknownHandle("upload", upload_id)
+        sid = job.ref.session_id
+        if job.done.is_set():
+            state = "completed" if job.result is not None else "failed"
+            state = "cancelled" if isinstance(job.error, UploadCancelled) else state
+            return CancelView(upload_id, "upload", "already_finished", state, sid)
+        job.cancelled = True
+        if job.scope is not None:
+            job.scope.cancel()
+        with anyio.move_on_after(5):
+            await job.done.wait()
+        log.info("upload cancelled", upload_id=upload_id, session_id=sid)
+        return CancelView(upload_id, "upload", "cancelled", "cancelled", sid)
 
     # checks, before anything is sent ------------------------------------------------------
 
@@ -232,7 +265,8 @@ class Uploads(Worker):
         budget = clamp_budget(None, self._settings.wait_seconds)
         await wait_with_progress(job.done, budget, tick, interval=self._interval)
         if job.done.is_set() and job.error is not None:
-            self._forget(job)  # the next call with the same inputs uploads again
+            if not isinstance(job.error, UploadCancelled):  # (a cancelled one stays, for `cancel` again)
+                self._forget(job)  # the next call with the same inputs uploads again
             raise job.error
         return self._view(job)
 
@@ -258,6 +292,13 @@ class Uploads(Worker):
     # the background upload -----------------------------------------------------------------
 
     async def _run(self, job: _Upload) -> None:
+        with anyio.CancelScope() as scope:  # `cancel` stops it
+            job.scope = scope
+            if job.cancelled:
+                scope.cancel()
+            await self._send(job)
+
+    async def _send(self, job: _Upload) -> None:
         ref = job.ref
         try:
             uploaded: list[UploadedFile] = []
@@ -280,8 +321,8 @@ class Uploads(Worker):
             # no answer after the request went out: the media may have reached NemoVideo anyway
             job.error = UploadUnconfirmed(exc) if isinstance(exc, TransportError) else exc
         finally:
-            if job.result is None and job.error is None:  # cancelled: the workspace is closing
-                job.error = ShuttingDown("upload")
+            if job.result is None and job.error is None:  # cancelled: by `cancel`, or the workspace closes
+                job.error = UploadCancelled(job.upload_id) if job.cancelled else ShuttingDown("upload")
             job.finished = anyio.current_time()
             job.done.set()
 

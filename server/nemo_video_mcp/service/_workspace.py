@@ -20,9 +20,11 @@ from typing import get_args
 import anyio
 from anyio.abc import TaskGroup
 
-from ..backend import NemoClient
+from ..backend import NemoClient, state_items
 from ..logs import get_logger
 from ..settings import Settings
+from . import _generated
+from ._generated import SavedView
 from ._media_policy import MediaPolicy
 from ._prepares import Prepares, prepared_dir
 from ._previews import Previews
@@ -33,8 +35,10 @@ from ._store import Store
 from ._turns import Turns
 from ._uploads import Uploads
 from ._work_context import WorkContext
-from ._workspace_errors import BadRequest, StoreUnavailable
+from ._workspace_errors import BadRequest, StoreUnavailable, UnknownHandle
 from ._workspace_views import (
+    CancelOutcome,
+    CancelView,
     CreditsView,
     ExportFormat,
     ExportQuality,
@@ -90,7 +94,9 @@ class Workspace:
             stack.callback(self._prepares.stop_all)  # runs first: transcodes stop at their next frame
             # no edit and no export while media is still uploading into the session
             self._turns = Turns(work, before_start=self._uploads.ensure_idle)
-            self._renders = Renders(work, before_start=self._uploads.ensure_idle)
+            self._renders = Renders(
+                work, before_start=self._uploads.ensure_idle, uploaded=self._uploads.files_of
+            )
             self._expire()
             self._check_unfinished()
             tg.start_soon(self._expire_periodically)
@@ -217,8 +223,12 @@ class Workspace:
         skill: str | None,
         wait: float | None,
         progress: ProgressFn | None = None,
+        resumed: bool = False,
     ) -> TurnView:
-        return await self.turns.send(instruction, session_id, skill, wait, progress, owner=self.client)
+        """`resumed`: the same call again, after the host answered a form (never sent twice)."""
+        return await self.turns.send(
+            instruction, session_id, skill, wait, progress, owner=self.client, resumed=resumed
+        )
 
     @within_budget
     async def edit_result(
@@ -226,12 +236,25 @@ class Workspace:
     ) -> TurnView:
         return await self.turns.result(turn_id.strip(), wait, progress, owner=self.client)
 
+    @within_budget
+    async def answer(
+        self,
+        turn_id: str,
+        answers: Sequence[str | Sequence[str] | None],
+        *,
+        wait: float | None,
+        progress: ProgressFn | None = None,
+    ) -> TurnView:
+        """Send the answer to the question turn `turn_id` ended in (one entry per question)."""
+        return await self.turns.answer(turn_id.strip(), answers, wait, progress, owner=self.client)
+
     # state and credits ---------------------------------------------------------------------
 
     @within_budget
     async def state(self, session_id: str | None, *, skill: str | None = None) -> StateView:
-        ref = await self.sessions.resolve(session_id, skill, self.client)
-        state, draft = await self.sessions.read(ref)
+        """A read: it never creates, replaces or switches a session (`NoSession`, `SessionGone`)."""
+        ref = await self.sessions.resolve(session_id, skill, self.client, create=False)
+        state, draft = await self.sessions.read(ref, replace=False)
         return StateView(
             session_id=ref.session_id,
             skill=ref.skill,
@@ -241,7 +264,47 @@ class Workspace:
             video_infos=state.video_infos,
             generated_media=state.generated_media,
             draft=draft.raw,
+            video_analyses=state.video_analyses,
+            generated=state_items(state.generated_media),
+            analyses=state_items(state.video_analyses),
         )
+
+    @within_budget
+    async def save_generated(self, session_id: str | None, items: Sequence[str] | None) -> SavedView:
+        """Save the session's generated media and analyses (all, or `items`) into the output folder.
+        A read of the session: it never creates, replaces or switches one."""
+        ref = await self.sessions.resolve(session_id, None, self.client, create=False)
+        state, _ = await self.sessions.read(ref, replace=False)
+        return await _generated.save(
+            self._client,
+            folder=self.settings.output_dir,
+            session_id=ref.session_id,
+            skill=ref.skill,
+            state=state,
+            wanted=items,
+        )
+
+    @within_budget
+    async def cancel(self, handle: str) -> CancelView:
+        """Stop the work a handle names: a render (NemoVideo's cancel), an upload of this server or a
+        local preparation (`cancel_prepare`). An edit already sent cannot be stopped
+        (`not_cancellable`); finished work is left as it is."""
+        handle = handle.strip()
+        if handle.startswith("render_"):
+            return await self.renders.cancel(handle, owner=self.client)
+        if handle.startswith("upload_"):
+            return await self.uploads.cancel(handle, owner=self.client)
+        if handle.startswith("prepare_"):
+            was_over = self.prepares.finished(handle)
+            prepared = await self.cancel_prepare(handle)
+            over = was_over or prepared.status != "cancelled"  # it finished before the stop took
+            ended: CancelOutcome = "already_finished" if over else "cancelled"
+            return CancelView(handle, "prepare", ended, prepared.status, None)
+        if handle.startswith("turn_"):
+            view = await self.turns.result(handle, 0, None, owner=self.client)
+            outcome: CancelOutcome = "not_cancellable" if view.status == "running" else "already_finished"
+            return CancelView(handle, "turn", outcome, view.status, view.session_id)
+        raise UnknownHandle("handle", handle)
 
     @within_budget
     async def credits(self) -> CreditsView:

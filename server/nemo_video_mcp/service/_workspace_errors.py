@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from ..backend import Draft, NemoError, TransportError
+from ..backend import Draft, NemoError, RenderFailed, TransportError
 from ._media_plan import PrepareProposal
 from ._media_probe import MediaProbe
 
@@ -21,13 +21,15 @@ Problem = Literal[
     "unknown_quality",  # value, choices: as above
     "unknown_skill",  # value, choices: as above
     "not_a_session_id",  # value: what was given
+    "unknown_item",  # value: the generated item asked for; choices: the items the session has
     "bad_range",  # value: "<start>..<end>" (seconds) where the end is not after the start
     "bad_size",  # value: the size limit asked for (MB); choices: the allowed bounds ("0", "500")
     "bad_height",  # value: the picture height asked for (pixels), under 2
     "too_many_inputs",  # value: how many were given; limit: how many one call may carry
     "nothing_to_cancel",  # value: the path of a file no preparation with these arguments is running for
 ]
-HandleKind = Literal["turn", "render", "session", "prepare"]
+# handle: not one this server makes
+HandleKind = Literal["turn", "render", "session", "upload", "prepare", "handle"]
 StoreProblem = Literal[
     "corrupt",  # not a database, or damaged (truncated...)
     "newer_schema",  # written by a newer version of this server
@@ -211,6 +213,36 @@ class SessionUnusable(WorkspaceError):
         self.last = last
 
 
+class UnknownSession(WorkspaceError):
+    """A session id this server never saw, which NemoVideo does not know either (a typo, most
+    likely). Nothing was created or changed; `known` lists the sessions this server knows, as
+    `(session_id, skill, is_current)`, newest first."""
+
+    def __init__(self, *, session_id: str, known: list[tuple[str, str, bool]]) -> None:
+        super().__init__(f"unknown session {session_id!r} (not here, not at NemoVideo)")
+        self.session_id = session_id
+        self.known = known
+
+
+class SessionGone(WorkspaceError):
+    """A read found that NemoVideo lost the session (code 1002). Reads replace nothing: the
+    session stays current until the next write, which makes the replacement."""
+
+    def __init__(self, *, session_id: str, skill: str, last: Draft | None) -> None:
+        super().__init__(f"session {session_id} lost (code 1002), seen by a read")
+        self.session_id = session_id
+        self.skill = skill
+        self.last = last  # its last known timeline; None if it was never read
+
+
+class NoSession(WorkspaceError):
+    """A read without a session id, and the skill has no session yet (reads create none)."""
+
+    def __init__(self, skill: str) -> None:
+        super().__init__(f"no {skill} session yet")
+        self.skill = skill
+
+
 class RenderMissing(WorkspaceError):
     """NemoVideo has no render under this id: its submit never arrived, or it expired there."""
 
@@ -220,11 +252,32 @@ class RenderMissing(WorkspaceError):
 
 
 class NoDownloadLink(WorkspaceError):
-    """A render finished but the backend gave no link to download it from."""
+    """A render finished but no way to download it worked: it had no link (or its link failed),
+    more polls brought none, and NemoVideo's fallback download failed too (`cause`)."""
 
-    def __init__(self, render_id: str) -> None:
-        super().__init__(f"render {render_id} finished without a download link")
+    def __init__(self, render_id: str, cause: NemoError | None = None) -> None:
+        super().__init__(f"render {render_id} finished without a usable download link: {cause}")
         self.render_id = render_id
+        self.cause = cause
+
+
+class UnmatchedMedia(WorkspaceError):
+    """A render failed, and its draft named media by sandbox paths no known file matched
+    (`paths`: their file names), the likely reason."""
+
+    def __init__(self, cause: RenderFailed, *, paths: list[str]) -> None:
+        super().__init__(f"render {cause.render_id} failed with unmatched sandbox paths: {cause}")
+        self.cause = cause
+        self.render_id = cause.render_id
+        self.paths = paths
+
+
+class UploadCancelled(WorkspaceError):
+    """The upload was cancelled (by a cancel of its handle) before it finished."""
+
+    def __init__(self, upload_id: str) -> None:
+        super().__init__(f"upload {upload_id} cancelled")
+        self.upload_id = upload_id
 
 
 class ShuttingDown(WorkspaceError):

@@ -4,16 +4,18 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ..backend import Draft
+from ..backend import AskQuestion, Draft, StateItem
 from ._media_prepare import PreparedInfo
 from ._media_probe import MediaProbe
 from ._records import TurnStatus
 
 __all__ = [
+    "CancelOutcome",
+    "CancelView",
     "CreditsView",
     "EditActivity",
     "ExportFormat",
@@ -67,7 +69,12 @@ PrepareStatus = Literal["running", "completed", "cancelled"]
 ExportFormat = Literal["mp4", "mov", "webm"]
 ExportQuality = Literal["low", "medium", "high"]
 # a backend `RenderPhase`, or "downloading" (rendered, the file is being saved here)
-RenderState = Literal["pending", "processing", "downloading", "completed", "failed", "cancelled", "unknown"]
+RenderState = Literal["pending", "processing", "downloading", "completed", "failed", "cancelled"]
+CancelOutcome = Literal[
+    "cancelled",  # it was running and is stopped now
+    "already_finished",  # it had ended before (`state` says how): nothing to stop
+    "not_cancellable",  # an edit already sent: NemoVideo offers no way to stop a run
+]
 
 TurnEnding = Literal[
     "running",  # still running when the wait ended
@@ -82,6 +89,7 @@ TurnEnding = Literal[
     "dropped_unseen",  # the stream broke; no change seen until the ceiling passed (None `after`: unread)
     "restart_applied",  # the server restarted during the run; the timeline shows a change
     "restart_unseen",  # the server restarted during the run; no change seen until the ceiling passed
+    "needs_answer",  # NemoVideo's agent asked the user a question (`asked`) and waits for the answer
     "not_run",  # refused before it ran (`reason`: the error, e.g. no credits, a lost session)
     "crashed",  # this server failed (`reason`: the exception's type)
     "recorded",  # finished under an older version, which stored the reply worded (`reply`, `changes`)
@@ -159,6 +167,9 @@ class TurnView:
     ceiling: float = 900.0  # seconds NemoVideo may run one message (NEMO_STREAM_MAX_SECONDS)
     reply: str | None = None  # "recorded" only: the reply as an older version worded it
     changes: list[str] | None = None  # "recorded" only
+    asked: AskQuestion | None = None  # "needs_answer": what NemoVideo's agent asked
+    answers: str | None = None  # the turn whose question this turn answered
+    sent: str | None = None  # the message sent, when it is not the instruction given (an answer)
 
 
 @dataclass(frozen=True)
@@ -171,6 +182,9 @@ class StateView:
     video_infos: Any
     generated_media: Any
     draft: dict[str, Any]
+    video_analyses: Any = None  # as NemoVideo sent it
+    generated: list[StateItem] = field(default_factory=list)  # generated_media, read entry by entry
+    analyses: list[StateItem] = field(default_factory=list)  # video_analyses, read entry by entry
 
 
 @dataclass(frozen=True)
@@ -183,6 +197,20 @@ class RenderView:
     path: str | None
     backend_status: str  # NemoVideo's own word for the state of the render
     folder: str | None = None  # where a downloading file goes
+    backend_word: str | None = None  # NemoVideo's word when it is not the state's name ("encoding")
+    rewritten: dict[str, str] = field(default_factory=dict)  # sandbox path -> CDN URL, before submitting
+    unmatched: list[str] = field(default_factory=list)  # file names of sandbox paths no medium matched
+
+
+@dataclass(frozen=True)
+class CancelView:
+    """What a cancel did to the work a handle names."""
+
+    handle: str
+    kind: Literal["turn", "render", "upload", "prepare"]
+    outcome: CancelOutcome
+    state: str  # the work's state now: cancelled, completed, failed, running...
+    session_id: str | None
 
 
 @dataclass(frozen=True)

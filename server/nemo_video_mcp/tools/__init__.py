@@ -5,8 +5,9 @@ Import from here; the submodules (`_name.py`) are private to the package.
 
 from __future__ import annotations
 
+from ._context import AppState
 from ._player import MEDIA_PREFIX, PLAYER_URI
-from ._server import AppState, build_server
+from ._server import build_server
 from ._store_words import fix as store_fix
 from ._store_words import problem as store_problem
 

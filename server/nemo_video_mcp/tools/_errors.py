@@ -25,6 +25,7 @@ from ..backend import (
     NemoError,
     NoCredits,
     PlanBlocked,
+    PlanRequired,
     RateLimited,
     RenderFailed,
     RequestTimeout,
@@ -76,6 +77,12 @@ def _describe(exc: BaseException, retry_after_default: float) -> str:  # noqa: P
                 f"this work: {exc.bind_url} . Exporting what is already edited stays free."
             )
         return "Out of credits (code 2001): top up credits on nemovideo.com, then send the edit again."
+    if isinstance(exc, PlanRequired):
+        link = exc.upgrade_url or REGISTER_URL
+        return (
+            f"This needs a paid NemoVideo plan (HTTP 403): register and choose a plan, or upgrade yours, at "
+            f"{link} . Nothing was charged, and the work so far is kept."
+        )
     if isinstance(exc, PlanBlocked):
         return (
             f"Export is blocked on the free plan (HTTP 402): register or upgrade your plan to unlock export "

@@ -18,8 +18,26 @@ def message(view: RenderView) -> str:
     if view.status == "cancelled":
         return "The render was cancelled; call export_video to render again."
     pct = f" {view.progress:.0f}%" if view.progress is not None else ""
-    status = quote(view.backend_status)
-    return f"Rendering{pct} (NemoVideo's status: {status}); renders take 30-90 s: {later}."
+    # the state's name, then NemoVideo's own word for it ("encoding"...), quoted as data
+    status = f"{view.status} (NemoVideo's status: {quote(view.backend_status)})"
+    return f"Rendering{pct}: {status}; renders take 30-90 s: {later}."
+
+
+def sandbox_note(view: RenderView) -> str:
+    """What was done about media named by NemoVideo's sandbox paths (empty when there were none)."""
+    notes = []
+    if view.rewritten:
+        notes.append(
+            f"{len(view.rewritten)} media path(s) inside NemoVideo's sandbox were replaced by the uploaded "
+            "files' links before rendering."
+        )
+    if view.unmatched:
+        names = ", ".join(repr(n) for n in view.unmatched)
+        notes.append(
+            f"The timeline names media by a path inside NemoVideo's sandbox that matches no uploaded file: "
+            f"{names}; the render may fail or miss it (upload that file again if it does)."
+        )
+    return " ".join(notes)
 
 
 def export_result(view: RenderView) -> ExportResult:
@@ -30,5 +48,7 @@ def export_result(view: RenderView) -> ExportResult:
         progress=view.progress,
         url=view.url,
         path=view.path,
-        message=message(view),
+        backend_status=view.backend_word,
+        unmatched_media=view.unmatched,
+        message=" ".join(part for part in (message(view), sandbox_note(view)) if part),
     )

@@ -56,6 +56,7 @@ def register_resources(
             "draft": view.draft,
             "video_infos": view.video_infos,
             "generated_media": view.generated_media,
+            "video_analyses": view.video_analyses,
         }
         return json.dumps(data, ensure_ascii=False, indent=1, default=str)
 

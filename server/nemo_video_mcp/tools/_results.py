@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
-from ..service import FramesOrigin, PrepareStatus, RenderState, TurnStatus, UploadStatus
+from ..service import CancelOutcome, FramesOrigin, PrepareStatus, RenderState, TurnStatus, UploadStatus
 
 # An entry of a list whose shape NemoVideo does not document (`video_infos`, `generated_media`): any
 # JSON value, passed on as it came, and said so in the schema (a schema with no keyword at all is
@@ -48,7 +48,7 @@ class _Result(_Out):
         exclude_if=_absent_when_none,
         description="true: made by the sandbox (a local emulator of NemoVideo), not by NemoVideo; nothing "
         "was sent to NemoVideo and no credits were spent. false: real local work on a sandbox server "
-        "(prepare_media). Absent when NemoVideo itself answered.",
+        "(prepare_media, or cancel given a prepare_id). Absent when NemoVideo itself answered.",
     )
 
 
@@ -148,10 +148,20 @@ class PrepareResult(_Result):
     message: str = Field(description="what happened and what to do next")
 
 
+class QuestionOut(_Out):
+    prompt: str = Field(description="the question, in NemoVideo's words")
+    options: list[str] = Field(default_factory=list, description="the labels of the choices offered")
+    allow_multiple: bool = Field(False, description="several options may be chosen")
+    allow_free_text: bool = Field(True, description="an answer in the user's own words is accepted")
+
+
 class EditResult(_Result):
     session_id: str
     turn_id: str = Field(description="handle of this edit: pass it to get_edit_result while it is running")
-    status: TurnStatus
+    status: TurnStatus = Field(
+        description="running: call get_edit_result; needs_answer: NemoVideo asked `questions`: ask the "
+        "user and send their answer with send_edit (same session)"
+    )
     reply: str = Field(
         description="what happened, with NemoVideo's answer quoted in «…»; show it to the user"
     )
@@ -163,6 +173,13 @@ class EditResult(_Result):
     )
     changes: list[str] = Field(description="what changed in the timeline, one sentence each")
     timeline: str = Field(description="one-line summary of the timeline")
+    questions: list[QuestionOut] = Field(
+        default_factory=list, description="needs_answer: what NemoVideo asks before it goes on"
+    )
+    question_title: str | None = Field(None, description="needs_answer: the title NemoVideo gave them")
+    started_empty: bool = Field(
+        False, description="the timeline was empty when the edit started (nothing uploaded yet)"
+    )
 
 
 class SegmentOut(_Out):
@@ -180,7 +197,7 @@ class TrackOut(_Out):
 
 
 class StateResult(_Result):
-    session_id: str
+    session_id: str | None = Field(description="the session read; none when the skill has no session yet")
     timeline: str = Field(description="one-line summary of the timeline")
     tracks: list[TrackOut]
     export_ready: bool = Field(description="true when there is something to export")
@@ -190,6 +207,14 @@ class StateResult(_Result):
     generated_media: list[JsonValue] | dict[str, Any] | None = Field(
         None, description="media NemoVideo generated, e.g. extracted JSON (a list or an object, as sent)"
     )
+    produced: list[str] = Field(
+        default_factory=list,
+        description="what NemoVideo generated or analysed, one sentence each (save it with save_generated)",
+    )
+    video_analyses: list[JsonValue] | dict[str, Any] | None = Field(
+        None, description="NemoVideo's structured analysis of the video (JSON; capped: see analyses_note)"
+    )
+    analyses_note: str | None = Field(None, description="set when video_analyses was cut to fit")
 
 
 class ExportResult(_Result):
@@ -199,10 +224,44 @@ class ExportResult(_Result):
     progress: float | None = Field(None, description="percent, 0-100")
     url: str | None = Field(None, description="download link of the finished video")
     path: str | None = Field(None, description="local file the video was saved to")
+    backend_status: str | None = Field(
+        None, description="NemoVideo's own word for the render's state when it is not `status` (encoding...)"
+    )
+    unmatched_media: list[str] = Field(
+        default_factory=list,
+        description="media the timeline names by a NemoVideo sandbox path that no uploaded file matched",
+    )
     message: str = Field(description="what happened and what to do next")
     previews: list[PreviewOut] | None = Field(
         None, exclude_if=_absent_when_none, description=PREVIEWS_DESCRIPTION
     )
+
+
+class SavedOut(_Out):
+    name: str = Field(description="the item, as NemoVideo named it")
+    kind: str = Field(description="json (inline data written as .json) or media (downloaded from its URL)")
+    path: str = Field(description="the file it was saved to")
+    size: int = Field(description="bytes")
+
+
+class SaveResult(_Result):
+    session_id: str
+    folder: str = Field(description="the output folder")
+    saved: list[SavedOut]
+    skipped: list[str] = Field(description="items not saved, one sentence each (why)")
+    message: str = Field(description="what happened and what to do next")
+
+
+class CancelResult(_Result):
+    handle: str
+    kind: str = Field(
+        description="what the handle named: render, upload, prepare (a media preparation) or turn (an edit)"
+    )
+    outcome: CancelOutcome = Field(
+        description="cancelled; already_finished (nothing to stop); not_cancellable (an edit already sent)"
+    )
+    state: str = Field(description="the work's state now")
+    message: str = Field(description="what happened")
 
 
 class CreditsResult(_Result):

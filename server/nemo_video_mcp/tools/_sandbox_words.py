@@ -19,6 +19,6 @@ LOCAL_WORK = (
 INSTRUCTIONS = (
     "\nSANDBOX: this server was started with --sandbox. NemoVideo is simulated by a local emulator: "
     "every result of NemoVideo's work says so (the field simulated: true and a sentence in its text; \
-prepare_media's local work is real and says simulated: false). Whenever you report a "
+prepare_media's local work, and cancelling it, is real and says simulated: false). Whenever you report a "
     "result, say that it is simulated; never present it as NemoVideo's work.\n"
 )

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context, MCPServer
@@ -22,80 +21,43 @@ from ..service import (
     MAX_VIEW_FRAMES,
     ExportFormat,
     ExportQuality,
-    Progress,
-    ProgressFn,
+    NoSession,
     RenderView,
     Workspace,
 )
-from ..settings import Settings, SkillSlug
+from ..settings import Settings
 from ..skills import SkillRegistry
 from . import _texts as texts
 from ._arguments import ArgumentCheckingServer
-from ._clients import client_of
+from ._cancel_words import cancel_result
+from ._context import AppState, SessionId, SkillArg, WaitSeconds, progress_of, workspace_of
+from ._edit_tools import register_edit_tools
 from ._errors import tool_errors
 from ._frame_words import frames_result, view_arguments_problem, with_previews
+from ._generated_words import save_result
 from ._media_words import prepare_result
 from ._player import PLAYER_TOOL_META, Player, register_player
-from ._progress_words import progress_line
 from ._prompts import register_prompts
 from ._render_words import export_result
 from ._resources import register_resources
 from ._results import (
+    CancelResult,
     CreditsResult,
-    EditResult,
     ExportResult,
     FramesResult,
     PrepareResult,
+    SaveResult,
     StateResult,
     UploadResult,
 )
 from ._sandbox_words import INSTRUCTIONS as SANDBOX_INSTRUCTIONS
 from ._simulated import SandboxLabel
-from ._timeline_words import state_result
-from ._turn_words import edit_result
+from ._timeline_words import no_session_state, state_result
 from ._upload_words import upload_result
 
 SERVER_NAME = "nemo-video"
 
-SessionId = Annotated[
-    str | None, Field(description="omit to use the current session of the skill (created on first use)")
-]
-SkillArg = Annotated[SkillSlug | None, Field(description="which NemoVideo skill; omit to follow the session")]
-WaitSeconds = Annotated[
-    float | None,
-    Field(
-        ge=0,
-        allow_inf_nan=False,
-        description="how long to wait before returning (default and maximum: the server's budget)",
-    ),
-]
 MAX_UPLOAD_PREVIEWS = 4  # contact sheets attached to one upload's result (one per local file)
-
-
-@dataclass(frozen=True)
-class AppState:
-    """What the lifespan yields: the workspace every tool works through, and the bearer tokens of
-    the HTTP clients it keeps apart (empty: every client shares one workspace)."""
-
-    workspace: Workspace
-    isolated_tokens: tuple[str, ...] = ()
-
-
-def workspace_of(ctx: Context[Any, Any]) -> Workspace:
-    """The workspace as the calling client sees it (its own sessions when clients are kept apart)."""
-    state: AppState = ctx.request_context.lifespan_context
-    if not state.isolated_tokens:
-        return state.workspace
-    return state.workspace.scoped(client_of(ctx.headers, state.isolated_tokens))
-
-
-def progress_of(ctx: Context[Any, Any]) -> ProgressFn:
-    """The service's progress, worded, as `notifications/progress` of this call."""
-
-    async def report(progress: float, total: float | None, info: Progress) -> None:
-        await ctx.report_progress(progress, total, progress_line(info, progress, total))
-
-    return report
 
 
 def _annotations(
@@ -231,41 +193,7 @@ def register_tools(srv: MCPServer[AppState], settings: Settings) -> None:
             )
             return prepare_result(view)
 
-    @srv.tool(
-        name="send_edit",
-        description=texts.SEND_EDIT,
-        annotations=_annotations("Edit the video", read_only=False, destructive=True, idempotent=False),
-    )
-    async def send_edit(
-        instruction: Annotated[str, Field(description="what to change, in the user's words")],
-        ctx: Context[AppState, Any],
-        session_id: SessionId = None,
-        skill: SkillArg = None,
-        wait_seconds: WaitSeconds = None,
-    ) -> EditResult:
-        with guard("send_edit"):
-            view = await workspace_of(ctx).send_edit(
-                instruction,
-                session_id=session_id,
-                skill=skill,
-                wait=wait_seconds,
-                progress=progress_of(ctx),
-            )
-            return edit_result(view)
-
-    @srv.tool(
-        name="get_edit_result",
-        description=texts.GET_EDIT_RESULT,
-        annotations=_annotations("Edit result", read_only=True, idempotent=True),
-    )
-    async def get_edit_result(
-        turn_id: Annotated[str, Field(description="the turn_id send_edit returned")],
-        ctx: Context[AppState, Any],
-        wait_seconds: WaitSeconds = None,
-    ) -> EditResult:
-        with guard("get_edit_result"):
-            view = await workspace_of(ctx).edit_result(turn_id, wait=wait_seconds, progress=progress_of(ctx))
-            return edit_result(view)
+    register_edit_tools(srv, _annotations)
 
     @srv.tool(
         name="get_state",
@@ -274,7 +202,10 @@ def register_tools(srv: MCPServer[AppState], settings: Settings) -> None:
     )
     async def get_state(ctx: Context[AppState, Any], session_id: SessionId = None) -> StateResult:
         with guard("get_state"):
-            return state_result(await workspace_of(ctx).state(session_id))
+            try:
+                return state_result(await workspace_of(ctx).state(session_id))
+            except NoSession as exc:  # nothing to read yet, and a read creates nothing
+                return no_session_state(exc.skill)
 
     @srv.tool(
         name="export_video",
@@ -323,6 +254,40 @@ def register_tools(srv: MCPServer[AppState], settings: Settings) -> None:
                 render_id, download=download, wait=wait_seconds, progress=progress_of(ctx)
             )
             return await export_with_preview(workspace, view, export_result(view))  # type: ignore[return-value]
+
+    @srv.tool(
+        name="save_generated",
+        description=texts.SAVE_GENERATED,
+        annotations=_annotations("Save generated media", read_only=False, idempotent=False),
+    )
+    async def save_generated(
+        ctx: Context[AppState, Any],
+        session_id: SessionId = None,
+        items: Annotated[
+            list[str] | None,
+            Field(description="which items: their names or numbers (as get_state lists them); omit for all"),
+        ] = None,
+    ) -> SaveResult:
+        with guard("save_generated"):
+            return save_result(await workspace_of(ctx).save_generated(session_id, items))
+
+    @srv.tool(
+        name="cancel",
+        description=texts.CANCEL,
+        annotations=_annotations("Cancel", read_only=False, destructive=True, idempotent=True),
+    )
+    async def cancel(
+        ctx: Context[AppState, Any],
+        handle: Annotated[
+            str,
+            Field(
+                description="a render_id (export_video), upload_id (upload_media) or prepare_id "
+                "(prepare_media); a turn_id is reported"
+            ),
+        ],
+    ) -> CancelResult:
+        with guard("cancel"):
+            return cancel_result(await workspace_of(ctx).cancel(handle))
 
     @srv.tool(
         name="check_credits",

@@ -5,8 +5,9 @@ whose tools/call interceptor labels every result, errors included, of every tool
 protocol mode the client speaks: the sentence `_sandbox_words.SIMULATED` as the first text block,
 and `simulated: true` in the structured result (and in its JSON text block). The result models
 declare the field (`_results._Result`), absent unless set here. The exception is local work that is
-real in the sandbox too (`REAL_LOCAL_TOOLS`: prepare_media's file is made here by FFmpeg): its
-result says `simulated: false` and `_sandbox_words.LOCAL_WORK`, never that it was simulated.
+real in the sandbox too (`REAL_LOCAL_TOOLS`: prepare_media's file is made here by FFmpeg, and
+`cancel` given a prepare_id stops that local work): its result says `simulated: false` and
+`_sandbox_words.LOCAL_WORK`, never that it was simulated.
 A server not started with --sandbox does not have the extension: its results carry neither.
 """
 
@@ -56,6 +57,14 @@ def label_simulated(result: CallToolResult, *, simulated: bool = True) -> CallTo
     )
 
 
+def is_real_local_work(params: CallToolRequestParams) -> bool:
+    """The call does local work only, real in the sandbox too (see the module docstring)."""
+    if params.name in REAL_LOCAL_TOOLS:
+        return True
+    handle = (params.arguments or {}).get("handle")
+    return params.name == "cancel" and isinstance(handle, str) and handle.strip().startswith("prepare_")
+
+
 class SandboxLabel(Extension):
     """Installed only in the sandbox (see the module docstring)."""
 
@@ -70,4 +79,4 @@ class SandboxLabel(Extension):
         result = await call_next(ctx)
         if not isinstance(result, CallToolResult):
             return result
-        return label_simulated(result, simulated=params.name not in REAL_LOCAL_TOOLS)
+        return label_simulated(result, simulated=not is_real_local_work(params))

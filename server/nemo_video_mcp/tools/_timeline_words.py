@@ -17,6 +17,7 @@ from typing import Any
 
 from ..backend import Change, Draft, Segment, Track, draft_changes
 from ..service import StateView
+from ._generated_words import capped_analyses, produced
 from ._results import StateResult, TrackOut
 
 EMPTY = "Timeline is empty (no tracks yet)"
@@ -99,8 +100,19 @@ def summary(draft: Draft) -> str:
     return f"Timeline ({n} track{'' if n == 1 else 's'}): {body}"
 
 
+def no_session_state(skill: str) -> StateResult:
+    """get_state when the skill has no session yet: an empty timeline (a read creates nothing)."""
+    return StateResult(
+        session_id=None,
+        timeline=f"No {skill} session yet (upload media or send an edit to start one). {EMPTY}",
+        tracks=[],
+        export_ready=False,
+    )
+
+
 def state_result(view: StateView) -> StateResult:
-    """The get_state result: the summary, and the tracks as data."""
+    """The get_state result: the summary, the tracks as data, and what NemoVideo produced."""
+    analyses, note = capped_analyses(view.video_analyses, view.analyses)
     return StateResult(
         session_id=view.session_id,
         timeline=summary(view.timeline),
@@ -108,6 +120,9 @@ def state_result(view: StateView) -> StateResult:
         export_ready=view.export_ready,
         video_infos=view.video_infos,
         generated_media=view.generated_media,
+        produced=produced(view.generated, view.analyses),
+        video_analyses=analyses,
+        analyses_note=note,
     )
 
 

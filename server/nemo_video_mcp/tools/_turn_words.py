@@ -8,15 +8,21 @@ before and after.
 
 from __future__ import annotations
 
+from ..backend import AskQuestion
 from ..service import TurnView
 from ._gui_talk import translate
 from ._nemo_words import replied, reported
 from ._progress_words import elapsed_text
+from ._question_words import needs_answer_text, questions_out
 from ._results import EditResult
 from ._timeline_words import changes_text, diff, summary
 
 DROPPED = "The connection to NemoVideo dropped before the edit finished (it was not sent again)"
 RESTARTED = "The server restarted while this edit was running, so its reply was not received."
+EMPTY_START = (
+    "The timeline was empty when this edit started (nothing uploaded to this session), so NemoVideo "
+    "worked from the words alone; upload media with upload_media to edit a video."
+)
 DO_NOT_RESEND = "do not send the instruction again: it would run, and be charged, twice"
 AGAIN_IF_NEEDED = "Check get_state, and send the instruction again only if it is still needed."
 
@@ -49,7 +55,20 @@ def _dropped_unseen(view: TurnView) -> str:
     )
 
 
-def reply(view: TurnView) -> str:  # noqa: PLR0911 - one reply per way a turn ends
+def reply(view: TurnView, *, declined: bool = False) -> str:
+    text = _ending(view, declined)
+    if view.sent and view.ending != "running":
+        text = f"Sent as the answer to NemoVideo's question: {view.sent!r}.\n\n{text}"
+    if started_empty(view):
+        text = f"{text}\n\n{EMPTY_START}"
+    return text
+
+
+def started_empty(view: TurnView) -> bool:
+    return view.status != "running" and view.ending not in ("not_run", "recorded") and not view.before.tracks
+
+
+def _ending(view: TurnView, declined: bool) -> str:  # noqa: PLR0911, PLR0912 - one reply per way a turn ends
     said = _said(view)
     lead = f"{replied(said)}\n\n" if said else ""
     seen = changes_text(view.before, view.after)
@@ -79,6 +98,9 @@ def reply(view: TurnView) -> str:  # noqa: PLR0911 - one reply per way a turn en
                 f"{RESTARTED} The timeline showed no change from it until {_limit(view)} had passed, so it "
                 f"did not apply. {AGAIN_IF_NEEDED}"
             )
+        case "needs_answer":
+            asked = needs_answer_text(view.asked or AskQuestion(), view.turn_id, declined=declined)
+            return f"{lead}{asked}"
         case "not_run":
             return f"The edit was not run: {view.reason}"
         case "crashed":
@@ -95,7 +117,7 @@ def _fault(view: TurnView) -> str:
     return translate(view.fault or "").strip()
 
 
-def edit_result(view: TurnView) -> EditResult:
+def edit_result(view: TurnView, *, declined: bool = False) -> EditResult:
     if view.ending == "recorded":
         changes = view.changes or []
     else:
@@ -104,9 +126,12 @@ def edit_result(view: TurnView) -> EditResult:
         session_id=view.session_id,
         turn_id=view.turn_id,
         status=view.status,
-        reply=reply(view),
+        reply=reply(view, declined=declined),
         nemovideo_reply=_said(view) or None,
         nemovideo_error=_fault(view) or None,
         changes=changes,
         timeline=summary(view.timeline),
+        questions=questions_out(view.asked) if view.ending == "needs_answer" else [],
+        question_title=view.asked.title if view.asked is not None and view.ending == "needs_answer" else None,
+        started_empty=started_empty(view),
     )

@@ -13,17 +13,22 @@ from ..service import (
     FramesRefused,
     MediaRefused,
     NoDownloadLink,
+    NoSession,
     NotExportReady,
     PrepareFailed,
     RenderMissing,
     ReplacementFailed,
+    SessionGone,
     SessionReplaced,
     SessionUnusable,
     ShuttingDown,
     StoreUnavailable,
     TurnBusy,
     UnknownHandle,
+    UnknownSession,
+    UnmatchedMedia,
     UploadBusy,
+    UploadCancelled,
     UploadUnconfirmed,
     WorkspaceError,
 )
@@ -48,11 +53,55 @@ def _lost(session_id: str) -> str:
     )
 
 
+def unknown_handle(exc: UnknownHandle) -> str:
+    handle = shorten(exc.handle)
+    match exc.kind:
+        case "session":  # another client's (clients kept apart): as if it did not exist
+            return (
+                f"No session {handle!r} is known here. Omit session_id to work in the current session "
+                "(each result names its session_id)."
+            )
+        case "turn":
+            return (
+                f"No edit turn {handle!r} is known (it may have expired). Call get_state to see the "
+                "timeline as it is now."
+            )
+        case "render":
+            return f"No render {handle!r} is known (it may have expired). Call export_video to start one."
+        case "upload":
+            return (
+                f"No upload {handle!r} is known to this server (uploads are remembered 10 minutes after "
+                "they end, and not across a restart)."
+            )
+        case "prepare":
+            return (
+                f"No preparation {handle!r} is known (preparations are remembered in memory for a day, and "
+                "a restart forgets them). Call prepare_media again to prepare the file."
+            )
+        case "handle":
+            return (
+                f"{handle!r} is not a handle of this server: give a render_id (render_...), an upload_id "
+                "(upload_...), a prepare_id (prepare_...) or a turn_id (turn_...) a result returned."
+            )
+
+
+def unknown_session(exc: UnknownSession) -> str:
+    known = "; ".join(
+        f"{sid} ({skill}{', current' if current else ''})" for sid, skill, current in exc.known[:10]
+    )
+    listed = f"The sessions this server knows: {known}." if known else "This server knows no session yet."
+    return (
+        f"No session {shorten(exc.session_id)!r} is known, here or at NemoVideo (a typo?). Nothing was done: "
+        f"no session was created or switched, nothing was sent or charged. {listed} Pass one of them as "
+        "session_id, or omit session_id to work in the current session."
+    )
+
+
 def _echo(value: str | None) -> str | None:
     return None if value is None else shorten(value)
 
 
-def bad_request(exc: BadRequest) -> str:  # noqa: PLR0911 - one return per problem
+def bad_request(exc: BadRequest) -> str:  # noqa: PLR0911 - one sentence per problem
     choices = ", ".join(exc.choices)
     match exc.problem:
         case "empty_instruction":
@@ -68,6 +117,12 @@ def bad_request(exc: BadRequest) -> str:  # noqa: PLR0911 - one return per probl
         case "not_a_session_id":
             return (
                 f"{_echo(exc.value)!r} is not a session id (use the `session_id` a result gave, or omit it)."
+            )
+        case "unknown_item":
+            have = ", ".join(bounded([repr(shorten(c)) for c in exc.choices])) or "none"
+            return (
+                f"The session has no generated item or analysis {_echo(exc.value)!r}. It has: {have} (name "
+                "them, or give their numbers, or omit `items` to save everything)."
             )
         case "too_many_inputs":
             return (
@@ -125,24 +180,31 @@ def workspace_error(exc: WorkspaceError, describe: Describe) -> str:  # noqa: PL
     if isinstance(exc, FramesRefused):
         return frames_refused(exc)
     if isinstance(exc, UnknownHandle):
-        if exc.kind == "session":
-            return (
-                f"No session {shorten(exc.handle)!r} is known here. Omit session_id to work in the current "
-                "session (each result names its session_id)."
-            )
-        if exc.kind == "prepare":
-            return (
-                f"No preparation {shorten(exc.handle)!r} is known (preparations are remembered in memory "
-                "for a day, and a restart forgets them). Call prepare_media again to prepare the file."
-            )
-        if exc.kind == "turn":
-            return (
-                f"No edit turn {shorten(exc.handle)!r} is known (it may have expired). Call get_state to see "
-                "the timeline as it is now."
-            )
+        return unknown_handle(exc)
+    if isinstance(exc, UnknownSession):
+        return unknown_session(exc)
+    if isinstance(exc, SessionGone):
         return (
-            f"No render {shorten(exc.handle)!r} is known (it may have expired). Call export_video to start "
-            "one."
+            f"{_lost(exc.session_id)} This read replaced nothing: the next upload_media or send_edit makes a "
+            f"new {exc.skill} session (and says so); upload the media again there. Last known timeline of "
+            f"the lost session: {_last(exc.last)}"
+        )
+    if isinstance(exc, NoSession):
+        return (
+            f"There is no {exc.skill} session yet, so there is nothing to read. Upload media with "
+            "upload_media (or send an edit with send_edit) to start one."
+        )
+    if isinstance(exc, UnmatchedMedia):
+        names = ", ".join(repr(p) for p in exc.paths)
+        return (
+            f"{describe(exc.cause)} The timeline names media by a path inside NemoVideo's sandbox that "
+            f"matches no uploaded file: {names}, which is the likely reason. Upload that file again with "
+            "upload_media, ask NemoVideo (send_edit) to use it, then call export_video again."
+        )
+    if isinstance(exc, UploadCancelled):
+        return (
+            f"Upload {exc.upload_id!r} was cancelled before NemoVideo confirmed it (get_state shows whether "
+            "it arrived). Call upload_media again to upload the files."
         )
     if isinstance(exc, TurnBusy):
         return turn_busy(exc)
@@ -189,9 +251,11 @@ def workspace_error(exc: WorkspaceError, describe: Describe) -> str:  # noqa: PL
             "is rendering under that id. Call export_video again to render the timeline."
         )
     if isinstance(exc, NoDownloadLink):
+        why = f" ({describe(exc.cause)})" if exc.cause is not None else ""
         return (
-            f"Render {exc.render_id} finished but NemoVideo gave no download link this server can use (none, "
-            "or one that is not an http(s) address)."
+            f"Render {exc.render_id} finished, but it could not be downloaded: it had no working link, more "
+            f"polls brought none, and NemoVideo's own download endpoint failed too{why}. Call "
+            f"get_export_status(render_id={exc.render_id!r}, download=true) in a minute to try again."
         )
     if isinstance(exc, ShuttingDown):
         work = "preparation" if exc.work == "prepare" else exc.work
