@@ -23,8 +23,6 @@ BIN = Path(PY).parent
 STATIC_TOKEN = "nmv_test_static"  # the emulator's registered user
 SKILL = "video-json-ai"
 MB = 1024 * 1024
-# MP4 magic (an `ftyp` box) so the media policy accepts the generated file as a video.
-FTYP = b"\x00\x00\x00\x20ftypisom\x00\x00\x02\x00isomiso2avc1mp41"
 
 
 def median(values: Sequence[float]) -> float:
@@ -116,12 +114,35 @@ def workdir() -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
+def _tiny_mp4() -> bytes:
+    """A real MP4 (H.264, 32x18, 4 frames, no sound) of about 1.5 KB (PyAV imported here only)."""
+    import io
+    from fractions import Fraction
+
+    import av
+
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="mp4") as out:
+        stream = out.add_stream("libx264", rate=4, options={"preset": "ultrafast"})
+        stream.width, stream.height, stream.pix_fmt = 32, 18, "yuv420p"
+        for i in range(4):
+            frame = av.VideoFrame(32, 18, "yuv420p")
+            frame.pts, frame.time_base = i, Fraction(1, 4)
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    return buffer.getvalue()
+
+
 def make_video(path: Path, size: int) -> Path:
-    """A `size`-byte file starting with an MP4 `ftyp` box, written fast from one 1 MiB block."""
-    block = (FTYP + bytes(range(256)) * 4096)[:MB]
+    """A real, decodable MP4 of exactly `size` bytes (the upload's probe reads it as a video): a tiny
+    clip, then one `free` box (padding every MP4 reader skips) written fast from one 1 MiB block."""
+    head = _tiny_mp4()
+    pad = size - len(head)
+    assert 8 <= pad < 2**32, f"make_video makes {len(head) + 8} bytes to 4 GiB"
+    block = (bytes(range(256)) * 4096)[:MB]
     with path.open("wb") as f:
-        f.write(FTYP)
-        left = size - len(FTYP)
+        f.write(head + pad.to_bytes(4, "big") + b"free")
+        left = pad - 8
         while left > 0:
             n = min(left, MB)
             f.write(block[:n])
