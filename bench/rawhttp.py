@@ -4,6 +4,8 @@
 
 - any POST: the body (Content-Length) is read into one reused buffer and dropped; the answer is a
   NemoVideo envelope with one uploaded file, so the backend client accepts it too;
+- GET /api/state/...: an empty session state (the server checks once that a session id it has not
+  seen exists at NemoVideo before uploading into it);
 - GET /bytes/<n>: n bytes sent from one prebuilt 1 MiB block;
 - GET /file: FILE, sent with sendfile(2) (zero-copy: the fastest a source can be);
 - anything else: 404. One thread per connection, keep-alive.
@@ -19,6 +21,7 @@ import sys
 import threading
 
 BLOCK = bytes(range(256)) * 4096
+STATE = json.dumps({"code": 0, "message": "ok", "data": {"state": {}}}).encode()
 ANSWER = json.dumps(
     {"code": 0, "message": "ok", "data": {"files": [{"filename": "x.mp4", "cdn_url": "http://cdn/x.mp4"}]}}
 ).encode()
@@ -76,6 +79,9 @@ def serve(conn: socket.socket) -> None:
                 _drain(conn, buf, int(headers.get("content-length", "0")))
                 head = f"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {len(ANSWER)}"
                 conn.sendall(head.encode() + b"\r\n\r\n" + ANSWER)
+            elif method == "GET" and path.startswith("/api/state/"):
+                head = f"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {len(STATE)}"
+                conn.sendall(head.encode() + b"\r\n\r\n" + STATE)
             elif method == "GET" and path == "/file" and len(sys.argv) > 1:
                 with open(sys.argv[1], "rb") as f:
                     size = os.fstat(f.fileno()).st_size
