@@ -18,46 +18,33 @@ MP4, trimmed, scaled down, under a size) into `<output dir>/prepared/`, as backg
 - One preparation runs at a time (they take every core); others wait `queued`.
 - `cancel(prepare_id)` stops one at its next frame; its partial output is removed.
 Kept in memory only: a restart ends a running preparation (its partial output is removed).
+The checks and the output's name are in `_prepare_checks.py`; a preparation in memory and its view
+in `_prepare_job.py`.
 """
 
 from __future__ import annotations
 
 import os
-import threading
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import anyio
 
 from ..logs import get_logger
-from ._media_access import CheckedMedia, FileIdentity, open_checked
-from ._media_base import MediaBadRequest, MediaCancelled, MediaError
-from ._media_plan import plan_encode, propose_fit
-from ._media_policy import MediaPolicy, MediaRejected
-from ._media_prepare import PreparedInfo, check_request, prepare
-from ._media_probe import MediaProbe, probe
+from ._media_base import MediaCancelled, MediaError
+from ._media_policy import MediaPolicy
+from ._media_prepare import PreparedInfo, prepare
+from ._prepare_checks import CheckedSource, PrepareChecks
+from ._prepare_job import PrepareJob, PrepareKey
 from ._work_context import WorkContext, Worker
 from ._workspace_errors import BadRequest, PrepareFailed, ShuttingDown, UnknownHandle
-from ._workspace_views import (
-    PrepareStatus,
-    PrepareView,
-    ProbedFile,
-    Progress,
-    ProgressFn,
-    ProgressStage,
-)
+from ._workspace_views import PrepareView, ProbedFile, Progress, ProgressFn, ProgressStage
 from ._workspace_wait import Reporter, clamp_budget, wait_with_progress
 
 log = get_logger(__name__)
 
 PREPARED_FOLDER = "prepared"
-MB = 1024 * 1024
-_STEM_CHARS = 80  # the original's name is cut to this in the output's name
 _FORGET_IDS_AFTER = 24 * 3600.0  # a finished preparation's id is known this long (for a late cancel)
-
-# (the file's identity, start, end, max height, max bytes)
-PrepareKey = tuple[FileIdentity, float | None, float | None, int | None, int]
 
 
 def prepared_dir(output_dir: Path) -> Path:
@@ -65,50 +52,12 @@ def prepared_dir(output_dir: Path) -> Path:
     return output_dir / PREPARED_FOLDER
 
 
-@dataclass
-class _Prepare:
-    prepare_id: str
-    key: PrepareKey
-    shown: str  # the path as given
-    media: CheckedMedia  # the source, open until the work ends
-    source: ProbedFile
-    dest: Path
-    start: float | None
-    end: float | None
-    max_height: int | None
-    max_bytes: int
-    expected: int  # frames
-    frames: int = 0  # written so far (set from the worker thread)
-    queued: bool = True
-    started: float = field(default_factory=anyio.current_time)
-    finished: float | None = None
-    done: anyio.Event = field(default_factory=anyio.Event)
-    result: PreparedInfo | None = None
-    cancelled: bool = False
-    cancel_came_late: bool = False
-    error: Exception | None = None
-    stop: threading.Event = field(default_factory=threading.Event)  # the transcoder checks it per frame
-    scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)  # ends the wait in the queue
-
-
-@dataclass(frozen=True)
-class _Checked:
-    media: CheckedMedia
-    probe: MediaProbe
-    expected: int
-
-
-def _seconds_tag(x: float) -> str:
-    return f"{x:.3f}".rstrip("0").rstrip(".")
-
-
 class Prepares(Worker):
     def __init__(self, work: WorkContext, policy: MediaPolicy) -> None:
         super().__init__(work)
-        self._policy = policy
-        self._folder = prepared_dir(work.settings.output_dir)
-        self._jobs: dict[PrepareKey, _Prepare] = {}
-        self._ids: dict[str, _Prepare] = {}
+        self._checks = PrepareChecks(policy, prepared_dir(work.settings.output_dir))
+        self._jobs: dict[PrepareKey, PrepareJob] = {}
+        self._ids: dict[str, PrepareJob] = {}
         self._limiter = anyio.Lock()  # one transcode at a time
 
     # the calls -----------------------------------------------------------------------------
@@ -124,8 +73,10 @@ class Prepares(Worker):
         cancel: bool = False,
         progress: ProgressFn | None = None,
     ) -> PrepareView:
-        max_bytes = self._check_arguments(start, end, max_height, max_size_mb)
-        checked = await anyio.to_thread.run_sync(self._check, raw_path, start, end, max_height, max_bytes)
+        max_bytes = self._checks.arguments(start, end, max_height, max_size_mb)
+        checked = await anyio.to_thread.run_sync(
+            self._checks.source, raw_path, start, end, max_height, max_bytes
+        )
         key: PrepareKey = (checked.media.identity, start, end, max_height, max_bytes)
         self._prune()
         job = self._jobs.get(key)
@@ -142,7 +93,7 @@ class Prepares(Worker):
             if job.error is not None:  # failed while no call was waiting: tell this one, then forget
                 self._forget(job)
                 raise job.error
-            return self._view(job, repeat=True)
+            return job.view(self._ids.values(), repeat=True)
         if job is None:
             job = self._start(key, raw_path, checked, start, end, max_height, max_bytes)
         return await self._wait(job, progress)
@@ -163,115 +114,27 @@ class Prepares(Worker):
         for job in self._ids.values():
             job.stop.set()
 
-    # checks, before anything is written ----------------------------------------------------
-
-    def _check_arguments(
-        self, start: float | None, end: float | None, max_height: int | None, max_size_mb: float | None
-    ) -> int:
-        """The size limit in bytes; arguments that cannot work → `BadRequest`."""
-        if start is not None and end is not None and end <= start:
-            raise BadRequest("bad_range", value=f"{start:g}..{end:g}")  # start..end
-        if max_height is not None and max_height < 2:
-            raise BadRequest("bad_height", value=str(max_height))
-        limit = self._policy.max_bytes
-        if max_size_mb is None:
-            return limit
-        if not 0 < max_size_mb <= limit / MB:
-            raise BadRequest("bad_size", value=f"{max_size_mb:g}", choices=("0", f"{limit / MB:g}"))
-        return int(max_size_mb * MB)
-
-    def _check(
-        self, raw_path: str, start: float | None, end: float | None, max_height: int | None, max_bytes: int
-    ) -> _Checked:
-        """Runs in a worker thread: the checked open, the probe, the request against the file."""
-        try:
-            media = open_checked(self._policy, raw_path)
-        except MediaRejected as exc:
-            raise PrepareFailed(path=raw_path.strip(), reason=str(exc), code=exc.code) from None
-        found: MediaProbe | None = None
-        try:
-            found = probe(media.fd, name=media.file.path.name)
-            first, last = check_request(found, media.file.path.name, start, end)
-            assert found.width is not None
-            assert found.height is not None
-            plan = plan_encode(
-                width=found.width,
-                height=found.height,
-                fps=found.frame_rate or 30.0,
-                start=first,
-                end=last,
-                has_audio=found.audio_codec is not None,
-                max_height=max_height,
-                max_bytes=max_bytes,
-                audio_rate=found.audio_sample_rate or 48000,
-            )
-            self._make_folder()
-        except MediaError as exc:
-            media.close()
-            fit = None
-            if isinstance(exc, MediaBadRequest) and exc.code == "too_small_budget" and found is not None:
-                fit = propose_fit(found, max_bytes=max_bytes, start=start, end=end)
-                if fit is not None and fit.max_size_mb * MB > max_bytes:
-                    fit = None  # under a megabyte: nothing to propose at the limit asked for
-            raise PrepareFailed(
-                path=raw_path.strip(), reason=str(exc), code=exc.code, probe=found, fit=fit
-            ) from None
-        except BaseException:
-            media.close()
-            raise
-        return _Checked(media, found, plan.expected_frames)
-
-    def _make_folder(self) -> None:
-        try:
-            self._folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise MediaError(
-                f"The folder {self._folder} cannot be created ({exc.strerror}).",
-                "Check the output folder's permissions (NEMO_OUTPUT_DIR).",
-                code="output_failed",
-            ) from None
-
     # jobs ----------------------------------------------------------------------------------
-
-    def _destination(
-        self, source: Path, start: float | None, end: float | None, max_height: int | None
-    ) -> Path:
-        """A name in `prepared/` no file and no running preparation has: `<name>-prepared[-<range>s]
-        [-<height>p].mp4`, then ` (2)`, ` (3)`... when taken."""
-        base = source.stem[:_STEM_CHARS].lstrip(".") or "video"
-        base += "-prepared"
-        if start is not None and end is not None:
-            base += f"-{_seconds_tag(start)}-{_seconds_tag(end)}s"
-        elif start is not None:
-            base += f"-from-{_seconds_tag(start)}s"
-        elif end is not None:
-            base += f"-to-{_seconds_tag(end)}s"
-        if max_height is not None:
-            base += f"-{max_height}p"
-        taken = {job.dest for job in self._ids.values() if not job.done.is_set()}
-        for n in range(1, 10_000):
-            dest = self._folder / (f"{base}.mp4" if n == 1 else f"{base} ({n}).mp4")
-            if dest not in taken and not os.path.lexists(dest):
-                return dest
-        return self._folder / f"{base} ({uuid.uuid4().hex[:8]}).mp4"
 
     def _start(  # noqa: PLR0917 - the request's parts, from one caller
         self,
         key: PrepareKey,
         raw_path: str,
-        checked: _Checked,
+        checked: CheckedSource,
         start: float | None,
         end: float | None,
         max_height: int | None,
         max_bytes: int,
-    ) -> _Prepare:
-        job = _Prepare(
+    ) -> PrepareJob:
+        job = PrepareJob(
             prepare_id=f"prepare_{uuid.uuid4().hex[:16]}",
             key=key,
             shown=raw_path.strip(),
             media=checked.media,
             source=ProbedFile(checked.media.file.path, checked.probe),
-            dest=self._destination(checked.media.file.path, start, end, max_height),
+            dest=self._checks.destination(
+                checked.media.file.path, start, end, max_height, taken=self._taken()
+            ),
             start=start,
             end=end,
             max_height=max_height,
@@ -284,7 +147,11 @@ class Prepares(Worker):
         log.info("prepare started", prepare_id=job.prepare_id, frames=job.expected)
         return job
 
-    def _forget(self, job: _Prepare) -> None:
+    def _taken(self) -> set[Path]:
+        """The outputs of the running preparations (no new one gets their names)."""
+        return {job.dest for job in self._ids.values() if not job.done.is_set()}
+
+    def _forget(self, job: PrepareJob) -> None:
         if self._jobs.get(job.key) is job:
             del self._jobs[job.key]
 
@@ -303,10 +170,10 @@ class Prepares(Worker):
         except OSError:
             return False
 
-    async def _cancel(self, job: _Prepare) -> PrepareView:
+    async def _cancel(self, job: PrepareJob) -> PrepareView:
         if job.done.is_set():
             job.cancel_came_late = job.result is not None
-            return self._view(job)
+            return job.view(self._ids.values())
         job.stop.set()
         if job.queued:
             job.scope.cancel()
@@ -315,15 +182,15 @@ class Prepares(Worker):
             self._forget(job)
             raise job.error
         job.cancel_came_late = job.result is not None
-        return self._view(job)
+        return job.view(self._ids.values())
 
-    async def _wait(self, job: _Prepare, progress: ProgressFn | None) -> PrepareView:
+    async def _wait(self, job: PrepareJob, progress: ProgressFn | None) -> PrepareView:
         report = Reporter(progress)
         name = job.source.path.name
 
         async def tick() -> None:
             elapsed = anyio.current_time() - job.started
-            stage: ProgressStage = "queued" if self._behind_another(job) else "preparing"
+            stage: ProgressStage = "queued" if job.behind_another(self._ids.values()) else "preparing"
             info = Progress(stage, elapsed, done=job.frames, total=job.expected, detail=name)
             await report(job.frames, job.expected, info)
 
@@ -334,40 +201,11 @@ class Prepares(Worker):
         if job.done.is_set() and job.error is not None:
             self._forget(job)  # the next call with the same arguments tries again
             raise job.error
-        return self._view(job)
-
-    def _behind_another(self, job: _Prepare) -> bool:
-        """`job` waits for another preparation to finish (one runs at a time)."""
-        return job.queued and any(
-            other is not job and not other.queued and not other.done.is_set() for other in self._ids.values()
-        )
-
-    def _view(self, job: _Prepare, *, repeat: bool = False) -> PrepareView:
-        now = anyio.current_time()
-        end = job.finished if job.finished is not None else now
-        status: PrepareStatus = (
-            "completed" if job.result is not None else "cancelled" if job.cancelled else "running"
-        )
-        return PrepareView(
-            prepare_id=job.prepare_id,
-            status=status,
-            source=job.source,
-            output=job.result,
-            frames_done=job.result.frames if job.result is not None else job.frames,
-            frames_expected=job.expected,
-            queued=status == "running" and self._behind_another(job),
-            elapsed=end - job.started,
-            start=job.start,
-            end=job.end,
-            max_height=job.max_height,
-            max_bytes=job.max_bytes,
-            repeated_after=now - job.finished if repeat and job.finished is not None else None,
-            cancel_came_late=job.cancel_came_late,
-        )
+        return job.view(self._ids.values())
 
     # the background work -------------------------------------------------------------------
 
-    async def _run(self, job: _Prepare) -> None:
+    async def _run(self, job: PrepareJob) -> None:
         try:
             with job.scope:
                 async with self._limiter:
@@ -397,7 +235,7 @@ class Prepares(Worker):
             job.finished = anyio.current_time()
             job.done.set()
 
-    def _work(self, job: _Prepare) -> PreparedInfo:
+    def _work(self, job: PrepareJob) -> PreparedInfo:
         """Runs in a worker thread."""
 
         def on_frames(done: int, expected: int) -> None:

@@ -24,95 +24,26 @@ once the run that asked is over, so an answer never meets a run that may still b
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import cast, get_args
 
 import anyio
 
-from ..backend import (
-    AskQuestion,
-    Draft,
-    NemoError,
-    SessionLost,
-    StreamError,
-    StreamFault,
-    TextChunk,
-    ToolCall,
-    answer_message,
-)
+from ..backend import Draft, answer_message
 from ..logs import get_logger
 from ._sessions import SessionRef
 from ._store import TurnRecord
-from ._turn_reports import Outcome, after_restart, conclude, crashed, not_run
-from ._work_context import WorkContext, Worker
-from ._workspace_errors import BadRequest, SessionGone, TurnBusy, UnknownHandle
-from ._workspace_views import EditActivity, Progress, ProgressFn, TurnEnding, TurnView
+from ._turn_runs import TurnRuns
+from ._turn_state import LiveTurn, asked_of, busy, same_words
+from ._workspace_errors import BadRequest, UnknownHandle
+from ._workspace_views import Progress, ProgressFn, TurnEnding, TurnView
 from ._workspace_wait import Reporter, clamp_budget, wait_with_progress
 
 log = get_logger(__name__)
 
 
-@dataclass
-class _Turn:
-    turn_id: str
-    ref: SessionRef
-    instruction: str  # the caller's words
-    before: Draft
-    ceiling: float  # seconds NemoVideo may run one message: then it is over, whatever we saw
-    message: str = ""  # what is sent (an answer's message; else the instruction)
-    answers: str | None = None  # the turn whose question this one answers
-    started: float = field(default_factory=anyio.current_time)
-    done: anyio.Event = field(default_factory=anyio.Event)
-    outcome: Outcome | None = None  # set when the run is over
-    error: Exception | None = None  # raised to every waiter (a lost session, no credits...)
-    activity: EditActivity = "waiting"  # "restarted": adopted from a previous server process
-    tool: str | None = None  # the backend tool it runs ("working")
-
-    @property
-    def deadline(self) -> float:
-        """When the run's ceiling passes (`anyio.current_time()` clock)."""
-        return self.started + self.ceiling
-
-    @property
-    def unconfirmed(self) -> bool:
-        """This server lost the run (dropped stream, restart): watched through the timeline."""
-        return self.activity in ("recovering", "restarted")
-
-    def view(self) -> TurnView:
-        sid, o = self.ref.session_id, self.outcome
-        if o is None:
-            elapsed = anyio.current_time() - self.started
-            ending: TurnEnding = (
-                "restart_watching" if self.activity == "restarted"
-                else "dropped_watching" if self.activity == "recovering"
-                else "running"
-            )  # fmt: skip
-            return TurnView(
-                sid, self.turn_id, "running", ending, self.before, None, self.before,
-                elapsed=elapsed, ceiling=self.ceiling,
-            )  # fmt: skip
-        return TurnView(
-            sid, self.turn_id, o.status, o.ending, self.before, o.after, o.after or self.before,
-            said=o.said, fault=o.fault, reason=o.reason, asked=o.asked, answers=self.answers,
-            sent=self.message if self.message != self.instruction else None, ceiling=self.ceiling,
-        )  # fmt: skip
-
-
-def _same(a: str, b: str) -> bool:
-    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
-
-
-class Turns(Worker):
-    def __init__(
-        self, work: WorkContext, *, before_start: Callable[[SessionRef], None] | None = None
-    ) -> None:
-        super().__init__(work, before_start=before_start)  # may refuse a turn while uploading
-        self._live: dict[str, _Turn] = {}
-        self._locks: dict[str, anyio.Lock] = {}
-
+class Turns(TurnRuns):
     async def send(
         self,
         instruction: str,
@@ -137,18 +68,18 @@ class Turns(Worker):
                 if record is not None and record.turn_id not in self._live:
                     # left running by a previous server process: NemoVideo may still be running it
                     orphan = await self._adopt(record)
-                    if _same(record.instruction, text):  # never send it twice, restart or not
+                    if same_words(record.instruction, text):  # never send it twice, restart or not
                         turn = orphan
                     elif not orphan.done.is_set():
-                        raise _busy(orphan)
+                        raise busy(orphan)
             if turn is None:
                 message, answers = text, None
                 question = self._open_question(ref.session_id)
                 if question is not None:
                     # the words that asked, again (a retried or resumed call; an answer is never taken for it)
-                    if _same(question.instruction, text) and (resumed or question.answers is None):
+                    if same_words(question.instruction, text) and (resumed or question.answers is None):
                         return self._record_view(question)
-                    message, answers = answer_message(_asked(question), text), question.turn_id
+                    message, answers = answer_message(asked_of(question), text), question.turn_id
                 self._may_start(ref)
                 turn = await self._start(ref, text, message=message, answers=answers)
         return await self._wait(turn, wait_seconds, progress)
@@ -173,7 +104,7 @@ class Turns(Worker):
             question = self._open_question(ref.session_id)
             if question is None or question.turn_id != turn_id or self._running(ref, None) is not None:
                 return self._record_view(record)
-            message = answer_message(_asked(question), answers)
+            message = answer_message(asked_of(question), answers)
             self._may_start(ref)
             turn = await self._start(ref, message, message=message, answers=turn_id)
         return await self._wait(turn, wait_seconds, progress)
@@ -205,18 +136,18 @@ class Turns(Worker):
         record = None if live is not None else self._store.get_turn(turn_id)
         return live.ref.session_id if live is not None else record.session_id if record else None
 
-    def _running(self, ref: SessionRef, text: str | None) -> _Turn | None:
+    def _running(self, ref: SessionRef, text: str | None) -> LiveTurn | None:
         """The session's running turn when it carries the same instruction; refuse a different one
         (`text` None: any running turn, refusing nothing)."""
         live = next(
             (t for t in self._live.values() if t.ref.session_id == ref.session_id and not t.done.is_set()),
             None,
         )
-        if live is None or text is None or _same(live.instruction, text):
+        if live is None or text is None or same_words(live.instruction, text):
             return live
-        raise _busy(live)
+        raise busy(live)
 
-    async def _start(self, ref: SessionRef, text: str, *, message: str, answers: str | None) -> _Turn:
+    async def _start(self, ref: SessionRef, text: str, *, message: str, answers: str | None) -> LiveTurn:
         _, before = await self._sessions.read(ref)
         turn_id = f"turn_{uuid.uuid4().hex[:16]}"
         sent = message if message != text else None
@@ -224,7 +155,7 @@ class Turns(Worker):
             turn_id, ref.session_id, ref.skill, text, before_draft=before.raw, answers=answers, message=sent
         )
         ceiling = self._settings.stream_max_seconds
-        turn = _Turn(turn_id, ref, text, before, ceiling, message=message, answers=answers)
+        turn = LiveTurn(turn_id, ref, text, before, ceiling, message=message, answers=answers)
         self._forget_old()
         self._live[turn_id] = turn
         self._tg.start_soon(self._run, turn)
@@ -238,7 +169,9 @@ class Turns(Worker):
             if turn.done.is_set() and turn.started < horizon:
                 del self._live[turn_id]
 
-    async def _wait(self, turn: _Turn, wait_seconds: float | None, progress: ProgressFn | None) -> TurnView:
+    async def _wait(
+        self, turn: LiveTurn, wait_seconds: float | None, progress: ProgressFn | None
+    ) -> TurnView:
         report = Reporter(progress)
 
         budget = clamp_budget(wait_seconds, self._settings.wait_seconds)
@@ -255,142 +188,6 @@ class Turns(Worker):
             raise turn.error
         return turn.view()
 
-    # the background run --------------------------------------------------------------------
-
-    async def _run(self, turn: _Turn) -> None:
-        try:
-            await self._stream(turn)
-        except SessionLost:
-            turn.error = await self._sessions.replace_lost(turn.ref)
-            self._finish(turn, not_run(turn.error))
-        except NemoError as exc:  # refused before the run (credits, auth, rate limit, server error...)
-            turn.error = exc
-            self._finish(turn, not_run(exc))
-        except Exception as exc:
-            log.exception("edit crashed", turn_id=turn.turn_id)
-            self._finish(turn, crashed(exc))
-        finally:
-            turn.done.set()
-
-    async def _stream(self, turn: _Turn) -> None:
-        ref, fault, dropped = turn.ref, None, False
-        run = self._client.edit(ref.session_id, turn.message or turn.instruction, skill=ref.skill)
-        try:
-            async with run:
-                async for event in run:
-                    if isinstance(event, StreamFault):
-                        fault = event.message
-                    elif isinstance(event, ToolCall):
-                        turn.activity, turn.tool = "working", event.name
-                    elif isinstance(event, TextChunk):
-                        turn.activity = "writing"
-        except NemoError as exc:
-            if not isinstance(exc, StreamError) and run.bytes_received == 0:
-                raise  # refused before anything ran (a lost session too): the waiter gets the error
-            dropped = fault is None and run.result.error is None
-            log.warning("edit stream broke", turn_id=turn.turn_id, error=str(exc), bytes=run.bytes_received)
-        self._store.update_turn(turn.turn_id, bytes_received=run.bytes_received)
-        after = await self._after(turn, dropped)
-        fault = fault or run.result.error
-        self._finish(
-            turn,
-            conclude(
-                turn.before, after, said=run.result.text, fault=fault or None, dropped=dropped,
-                asked=run.result.asked,
-            ),
-        )  # fmt: skip
-
-    async def _after(self, turn: _Turn, dropped: bool) -> Draft | None:
-        """The draft after the run (polled back after a dropped stream), or None if unreadable."""
-        ref = turn.ref
-        try:
-            if dropped:  # NemoVideo may go on until the run's ceiling: watch the timeline until then
-                turn.activity = "recovering"
-                after = await self._client.recover_state(
-                    ref.session_id, turn.before, skill=ref.skill, deadline=turn.deadline
-                )
-            else:
-                after = Draft.parse((await self._client.get_state(ref.session_id, skill=ref.skill)).draft)
-        except NemoError as exc:
-            log.warning("could not read the draft after an edit", turn_id=turn.turn_id, error=str(exc))
-            return None
-        self._sessions.remember(ref, after)
-        return after
-
-    def _finish(self, turn: _Turn, outcome: Outcome) -> None:
-        turn.outcome = outcome
-        try:
-            self._record(turn.turn_id, outcome)
-        except Exception:
-            log.exception("could not record the end of a turn", turn_id=turn.turn_id)
-        log.info("edit finished", turn_id=turn.turn_id, status=outcome.status)
-
-    # after a restart -----------------------------------------------------------------------
-
-    async def _adopt(self, record: TurnRecord, *, replace: bool = True) -> _Turn:
-        """A turn a previous server process left running (the caller holds the session's lock):
-        settled at once if the timeline already shows a change or its ceiling has passed, else
-        watched through the timeline in the background. A failed read adopts nothing (it raises).
-        `replace=False` (a read-only call): a lost session is said to be lost (`SessionGone`), not
-        replaced."""
-        session = self._store.get_session(record.session_id)
-        ref = SessionRef(record.session_id, record.skill, session.owner if session else "")
-        before = Draft.parse(record.before_draft)
-        age = max(0.0, time.time() - record.created_at)  # the store's clock is the wall clock
-        turn = _Turn(
-            record.turn_id, ref, record.instruction, before, self._settings.stream_max_seconds,
-            message=record.message or record.instruction, answers=record.answers,
-        )  # fmt: skip
-        turn.started, turn.activity = anyio.current_time() - age, "restarted"
-        _, now = await self._sessions.read(ref, replace=replace)
-        self._live[turn.turn_id] = turn
-        if not before.same_as(now) or anyio.current_time() >= turn.deadline:
-            self._finish(turn, after_restart(before, now))
-            turn.done.set()
-        else:
-            log.info("watching an edit a previous process started", turn_id=turn.turn_id)
-            self._tg.start_soon(self._watch, turn, replace)
-        return turn
-
-    async def _watch(self, turn: _Turn, replace: bool = True) -> None:
-        """Poll the timeline until it changes or the run's ceiling passes, as after a dropped stream."""
-        ref = turn.ref
-        try:
-            after = await self._client.recover_state(
-                ref.session_id, turn.before, skill=ref.skill, deadline=turn.deadline
-            )
-            self._sessions.remember(ref, after)
-            self._finish(turn, after_restart(turn.before, after))
-        except Exception as exc:  # the waiters get the error; the next call adopts the turn again
-            if isinstance(exc, SessionLost):
-                exc = await self._lost(ref, replace)
-            elif not isinstance(exc, NemoError):
-                log.exception("watching an edit crashed", turn_id=turn.turn_id)
-            turn.error = exc
-            self._live.pop(turn.turn_id, None)
-        finally:
-            turn.done.set()
-
-    async def _lost(self, ref: SessionRef, replace: bool) -> Exception:
-        """A lost session seen while watching: replaced (`SessionReplaced`), or for a read only said."""
-        if replace:
-            return await self._sessions.replace_lost(ref)
-        last = self._sessions.last_draft(ref.session_id)
-        return SessionGone(session_id=ref.session_id, skill=ref.skill, last=last)
-
-    def _record(self, turn_id: str, outcome: Outcome) -> TurnRecord:
-        return self._store.update_turn(
-            turn_id,
-            status=outcome.status,
-            ending=outcome.ending,
-            reply=outcome.said,
-            fault=outcome.fault,
-            reason=outcome.reason,
-            after_draft=None if outcome.after is None else outcome.after.raw,
-            error=None if outcome.error is None else {"message": outcome.error},
-            asked=None if outcome.asked is None else outcome.asked.model_dump(mode="json"),
-        )
-
     def view_of(self, record: TurnRecord) -> TurnView:
         """A stored turn as a view (the player shows the session's last edit)."""
         return self._record_view(record)
@@ -404,25 +201,6 @@ class Turns(Worker):
             record.session_id, record.turn_id, record.status, cast(TurnEnding, ending), before, after, last,
             said=record.reply or "", fault=record.fault, reason=record.reason,
             ceiling=self._settings.stream_max_seconds, reply=record.reply, changes=record.changes,
-            asked=_asked(record) if record.asked is not None else None, answers=record.answers,
+            asked=asked_of(record) if record.asked is not None else None, answers=record.answers,
             sent=record.message,
         )  # fmt: skip
-
-
-def _busy(turn: _Turn) -> TurnBusy:
-    """The refusal of a different instruction while `turn` may still run."""
-    return TurnBusy(
-        turn_id=turn.turn_id,
-        session_id=turn.ref.session_id,
-        instruction=turn.instruction,
-        unconfirmed=turn.unconfirmed,
-        allowed_in=max(0.0, turn.deadline - anyio.current_time()),
-    )
-
-
-def _asked(record: TurnRecord) -> AskQuestion:
-    """The question a turn record kept (an empty one if the record is unreadable)."""
-    try:
-        return AskQuestion.model_validate(record.asked or {})
-    except ValueError:
-        return AskQuestion()

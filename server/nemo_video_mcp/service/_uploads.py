@@ -11,28 +11,23 @@ that is running, and for `REPEAT_WINDOW_SECONDS` after it finished get its resul
 sending anything (a host retrying a call it cut must not upload twice). A failure is raised to the
 calls waiting for it (or, if none was, to the next call with the same inputs) and then forgotten:
 the next call uploads again. Uploads are kept in memory only: a restart ends them with the process.
+The checks are in `_upload_checks.py`; an upload in memory and its key in `_upload_job.py`.
 """
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass, field
-from pathlib import Path
-from urllib.parse import urlsplit
 
 import anyio
 
 from ..backend import Draft, NemoError, OpenFile, TransportError, UploadedFile
 from ..logs import get_logger
-from ._media_access import open_checked
-from ._media_base import MediaError
-from ._media_plan import PrepareProposal, propose_fit
 from ._media_policy import MediaFile, MediaPolicy, MediaRejected
-from ._media_probe import MediaProbe, probe
 from ._sessions import SessionRef
+from ._upload_checks import check_inputs
+from ._upload_job import UploadJob, UploadKey, upload_key
 from ._work_context import WorkContext, Worker
 from ._workspace_errors import (
     BadRequest,
@@ -44,7 +39,7 @@ from ._workspace_errors import (
     UploadUnconfirmed,
     WorkspaceError,
 )
-from ._workspace_views import CancelView, FileView, ProbedFile, Progress, ProgressFn, UploadStage, UploadView
+from ._workspace_views import CancelView, FileView, ProbedFile, Progress, ProgressFn, UploadView
 from ._workspace_wait import Reporter, clamp_budget, wait_with_progress
 
 log = get_logger(__name__)
@@ -52,59 +47,13 @@ log = get_logger(__name__)
 REPEAT_WINDOW_SECONDS = 600.0  # the same inputs again within this time after success: not re-sent
 MAX_INPUTS = 100  # files and links in one upload call
 
-# (session id, sorted (real path, size, mtime_ns) of the files, sorted links)
-UploadKey = tuple[str, tuple[tuple[str, int, int], ...], tuple[str, ...]]
-
-
-@dataclass
-class _Upload:
-    upload_id: str
-    key: UploadKey
-    ref: SessionRef
-    files: list[MediaFile]
-    urls: list[str]
-    total: int  # file bytes to send
-    probed: tuple[ProbedFile, ...] = ()
-    sent: int = 0
-    stage: UploadStage = "uploading"
-    started: float = field(default_factory=anyio.current_time)
-    finished: float | None = None
-    done: anyio.Event = field(default_factory=anyio.Event)
-    result: list[FileView] | None = None
-    error: Exception | None = None  # raised to the calls that wait for it, then forgotten
-    scope: anyio.CancelScope | None = None  # the background upload's, so `cancel` can stop it
-    cancelled: bool = False
-
-    def names(self) -> list[str]:
-        return [f.path.name for f in self.files] + self.urls
-
-    def percent(self) -> float | None:
-        if self.result is not None:
-            return 100.0
-        if not self.total:
-            return None
-        return round(min(99.9, 100 * self.sent / self.total), 1)
-
-
-def _stamp(path: Path) -> int:
-    """The file's modification time (ns), so a file changed since is a new upload; 0 if unreadable."""
-    try:
-        return os.stat(path).st_mtime_ns
-    except OSError:
-        return 0
-
-
-def _key(session_id: str, files: Sequence[MediaFile], urls: Sequence[str]) -> UploadKey:
-    stamped = sorted((str(f.path), f.size, _stamp(f.path)) for f in files)
-    return session_id, tuple(stamped), tuple(sorted(urls))
-
 
 class Uploads(Worker):
     def __init__(self, work: WorkContext, policy: MediaPolicy, *, repeat_window: float | None = None) -> None:
         super().__init__(work)
         self._policy = policy
         self._window = REPEAT_WINDOW_SECONDS if repeat_window is None else repeat_window
-        self._jobs: dict[UploadKey, _Upload] = {}
+        self._jobs: dict[UploadKey, UploadJob] = {}
 
     async def upload(
         self,
@@ -119,9 +68,9 @@ class Uploads(Worker):
         if len(paths) + len(urls) > MAX_INPUTS:
             raise BadRequest("too_many_inputs", value=str(len(paths) + len(urls)), limit=MAX_INPUTS)
         # the checks read the disk (and may search the media folders for similar names): off the loop
-        files, probed, links = await anyio.to_thread.run_sync(self._check, paths, urls)
+        files, probed, links = await anyio.to_thread.run_sync(check_inputs, self._policy, paths, urls)
         ref = await self._sessions.resolve(session_id, skill, owner)
-        key = await anyio.to_thread.run_sync(_key, ref.session_id, files, links)
+        key = await anyio.to_thread.run_sync(upload_key, ref.session_id, files, links)
         self._prune()
         job = self._jobs.get(key)
         if job is not None and job.done.is_set() and isinstance(job.error, UploadCancelled):
@@ -178,50 +127,6 @@ class Uploads(Worker):
         log.info("upload cancelled", upload_id=upload_id, session_id=sid)
         return CancelView(upload_id, "upload", "cancelled", "cancelled", sid)
 
-    # checks, before anything is sent ------------------------------------------------------
-
-    def _check(
-        self, paths: Sequence[str], urls: Sequence[str]
-    ) -> tuple[list[MediaFile], tuple[ProbedFile, ...], list[str]]:
-        """Runs in a worker thread: the policy and the probe read the file system."""
-        if not paths and not urls:
-            raise BadRequest("nothing_to_upload")
-        files: list[MediaFile] = []
-        probed: list[ProbedFile] = []
-        rejected: list[tuple[str, str | None]] = []
-        nearby = self._policy.nearby()  # one bounded search for similar names per call
-        facts: dict[str, MediaProbe] = {}
-        fits: dict[str, PrepareProposal] = {}
-        for raw in paths:
-            try:
-                media = open_checked(self._policy, raw, nearby)
-            except MediaRejected as exc:
-                rejected.append((raw, str(exc)))
-                continue
-            with media:
-                try:
-                    found = probe(media.fd, name=media.file.path.name)
-                except MediaError as exc:  # FFmpeg cannot read it: it would fail at NemoVideo too
-                    over = f"{media.over_limit} " if media.over_limit is not None else ""
-                    rejected.append((raw, f"{over}{exc}"))
-                    continue
-            if media.over_limit is not None:
-                rejected.append((raw, str(media.over_limit)))
-                facts[raw] = found
-                fit = propose_fit(found, max_bytes=self._policy.max_bytes)
-                if fit is not None:
-                    fits[raw] = fit
-                continue
-            files.append(media.file)
-            probed.append(ProbedFile(media.file.path, found))
-        for url in urls:
-            parts = urlsplit(url.strip())
-            if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-                rejected.append((url, None))  # not an http(s) link
-        if rejected:
-            raise MediaRefused(rejected=rejected, total=len(paths) + len(urls), probed=facts, fits=fits)
-        return files, tuple(probed), [u.strip() for u in urls]
-
     # jobs ----------------------------------------------------------------------------------
 
     def _start(
@@ -231,9 +136,9 @@ class Uploads(Worker):
         files: list[MediaFile],
         urls: list[str],
         probed: tuple[ProbedFile, ...],
-    ) -> _Upload:
+    ) -> UploadJob:
         upload_id = f"upload_{uuid.uuid4().hex[:16]}"
-        job = _Upload(upload_id, key, ref, files, urls, total=sum(f.size for f in files), probed=probed)
+        job = UploadJob(upload_id, key, ref, files, urls, total=sum(f.size for f in files), probed=probed)
         if not files:
             job.stage = "importing"
         self._jobs[key] = job
@@ -241,7 +146,7 @@ class Uploads(Worker):
         log.info("upload started", upload_id=upload_id, session_id=ref.session_id, files=len(files))
         return job
 
-    def _forget(self, job: _Upload) -> None:
+    def _forget(self, job: UploadJob) -> None:
         if self._jobs.get(job.key) is job:
             del self._jobs[job.key]
 
@@ -251,7 +156,7 @@ class Uploads(Worker):
             if job.finished is not None and job.finished < horizon:
                 self._forget(job)
 
-    async def _wait(self, job: _Upload, progress: ProgressFn | None) -> UploadView:
+    async def _wait(self, job: UploadJob, progress: ProgressFn | None) -> UploadView:
         report = Reporter(progress)
 
         async def tick() -> None:
@@ -270,7 +175,7 @@ class Uploads(Worker):
             raise job.error
         return self._view(job)
 
-    def _view(self, job: _Upload, *, repeat: bool = False) -> UploadView:
+    def _view(self, job: UploadJob, *, repeat: bool = False) -> UploadView:
         now = anyio.current_time()
         ago = now - job.finished if repeat and job.finished is not None else None
         return UploadView(
@@ -291,14 +196,14 @@ class Uploads(Worker):
 
     # the background upload -----------------------------------------------------------------
 
-    async def _run(self, job: _Upload) -> None:
+    async def _run(self, job: UploadJob) -> None:
         with anyio.CancelScope() as scope:  # `cancel` stops it
             job.scope = scope
             if job.cancelled:
                 scope.cancel()
             await self._send(job)
 
-    async def _send(self, job: _Upload) -> None:
+    async def _send(self, job: UploadJob) -> None:
         ref = job.ref
         try:
             uploaded: list[UploadedFile] = []
@@ -326,7 +231,7 @@ class Uploads(Worker):
             job.finished = anyio.current_time()
             job.done.set()
 
-    async def _send_files(self, job: _Upload) -> list[UploadedFile]:
+    async def _send_files(self, job: UploadJob) -> list[UploadedFile]:
         """Each file is opened once, here, and must still be the file that was checked (a file or
         folder swapped for a symlink since is refused before any byte is sent); the upload streams
         from those descriptors, never reopening a name."""
@@ -343,7 +248,7 @@ class Uploads(Worker):
                 lambda: self._client.upload_files(ref.session_id, opened, skill=ref.skill, progress=on_bytes),
             )
 
-    def _open_all(self, job: _Upload, stack: ExitStack) -> list[OpenFile]:
+    def _open_all(self, job: UploadJob, stack: ExitStack) -> list[OpenFile]:
         """The job's files, open (closed with `stack`); `MediaRefused` if one is not what was checked."""
         opened: list[OpenFile] = []
         for media in job.files:
