@@ -28,6 +28,13 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> MadeVideo:
     return make_video(d / "IMG_4K.mov", codec="libx265", width=3840, height=2160, fps=10, seconds=1.0)
 
 
+@pytest.fixture(scope="module")
+def long_source(tmp_path_factory: pytest.TempPathFactory) -> MadeVideo:
+    """Long enough (300 frames of 720p) that its transcode is still running a moment after it starts."""
+    d = tmp_path_factory.mktemp("long")
+    return make_video(d / "IMG_LONG.mov", width=1280, height=720, fps=30, seconds=10.0, audio=False)
+
+
 @asynccontextmanager
 async def workspace(
     emulator: Emulator, tmp_path: Path, source: MadeVideo
@@ -89,10 +96,11 @@ async def test_cancel_by_handle_stops_it_and_leaves_nothing(
 
 
 async def test_closing_the_workspace_stops_a_running_transcode(
-    emulator: Emulator, tmp_path: Path, source: MadeVideo
+    emulator: Emulator, tmp_path: Path, long_source: MadeVideo
 ) -> None:
-    async with workspace(emulator, tmp_path, source) as (ws, path):
+    async with workspace(emulator, tmp_path, long_source) as (ws, path):
         running = await ws.prepare(path)
         assert running.status == "running"
         await anyio.sleep(0.1)
+        assert (await ws.prepare(path)).status == "running"  # the same job, still at work as it closes
     assert leftovers(tmp_path) == []  # the partial output was removed, no file was published
