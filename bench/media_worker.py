@@ -4,7 +4,9 @@ server would be), so that its peak RSS is the media work's and its start-up is n
 
 Commands: {"op": "probe", "path": p, "reps": n} → {"ms": [per call]} (through a descriptor, as
 the server will call it); {"op": "sheet", "path": p, "count": n} → {"seconds", "bytes", "times"};
-{"op": "prepare", "path": p, "dest": d, "start", "end", "max_height"} → {"seconds", "info"}.
+{"op": "prepare", "path": p, "dest": d, "start", "end", "max_height"} → {"seconds", "info"};
+{"op": "sandbox", "path": p, "dest": d, "seconds": s} → {"seconds"} (the sandbox's render of an
+upload of `p`, `s` seconds of it, at the default quality, with a title and an edit drawn on it).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import json
 import os
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from nemo_video_mcp.service._media_prepare import prepare
@@ -20,8 +23,26 @@ from nemo_video_mcp.service._media_probe import probe
 from nemo_video_mcp.service._media_sheet import contact_sheet
 
 
+def _sandbox(cmd: dict[str, Any]) -> dict[str, Any]:
+    from nemo_video_mcp.emulator.sandbox_media import probe as facts_of
+    from nemo_video_mcp.emulator.sandbox_render import Clip, Plan, Title, render
+
+    source = Path(cmd["path"])
+    seconds = float(cmd["seconds"])
+    plan = Plan(
+        clips=(Clip(source, facts_of(source, "video"), seconds, source.stem),),
+        titles=(Title("Bench", 0.0, 5.0),),
+        captions=("add a title and make it brighter",),
+    )
+    t = time.perf_counter()
+    render(plan, Path(cmd["dest"]), progress=lambda _done: None, stopped=lambda: False)
+    return {"seconds": time.perf_counter() - t}
+
+
 def _run(cmd: dict[str, Any]) -> dict[str, Any]:
     op = cmd["op"]
+    if op == "sandbox":
+        return _sandbox(cmd)
     fd = os.open(cmd["path"], os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
     try:
         if op == "probe":
