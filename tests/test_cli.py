@@ -171,3 +171,41 @@ def test_bundle_arguments_parse() -> None:
     assert parsed.media_roots == ["/a", "/b"]
     assert parsed.output_dir == "/out"
     assert parsed.command is None
+
+
+def test_the_collector_pauses_for_start_up_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cyclic garbage collector is paused while the server is built (a faster start-up) and
+    running again, with start-up's objects frozen out of its passes, before the server serves and
+    after every other way out of main."""
+    import gc
+
+    from nemo_video_mcp import shutdown
+
+    for name in ("NEMO_STATE_DIR", "NEMO_OUTPUT_DIR"):
+        monkeypatch.setenv(name, str(tmp_path / name.lower()))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    serving: list[tuple[bool, int]] = []
+    during_start: list[bool] = []
+    real_create = __import__("nemo_video_mcp.app", fromlist=["create_server"]).create_server
+
+    def create(settings: object) -> object:
+        during_start.append(gc.isenabled())
+        return real_create(settings)
+
+    monkeypatch.setattr("nemo_video_mcp.app.create_server", create)
+    monkeypatch.setattr(
+        shutdown, "run", lambda work: serving.append((gc.isenabled(), gc.get_freeze_count())) or 0
+    )
+    try:
+        assert cli.main([]) == 0
+        assert during_start == [False]
+        [(enabled, frozen)] = serving
+        assert enabled
+        assert frozen > 10_000  # the modules, models and schemas of start-up
+        assert gc.isenabled()
+        monkeypatch.setenv("NEMO_WAIT_SECONDS", "120")  # a way out before any server
+        assert cli.main([]) == 2
+        assert gc.isenabled()
+    finally:
+        gc.unfreeze()
+        gc.enable()

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import os
 import re
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
@@ -120,7 +121,35 @@ def split_folder_lists(argv: Sequence[str]) -> list[str]:
     return out
 
 
+def pause_collection() -> Callable[[], None]:
+    """Pause the cyclic garbage collector for the start-up; the function returned resumes it (once;
+    later calls do nothing). Start-up makes tens of thousands of long-lived objects (the SDK's and
+    pydantic's modules, the result models, every tool's schema) in which collections find nothing to
+    free: without them the server answers its first tools/list ~50 ms sooner. On resuming, what
+    start-up made is frozen out of later collections (`gc.freeze`)."""
+    if not gc.isenabled():  # someone else's choice (an embedding process): left alone
+        return lambda: None
+    gc.disable()
+    paused = [True]
+
+    def resume() -> None:
+        if paused:
+            paused.clear()
+            gc.freeze()
+            gc.enable()
+
+    return resume
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    resume = pause_collection()
+    try:
+        return _main(argv, resume)
+    finally:
+        resume()
+
+
+def _main(argv: Sequence[str] | None, started: Callable[[], None]) -> int:
     args = build_parser().parse_args(split_folder_lists(sys.argv[1:] if argv is None else argv))
     sandbox = bool(getattr(args, "sandbox", False))
     if args.command == "config":
@@ -158,11 +187,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         if problem:
             print(f"nemo-video-mcp: {problem}", file=sys.stderr)
             return 2
-    return serve(args, settings, sandbox=sandbox)
+    return serve(args, settings, sandbox=sandbox, started=started)
 
 
-def serve(args: argparse.Namespace, configured: Settings, *, sandbox: bool) -> int:
-    """Serve until the client goes (stdio) or SIGINT/SIGTERM arrives; the exit status (see shutdown.py)."""
+def serve(
+    args: argparse.Namespace,
+    configured: Settings,
+    *,
+    sandbox: bool,
+    started: Callable[[], None] = lambda: None,
+) -> int:
+    """Serve until the client goes (stdio) or SIGINT/SIGTERM arrives; the exit status (see shutdown.py).
+    `started()` is called once the server is built, before it serves."""
     from . import shutdown
 
     try:
@@ -170,6 +206,7 @@ def serve(args: argparse.Namespace, configured: Settings, *, sandbox: bool) -> i
             from .app import create_server
 
             server = create_server(settings)
+            started()
             if args.transport == "stdio":
                 from .stdio_transport import serve_stdio
 
