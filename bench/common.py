@@ -114,29 +114,25 @@ def workdir() -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def _tiny_mp4() -> bytes:
-    """A real MP4 (H.264, 32x18, 4 frames, no sound) of about 1.5 KB (PyAV imported here only)."""
-    import io
-    from fractions import Fraction
+_HEAD: list[bytes] = []
 
-    import av
 
-    buffer = io.BytesIO()
-    with av.open(buffer, "w", format="mp4") as out:
-        stream = out.add_stream("libx264", rate=4, options={"preset": "ultrafast"})
-        stream.width, stream.height, stream.pix_fmt = 32, 18, "yuv420p"
-        for i in range(4):
-            frame = av.VideoFrame(32, 18, "yuv420p")
-            frame.pts, frame.time_base = i, Fraction(1, 4)
-            out.mux(stream.encode(frame))
-        out.mux(stream.encode(None))
-    return buffer.getvalue()
+def _clip_bytes(work: Path) -> bytes:
+    """A real 4 s MP4 with sound, the emulator's stand-in for a URL upload (made once)."""
+    if not _HEAD:
+        from nemo_video_mcp.emulator.sandbox_media import make_media
+
+        clip = work / "bench-head.mp4"
+        make_media(clip, "video", "bench")
+        _HEAD.append(clip.read_bytes())
+        clip.unlink()
+    return _HEAD[0]
 
 
 def make_video(path: Path, size: int) -> Path:
-    """A real, decodable MP4 of exactly `size` bytes (the upload's probe reads it as a video): a tiny
+    """A real, decodable MP4 of exactly `size` bytes (the upload's probe reads it as a video): a short
     clip, then one `free` box (padding every MP4 reader skips) written fast from one 1 MiB block."""
-    head = _tiny_mp4()
+    head = _clip_bytes(path.parent)
     pad = size - len(head)
     assert 8 <= pad < 2**32, f"make_video makes {len(head) + 8} bytes to 4 GiB"
     block = (bytes(range(256)) * 4096)[:MB]

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import inspect
 import io
+import shutil
 import socket
 import struct
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
@@ -27,6 +29,7 @@ from typing import Any
 
 import anyio
 import av
+import psutil
 import uvicorn
 from mcp import Client
 
@@ -227,3 +230,24 @@ def refused_port() -> Iterator[int]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         yield int(sock.getsockname()[1])
+
+
+def server_script() -> str:
+    """The `nemo-video-mcp` console script of this environment: the real process a host runs."""
+    beside = Path(sys.executable).parent / (
+        "nemo-video-mcp.exe" if sys.platform == "win32" else "nemo-video-mcp"
+    )
+    found = str(beside) if beside.is_file() else shutil.which("nemo-video-mcp")
+    assert found, "the nemo-video-mcp console script is not installed (run `uv sync`)"
+    return found
+
+
+def server_process(state_dir: Path) -> psutil.Process:
+    """The running server child of this test (found by its state folder in its environment)."""
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if child.environ().get("NEMO_STATE_DIR") == str(state_dir):
+                return child
+        except psutil.Error:
+            continue
+    raise AssertionError("the server process was not found")

@@ -14,10 +14,8 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import shutil
 import sqlite3
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -29,7 +27,7 @@ from nemo_video_mcp import doctor
 from nemo_video_mcp.emulator import Emulator
 from nemo_video_mcp.service._store import DB_FILENAME, Store
 from nemo_video_mcp.settings import Settings
-from support_common import connect, make_media, settings_for, text_of
+from support_common import connect, make_media, server_script, settings_for, text_of
 from tools_support import MODES
 
 pytestmark = pytest.mark.anyio
@@ -255,15 +253,6 @@ async def test_a_really_full_disk_while_running(emulator: Emulator, tmp_path: Pa
 # ---- the real process (what a host runs) -------------------------------------------------------
 
 
-def _script() -> str:
-    beside = Path(sys.executable).parent / (
-        "nemo-video-mcp.exe" if sys.platform == "win32" else "nemo-video-mcp"
-    )
-    found = str(beside) if beside.is_file() else shutil.which("nemo-video-mcp")
-    assert found, "the nemo-video-mcp console script is not installed (run `uv sync`)"
-    return found
-
-
 async def test_the_real_server_starts_on_a_damaged_store_and_says_why(
     emulator: Emulator, tmp_path: Path
 ) -> None:
@@ -275,7 +264,7 @@ async def test_the_real_server_starts_on_a_damaged_store_and_says_why(
         "NEMO_OUTPUT_DIR": str(tmp_path / "out"),
         "NEMO_MEDIA_ROOTS": str(tmp_path),
     }
-    params = StdioServerParameters(command=_script(), env=env, cwd=tmp_path)
+    params = StdioServerParameters(command=server_script(), env=env, cwd=tmp_path)
     with anyio.fail_after(60):
         async with Client(params, mode="legacy") as client:
             state = await client.call_tool("get_state", {})

@@ -11,39 +11,18 @@ exactly one `/run_sse` for it.
 from __future__ import annotations
 
 import os
-import shutil
-import sys
 from pathlib import Path
 
 import anyio
-import psutil
 import pytest
 from mcp import Client, StdioServerParameters
 
 from nemo_video_mcp.emulator import Emulator
-from support_common import make_media, text_of, wait_until
+from support_common import make_media, server_process, server_script, text_of, wait_until
 
 pytestmark = pytest.mark.anyio
 RUN = "/run_sse"
 INSTRUCTION = "add background music"
-
-
-def _script() -> str:
-    beside = Path(sys.executable).parent / "nemo-video-mcp"
-    found = str(beside) if beside.is_file() else shutil.which("nemo-video-mcp")
-    assert found, "the nemo-video-mcp console script is not installed (run `uv sync`)"
-    return found
-
-
-def _server_process(state_dir: Path) -> psutil.Process:
-    """The running server child of this test (found by its state folder in its environment)."""
-    for child in psutil.Process().children(recursive=True):
-        try:
-            if child.environ().get("NEMO_STATE_DIR") == str(state_dir):
-                return child
-        except psutil.Error:
-            continue
-    raise AssertionError("the server process was not found")
 
 
 @pytest.mark.slow
@@ -60,7 +39,7 @@ async def test_an_edit_cut_by_a_crash_is_watched_never_sent_again(emulator: Emul
         "NEMO_RECOVERY_POLL_SECONDS": "0.2",  # NEMO_STREAM_MAX_SECONDS: the contract's 15 minutes
         "PATH": os.environ.get("PATH", ""),
     }
-    params = StdioServerParameters(command=_script(), env=env, cwd=tmp_path)
+    params = StdioServerParameters(command=server_script(), env=env, cwd=tmp_path)
     clip = str(make_media(tmp_path / "media"))
 
     with anyio.fail_after(90):
@@ -72,7 +51,7 @@ async def test_an_edit_cut_by_a_crash_is_watched_never_sent_again(emulator: Emul
             assert sent.structured_content["status"] == "running", text_of(sent)
             turn_id = sent.structured_content["turn_id"]
             await wait_until(lambda: emulator.sessions[sid].active_runs == 1)  # NemoVideo is running it
-            proc = _server_process(state_dir)
+            proc = server_process(state_dir)
             proc.kill()  # SIGKILL: no lifespan exit, no store close, no goodbye
             proc.wait(10)
 

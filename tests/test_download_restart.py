@@ -16,8 +16,15 @@ from mcp import Client, StdioServerParameters
 
 from nemo_video_mcp.emulator import Emulator, Fault
 from reliability_support import RENDER, fast_emulator, read
-from support_common import connect, make_media, settings_for, text_of, wait_until
-from test_durability import _script, _server_process  # the real server, started and found
+from support_common import (
+    connect,
+    make_media,
+    server_process,
+    server_script,
+    settings_for,
+    text_of,
+    wait_until,
+)
 from tools_support import MODES
 
 pytestmark = pytest.mark.anyio
@@ -98,7 +105,7 @@ async def test_a_download_cut_by_sigkill_is_resumed_after_the_restart(
         "NEMO_WAIT_SECONDS": "10",
         "PATH": os.environ.get("PATH", ""),
     }
-    params = StdioServerParameters(command=_script(), env=env, cwd=tmp_path)
+    params = StdioServerParameters(command=server_script(), env=env, cwd=tmp_path)
     clip = str(make_media(tmp_path / "media"))
 
     async with Client(params) as first:
@@ -109,7 +116,7 @@ async def test_a_download_cut_by_sigkill_is_resumed_after_the_restart(
         rid = export.structured_content["render_id"]
         part = out / f"{sid}_{rid}.mp4.part"
         await wait_until(lambda: part.exists() and part.stat().st_size > 0)
-        proc = _server_process(settings.state_dir)
+        proc = server_process(settings.state_dir)
         proc.kill()  # SIGKILL: the download's thread, its lock and its clean-up die with it
         proc.wait(10)
     kept = part.stat().st_size

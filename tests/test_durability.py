@@ -12,39 +12,26 @@
 from __future__ import annotations
 
 import os
-import shutil
-import sys
 from pathlib import Path
 
 import anyio
-import psutil
 import pytest
 from mcp import StdioServerParameters
 
 from nemo_video_mcp.emulator import Emulator, Fault
 from reliability_support import RENDER, RUN, fast_emulator, read
-from support_common import connect, make_media, settings_for, text_of, wait_until
+from support_common import (
+    connect,
+    make_media,
+    server_process,
+    server_script,
+    settings_for,
+    text_of,
+    wait_until,
+)
 
 pytestmark = pytest.mark.anyio
 SKILLS = ("objectremover-video", "video-json-ai", "editor-remastered")
-
-
-def _script() -> str:
-    beside = Path(sys.executable).parent / "nemo-video-mcp"
-    found = str(beside) if beside.is_file() else shutil.which("nemo-video-mcp")
-    assert found, "the nemo-video-mcp console script is not installed (run `uv sync`)"
-    return found
-
-
-def _server_process(state_dir: Path) -> psutil.Process:
-    """The running server child of this test (found by its state folder in its environment)."""
-    for child in psutil.Process().children(recursive=True):
-        try:
-            if child.environ().get("NEMO_STATE_DIR") == str(state_dir):
-                return child
-        except psutil.Error:
-            continue
-    raise AssertionError("the server process was not found")
 
 
 def _has_track(emu: Emulator, sid: str, kind: int) -> bool:
@@ -70,7 +57,7 @@ async def test_a_killed_server_loses_nothing(emulator: Emulator, tmp_path: Path)
         "NEMO_RECOVERY_POLL_SECONDS": "0.1",
         "PATH": os.environ.get("PATH", ""),
     }
-    params = StdioServerParameters(command=_script(), env=env, cwd=tmp_path)
+    params = StdioServerParameters(command=server_script(), env=env, cwd=tmp_path)
     sids: dict[str, str] = {}
 
     with anyio.fail_after(60):
@@ -97,7 +84,7 @@ async def test_a_killed_server_loses_nothing(emulator: Emulator, tmp_path: Path)
                 "running"
             ] * 2
             assert export.structured_content["status"] in ("pending", "processing")
-            proc = _server_process(settings.state_dir)
+            proc = server_process(settings.state_dir)
             proc.kill()  # SIGKILL: no lifespan exit, no store close, no goodbye
             proc.wait(10)
 

@@ -20,8 +20,8 @@ from mcp.types import ImageContent, TextContent
 from PIL import Image
 
 from media_support import clip_image, decode, difference, make_clip
-from support_common import text_of
-from test_stdio import _env, _script
+from support_common import server_script, text_of
+from test_stdio import _env
 from tools_support import MODES
 
 TITLE = "Hello Sandbox"
@@ -67,7 +67,7 @@ async def _finish_export(client: Client, export: Any) -> Any:
 def test_sandbox_exports_a_real_video_of_the_upload_and_survives_a_restart(tmp_path: Path, mode: str) -> None:
     clip = make_clip(tmp_path / "media" / "street.mp4")
     env = {**_env(tmp_path), "NEMO_MEDIA_ROOTS": str(tmp_path / "media")}
-    params = StdioServerParameters(command=_script(), args=["--sandbox"], env=env, cwd=tmp_path)
+    params = StdioServerParameters(command=server_script(), args=["--sandbox"], env=env, cwd=tmp_path)
 
     async def first_run() -> tuple[Any, Any, Any, Any]:
         with anyio.fail_after(300):

@@ -26,8 +26,8 @@ import pytest
 from mcp import Client
 
 from nemo_video_mcp.emulator import Emulator
-from support_common import connect, make_media, settings_for, text_of
-from test_stdio import _base_env, _script
+from support_common import connect, make_media, server_script, settings_for, text_of
+from test_stdio import _base_env
 from tools_support import file_bytes
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
@@ -43,7 +43,7 @@ class Server:
 
     def __init__(self, args: list[str], env: dict[str, str], cwd: Path, stdin: int | IO[Any]) -> None:
         self.proc = subprocess.Popen(
-            [_script(), *args],
+            [server_script(), *args],
             stdin=stdin,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
-import sys
 import threading
 from pathlib import Path
 from typing import IO, Any
@@ -13,16 +11,7 @@ from typing import IO, Any
 import anyio
 from mcp import StdioServerParameters
 
-from support_common import connect
-
-
-def _script() -> str:
-    beside = Path(sys.executable).parent / (
-        "nemo-video-mcp.exe" if sys.platform == "win32" else "nemo-video-mcp"
-    )
-    found = str(beside) if beside.is_file() else shutil.which("nemo-video-mcp")
-    assert found, "the nemo-video-mcp console script is not installed (run `uv sync`)"
-    return found
+from support_common import connect, server_script
 
 
 def _env(tmp_path: Path) -> dict[str, str]:
@@ -34,7 +23,9 @@ def _env(tmp_path: Path) -> dict[str, str]:
 
 
 def test_client_lists_tools_and_checks_credits(tmp_path: Path) -> None:
-    params = StdioServerParameters(command=_script(), args=["--sandbox"], env=_env(tmp_path), cwd=tmp_path)
+    params = StdioServerParameters(
+        command=server_script(), args=["--sandbox"], env=_env(tmp_path), cwd=tmp_path
+    )
 
     async def go() -> tuple[list[str], Any]:
         with anyio.fail_after(90):
@@ -58,7 +49,7 @@ def _drain(stream: IO[str], sink: list[str]) -> None:
 
 def test_stdout_carries_only_json_rpc(tmp_path: Path) -> None:
     proc = subprocess.Popen(
-        [_script(), "--sandbox", "-v"],
+        [server_script(), "--sandbox", "-v"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
