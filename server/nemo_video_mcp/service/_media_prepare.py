@@ -117,6 +117,33 @@ def check_request(pr: MediaProbe, name: str, start: float | None, end: float | N
     return first, last
 
 
+def plan_request(
+    pr: MediaProbe,
+    name: str,
+    start: float | None,
+    end: float | None,
+    *,
+    max_height: int | None,
+    max_bytes: int,
+) -> EncodePlan:
+    """The encode of [start, end) of the probed file `pr` under `max_height` and `max_bytes`
+    (`check_request` first: a range or a file that cannot be prepared raises `MediaBadRequest`)."""
+    first, last = check_request(pr, name, start, end)
+    assert pr.width is not None
+    assert pr.height is not None
+    return plan_encode(
+        width=pr.width,
+        height=pr.height,
+        fps=pr.frame_rate or 30.0,
+        start=first,
+        end=last,
+        has_audio=pr.audio_codec is not None,
+        max_height=max_height,
+        max_bytes=max_bytes,
+        audio_rate=pr.audio_sample_rate or 48000,
+    )
+
+
 def _finite(x: float) -> bool:
     return math.isfinite(x)
 
@@ -144,20 +171,8 @@ def prepare(
             "Give a height of 2 or more pixels.",
             code="bad_size",
         )
-    pr = probe(src, name=name)
-    first, last = check_request(pr, name, start, end)
-    assert pr.width is not None
-    assert pr.height is not None
-    plan = plan_encode(
-        width=pr.width,
-        height=pr.height,
-        fps=pr.frame_rate or 30.0,
-        start=first,
-        end=last,
-        has_audio=pr.audio_codec is not None,
-        max_height=max_height,
-        max_bytes=max_size_bytes,
-        audio_rate=pr.audio_sample_rate or 48000,
+    plan = plan_request(
+        probe(src, name=name), name, start, end, max_height=max_height, max_bytes=max_size_bytes
     )
     tmp = reserve_temporary(dest.parent, dest.stem)
     try:

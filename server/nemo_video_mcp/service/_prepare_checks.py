@@ -3,7 +3,7 @@
 `arguments` refuses arguments that cannot work (`BadRequest`); `source` (in a worker thread) opens
 the file through the one checked open (`_media_access`: the media policy, every check but the
 upload size limit, which is what preparing is for), probes it and checks the request against it
-(`check_request`, `plan_encode`), a refusal being `PrepareFailed(started=False)`; `destination`
+(`plan_request`), a refusal being `PrepareFailed(started=False)`; `destination`
 gives the output a name in `prepared/` that no file and no running preparation has.
 """
 
@@ -17,9 +17,9 @@ from pathlib import Path
 
 from ._media_access import CheckedMedia, open_checked
 from ._media_base import MediaBadRequest, MediaError
-from ._media_plan import plan_encode, propose_fit
+from ._media_plan import propose_fit
 from ._media_policy import MediaPolicy, MediaRejected
-from ._media_prepare import check_request
+from ._media_prepare import plan_request
 from ._media_probe import MediaProbe, probe
 from ._workspace_errors import BadRequest, PrepareFailed
 
@@ -71,19 +71,8 @@ class PrepareChecks:
         found: MediaProbe | None = None
         try:
             found = probe(media.fd, name=media.file.path.name)
-            first, last = check_request(found, media.file.path.name, start, end)
-            assert found.width is not None
-            assert found.height is not None
-            plan = plan_encode(
-                width=found.width,
-                height=found.height,
-                fps=found.frame_rate or 30.0,
-                start=first,
-                end=last,
-                has_audio=found.audio_codec is not None,
-                max_height=max_height,
-                max_bytes=max_bytes,
-                audio_rate=found.audio_sample_rate or 48000,
+            plan = plan_request(
+                found, media.file.path.name, start, end, max_height=max_height, max_bytes=max_bytes
             )
             self._make_folder()
         except MediaError as exc:

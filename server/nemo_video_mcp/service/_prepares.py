@@ -4,7 +4,7 @@ MP4, trimmed, scaled down, under a size) into `<output dir>/prepared/`, as backg
 
 - Checks first, in a worker thread, before anything is written: the file through the one checked
   open (`_media_access`: the media policy, every check but the upload size limit, which is what
-  preparing is for), probed, the request checked against it (`check_request`, `plan_encode`); a
+  preparing is for), probed, the request checked against it (`plan_request`); a
   refusal is `PrepareFailed(started=False)`.
 - The work runs in the workspace's task group; a call waits at most its budget, reporting frames
   done of frames expected; cancelling the call stops the wait, not the work.
