@@ -9,6 +9,7 @@ Import from here; the submodules (`_name.py`) are private to the package.
 from __future__ import annotations
 
 from ._generated import SavedItem, SavedView, SkippedItem
+from ._media_base import time_label
 from ._media_plan import PrepareProposal
 from ._media_prepare import PreparedInfo
 from ._media_probe import MediaProbe
@@ -139,4 +140,5 @@ __all__ = [
     "WorkspaceError",
     "read_saved_file",
     "saved_file",
+    "time_label",
 ]

@@ -98,6 +98,15 @@ def is_cancelled(check: CancelCheck | None) -> bool:
     return bool(check())
 
 
+def time_label(seconds: float) -> str:
+    """`0:03.5`, `12:07.0`, `1:02:03.0`: a time as contact sheets draw it and the tools write it."""
+    tenths = round(seconds * 10)
+    h, rest = divmod(tenths, 36000)
+    m, rest = divmod(rest, 600)
+    s = rest / 10
+    return f"{h}:{m:02d}:{s:04.1f}" if h else f"{m}:{s:04.1f}"
+
+
 def raise_if_cancelled(check: CancelCheck | None) -> None:
     if is_cancelled(check):
         raise MediaCancelled

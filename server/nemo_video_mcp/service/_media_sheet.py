@@ -20,6 +20,7 @@ from ._media_base import (
     open_input,
     source_name,
     subject,
+    time_label,
 )
 from ._media_frames import encode_jpeg, grab_frames, pictures
 
@@ -40,15 +41,6 @@ class ContactSheet:
     times: tuple[float, ...]  # the times of the tiles, left to right then top to bottom ((): a still image)
     columns: int
     rows: int
-
-
-def time_label(seconds: float) -> str:
-    """`0:03.5`, `12:07.0`, `1:02:03.0`."""
-    tenths = round(seconds * 10)
-    h, rest = divmod(tenths, 36000)
-    m, rest = divmod(rest, 600)
-    s = rest / 10
-    return f"{h}:{m:02d}:{s:04.1f}" if h else f"{m}:{s:04.1f}"
 
 
 def _layout(count: int, tile_w: int, tile_h: int) -> tuple[int, int]:

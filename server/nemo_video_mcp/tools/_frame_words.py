@@ -16,19 +16,10 @@ from typing import TypeVar
 import pydantic_core
 from mcp.types import CallToolResult, ContentBlock, ImageContent, TextContent
 
-from ..service import FramesRefused, FramesView, PreviewFailed, SheetView
+from ..service import FramesRefused, FramesView, PreviewFailed, SheetView, time_label
 from ._results import ExportResult, FrameOut, FramesResult, PreviewOut, UploadResult
 
 R = TypeVar("R", UploadResult, ExportResult)
-
-
-def time_text(seconds: float) -> str:
-    """`0:03.5`, `12:07.0`, `1:02:03.0` (as the times drawn on a contact sheet)."""
-    tenths = round(seconds * 10)
-    h, rest = divmod(tenths, 36000)
-    m, rest = divmod(rest, 600)
-    s = rest / 10
-    return f"{h}:{m:02d}:{s:04.1f}" if h else f"{m}:{s:04.1f}"
 
 
 def _image(jpeg: bytes) -> ImageContent:
@@ -56,7 +47,7 @@ def preview_out(sheet: SheetView) -> PreviewOut:
 def sheet_caption(sheet: SheetView) -> str:
     if sheet.kind == "image" or not sheet.times:
         return f"'{sheet.name}' is attached as an image (the picture itself, scaled down)."
-    times = ", ".join(time_text(t) for t in sheet.times)
+    times = ", ".join(time_label(t) for t in sheet.times)
     grid = f"{sheet.columns}x{sheet.rows}" if sheet.rows > 1 or sheet.columns > 1 else "one"
     return (
         f"A contact sheet of '{sheet.name}' is attached as an image: {len(sheet.times)} evenly spaced "
@@ -107,8 +98,8 @@ def frames_result(view: FramesView, *, render_id: str | None) -> CallToolResult:
         message = f"{of} is a still image: it is attached once, whatever the times asked for."
     else:
         shown = ", ".join(
-            f"{time_text(f.requested)}"
-            + (f" (frame from {time_text(f.seconds)})" if abs(f.seconds - f.requested) >= 0.05 else "")
+            f"{time_label(f.requested)}"
+            + (f" (frame from {time_label(f.seconds)})" if abs(f.seconds - f.requested) >= 0.05 else "")
             for f in view.frames
         )
         message = f"{len(view.frames)} frame(s) of {of} are attached as images, in the order asked: {shown}."
