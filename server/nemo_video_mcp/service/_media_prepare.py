@@ -2,7 +2,7 @@
 
 H.264 (libx264, capped CRF: see `_media_plan`) + AAC in MP4, yuv420p, `+faststart` (the index
 before the media data). Trimmed to [start, end): frame-accurate at the start (the frame shown at
-`start` is the first; see `_media_encode`), the sound cut at the same instant, to the sample.
+`start` is the first; see `_media_decode`), the sound cut at the same instant, to the sample.
 Scaled down to `max_height` (never up; even sizes), turned upright by the display rotation (the
 output has none), the source's timestamps kept (a variable frame rate stays variable and correct).
 
