@@ -64,13 +64,16 @@ class EmulatorProcess:
 
 class PeakRss:
     """Peak RSS of a process during a block: the kernel's high-water mark (VmHWM, reset through
-    /proc/<pid>/clear_refs) when available, and psutil samples every 5 ms in any case."""
+    /proc/<pid>/clear_refs when the block starts, read every 5 ms and at the end: a process that
+    exits inside the block keeps its last reading) when available, and psutil samples every 5 ms
+    in any case."""
 
     def __init__(self, pid: int) -> None:
         self.proc = psutil.Process(pid)
         self.pid = pid
         self.idle = 0
         self.peak = 0
+        self._reset = False  # VmHWM was reset at the start: it can be read as the block's peak
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
@@ -85,20 +88,24 @@ class PeakRss:
         while not self._stop.wait(0.005):
             with contextlib.suppress(psutil.Error):
                 self.peak = max(self.peak, self.proc.memory_info().rss)
+            hwm = self._hwm() if self._reset else None  # gone once the process has exited
+            if hwm is not None:
+                self.peak = max(self.peak, hwm)
 
     def __enter__(self) -> PeakRss:
         self.idle = self.proc.memory_info().rss
         self.peak = self.idle
         with contextlib.suppress(OSError):
             Path(f"/proc/{self.pid}/clear_refs").write_text("5")  # reset VmHWM to the current RSS
+            self._reset = True
         self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
-        hwm = self._hwm()
-        if hwm is not None and hwm <= self.peak * 4:  # only trust a HWM that was really reset
+        hwm = self._hwm() if self._reset else None
+        if hwm is not None:
             self.peak = max(self.peak, hwm)
 
     @property
