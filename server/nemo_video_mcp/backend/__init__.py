@@ -7,6 +7,7 @@ from ._accumulator import TRAILER_CODE, is_trailer
 from ._auth import StateFiles
 from ._client import NemoClient
 from ._download import DEFAULT_NAME, MAX_NAME_LENGTH, sanitise_filename, unique_path
+from ._download_files import place
 from ._draft import Draft, Segment, Track
 from ._draft_diff import Change, ChangeKind, draft_changes
 from ._edit import EditRun
@@ -149,6 +150,7 @@ __all__ = [
     "known_media",
     "new_render_id",
     "parse_ask",
+    "place",
     "render_phase",
     "rewrite_sandbox_paths",
     "sanitise_filename",

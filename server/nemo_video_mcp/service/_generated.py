@@ -17,7 +17,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ..backend import MAX_UPLOAD_BYTES, NemoClient, NemoError, SessionState, StateItem, state_items
+from ..backend import (
+    MAX_UPLOAD_BYTES,
+    NemoClient,
+    NemoError,
+    SessionState,
+    StateItem,
+    place,
+    state_items,
+)
 from ..logs import get_logger
 from ._paths import safe_filename, unique_path
 from ._workspace_errors import BadRequest
@@ -104,8 +112,9 @@ def _stem(session_id: str, entry: _Entry) -> str:
 
 
 def write_json(folder: Path, name: str, value: Any) -> Path:
-    """`value` as pretty UTF-8 JSON in `folder/name` (or the next free name): written to `.part`,
-    then linked into place, so no file is ever overwritten and a failure leaves nothing."""
+    """`value` as pretty UTF-8 JSON in `folder/name` (or the next free name): written to a `.part`,
+    then moved into place as downloads are (`backend.place`: never over another file, also where
+    the file system has no hard links); a failure leaves nothing."""
     if isinstance(value, str) and _is_json(value):  # a JSON document sent as a string: pretty-print it
         value = json.loads(value)
     body = json.dumps(value, ensure_ascii=False, indent=2, default=str) + "\n"
@@ -117,18 +126,16 @@ def write_json(folder: Path, name: str, value: Any) -> Path:
         try:
             fd = os.open(part, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
-            continue
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
-            try:
-                os.link(part, final)
-            except FileExistsError:
-                continue  # taken meanwhile: the next free name (the `finally` removes this part)
-            return final
-        finally:
-            with contextlib.suppress(OSError):
-                part.unlink()
+            continue  # taken meanwhile: the next free name
+        break
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        return place(part, final)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            part.unlink()
+        raise
 
 
 def _is_json(text: str) -> bool:
