@@ -70,6 +70,7 @@ from ._workspace_views import (
     UploadStatus,
     UploadView,
 )
+from ._workspace_wait import clamp_budget
 
 __all__ = [
     "MAX_VIEW_FRAMES",
@@ -138,6 +139,7 @@ __all__ = [
     "UploadView",
     "Workspace",
     "WorkspaceError",
+    "clamp_budget",
     "read_saved_file",
     "saved_file",
     "time_label",

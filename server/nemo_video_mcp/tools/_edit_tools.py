@@ -17,7 +17,7 @@ from mcp.server.mcpserver.resolve import Elicit, Resolve
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
-from ..service import TurnView, Workspace
+from ..service import TurnView, Workspace, clamp_budget
 from . import _texts as texts
 from ._context import AppState, SessionId, SkillArg, WaitSeconds, progress_of, workspace_of
 from ._elicitation import Ran, after_form, ask, clock
@@ -30,11 +30,6 @@ INSTRUCTION = "what to change, in the user's words"
 
 def _guard(ws: Workspace, tool: str) -> tool_errors:
     return tool_errors(tool, retry_after_default=ws.settings.retry_after_seconds)
-
-
-def _budget(ws: Workspace, wait_seconds: float | None) -> float:
-    ceiling = ws.settings.wait_seconds
-    return ceiling if wait_seconds is None else max(0.0, min(float(wait_seconds), ceiling))
 
 
 async def run_send(
@@ -73,8 +68,9 @@ async def _report(
     async def answer(turn_id: str, answers: list[str | list[str] | None], left: float) -> TurnView:
         return await ws.answer(turn_id, answers, wait=left, progress=progress_of(ctx))
 
+    budget = clamp_budget(wait_seconds, ws.settings.wait_seconds)
     with _guard(ws, tool):
-        view, declined = await after_form(ran, form, _budget(ws, wait_seconds), answer)
+        view, declined = await after_form(ran, form, budget, answer)
         return edit_result(view, declined=declined)
 
 
