@@ -158,8 +158,7 @@ class Sessions:
             try:
                 state = await self._client.get_state(ref.session_id, skill=ref.skill)
             except SessionLost:
-                last = self.last_draft(ref.session_id)
-                raise SessionGone(session_id=ref.session_id, skill=ref.skill, last=last) from None
+                raise self.gone(ref) from None
         else:
             state = await self.guard(ref, lambda: self._client.get_state(ref.session_id, skill=ref.skill))
         draft = Draft.parse(state.draft)
@@ -175,6 +174,10 @@ class Sessions:
             if not exc.write:
                 raise
             log.warning("last draft not saved", session_id=ref.session_id, error=str(exc))
+
+    def gone(self, ref: SessionRef) -> SessionGone:
+        """A lost session as a read says it (nothing replaced), with the timeline last seen."""
+        return SessionGone(session_id=ref.session_id, skill=ref.skill, last=self.last_draft(ref.session_id))
 
     def last_draft(self, session_id: str) -> Draft | None:
         record = self._store.get_session(session_id)

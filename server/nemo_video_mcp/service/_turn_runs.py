@@ -29,7 +29,6 @@ from ._store import TurnRecord
 from ._turn_reports import Outcome, after_restart, conclude, crashed, not_run
 from ._turn_state import LiveTurn
 from ._work_context import WorkContext, Worker
-from ._workspace_errors import SessionGone
 
 log = get_logger(__name__)
 
@@ -165,8 +164,7 @@ class TurnRuns(Worker):
         """A lost session seen while watching: replaced (`SessionReplaced`), or for a read only said."""
         if replace:
             return await self._sessions.replace_lost(ref)
-        last = self._sessions.last_draft(ref.session_id)
-        return SessionGone(session_id=ref.session_id, skill=ref.skill, last=last)
+        return self._sessions.gone(ref)
 
     def _record(self, turn_id: str, outcome: Outcome) -> TurnRecord:
         return self._store.update_turn(
