@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 from contextlib import AsyncExitStack
 from types import TracebackType
-from typing import Self
+from typing import Self, TypeVar
 
 import anyio
 from anyio.abc import TaskGroup
@@ -30,6 +30,15 @@ from ._workspace_errors import StoreUnavailable
 from ._workspace_wait import PROGRESS_INTERVAL_SECONDS
 
 log = get_logger(__name__)
+
+T = TypeVar("T")
+
+
+def _opened(part: T | None) -> T:
+    """A worker, which exists only while the workspace is open."""
+    if part is None:
+        raise RuntimeError("use `async with Workspace(...)` before calling it")
+    return part
 
 
 class WorkspaceCore:
@@ -121,24 +130,16 @@ class WorkspaceCore:
 
     @property
     def turns(self) -> Turns:
-        if self._turns is None:
-            raise RuntimeError("use `async with Workspace(...)` before calling it")
-        return self._turns
+        return _opened(self._turns)
 
     @property
     def uploads(self) -> Uploads:
-        if self._uploads is None:
-            raise RuntimeError("use `async with Workspace(...)` before calling it")
-        return self._uploads
+        return _opened(self._uploads)
 
     @property
     def prepares(self) -> Prepares:
-        if self._prepares is None:
-            raise RuntimeError("use `async with Workspace(...)` before calling it")
-        return self._prepares
+        return _opened(self._prepares)
 
     @property
     def renders(self) -> Renders:
-        if self._renders is None:
-            raise RuntimeError("use `async with Workspace(...)` before calling it")
-        return self._renders
+        return _opened(self._renders)
