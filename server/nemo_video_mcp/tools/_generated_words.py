@@ -8,6 +8,7 @@ from typing import Any
 
 from ..backend import StateItem
 from ..service import SavedView, SkippedItem
+from ._nemo_words import as_data
 from ._progress_words import megabytes
 from ._results import SavedOut, SaveResult
 
@@ -15,8 +16,8 @@ ANALYSES_LIMIT = 20_000  # characters of JSON returned inline by get_state
 
 
 def _quote(text: str, limit: int = 80) -> str:
-    text = " ".join(text.split())
-    return '"' + (text if len(text) <= limit else text[: limit - 1] + "…") + '"'
+    """NemoVideo's name for an item, on one line, quoted as data (a quote mark in it cannot end it)."""
+    return as_data(" ".join(text.split()), limit)
 
 
 def _size(n: int) -> str:

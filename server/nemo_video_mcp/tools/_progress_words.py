@@ -4,15 +4,15 @@ status, the tool its agent runs) are quoted as data."""
 
 from __future__ import annotations
 
-import json
 import math
 
 from ..service import Progress
+from ._nemo_words import as_data
 
 
 def quote(word: str, limit: int = 40) -> str:
     """A word of NemoVideo's (a status, a tool's name), quoted as data (JSON style)."""
-    return json.dumps(word if len(word) <= limit else word[: limit - 1] + "…", ensure_ascii=False)
+    return as_data(word, limit)
 
 
 def elapsed_text(seconds: float) -> str:

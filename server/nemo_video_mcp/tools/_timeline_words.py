@@ -18,6 +18,7 @@ from typing import Any
 from ..backend import Change, Draft, Segment, Track, draft_changes
 from ..service import StateView
 from ._generated_words import capped_analyses, produced
+from ._nemo_words import as_data
 from ._results import StateResult, TrackOut
 
 EMPTY = "Timeline is empty (no tracks yet)"
@@ -45,7 +46,7 @@ def pct(volume: float) -> str:
 def quote(label: str, limit: int = 60) -> str:
     """A name or text from the timeline (NemoVideo's data), quoted as such: in double quotes, with
     quotes, backslashes and line breaks inside escaped (JSON style), so it cannot end the quote."""
-    return json.dumps(label if len(label) <= limit else label[: limit - 1] + "…", ensure_ascii=False)
+    return as_data(label, limit)
 
 
 # tracks and segments -----------------------------------------------------------------------
