@@ -4,6 +4,7 @@ and the result of save_generated. NemoVideo's own names are quoted and attribute
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from ..backend import StateItem
@@ -13,11 +14,18 @@ from ._progress_words import megabytes
 from ._results import SavedOut, SaveResult
 
 ANALYSES_LIMIT = 20_000  # characters of JSON returned inline by get_state
+_PLAIN = re.compile(r"[\w.:/?=&%#+~@,-]+")  # one token: no spaces, quotes or brackets
 
 
 def _quote(text: str, limit: int = 80) -> str:
     """NemoVideo's name for an item, on one line, quoted as data (a quote mark in it cannot end it)."""
     return as_data(" ".join(text.split()), limit)
+
+
+def _plain(text: str, limit: int) -> str:
+    """A short word of NemoVideo's (a kind, a date, a link) as it is when it is one plain token,
+    else quoted as data: what it says cannot run on into the sentence."""
+    return text if len(text) <= limit and _PLAIN.fullmatch(text) else as_data(text, limit)
 
 
 def _size(n: int) -> str:
@@ -33,17 +41,17 @@ def item_sentence(item: StateItem, what: str, n: int) -> str:
     if not item.recognised:
         keys = ", ".join(item.keys) if item.keys else "none"
         return f"{n}. An unrecognised {what} item (keys: {keys}); save_generated skips it."
-    kind = f" ({item.kind})" if item.kind else ""
+    kind = f" ({_plain(item.kind, 40)})" if item.kind else ""
     name = f", named by NemoVideo {_quote(item.name)}" if item.name else ""
     parts = [f"{n}. {what.capitalize()}{kind}{name}"]
     if item.created_at:
-        parts.append(f"made {item.created_at}")
+        parts.append(f"made {_plain(item.created_at, 40)}")
     if item.size is not None:
         parts.append(_size(item.size))
     elif item.data is not None:
         parts.append(f"{_size(_inline_size(item.data))} of inline data")
     if item.url:
-        parts.append(f"at {item.url}")
+        parts.append(f"at {_plain(item.url, 500)}")
     return ", ".join(parts) + "."
 
 
