@@ -32,8 +32,6 @@ class StoreError(RuntimeError):
 class StoreConnection:
     """Base of `Store`: its file and the one connection to it."""
 
-    """The durable records of one user's work; they survive a restart of the server."""
-
     def __init__(
         self,
         path: Path,
@@ -52,7 +50,7 @@ class StoreConnection:
     @classmethod
     def in_dir(cls, state_dir: Path, *, clock: Callable[[], float] = time.time) -> Self:
         """The store at its usual place in the state folder."""
-        return cls(Path(state_dir) / DB_FILENAME, clock=clock)
+        return cls(cls.file_in(state_dir), clock=clock)
 
     @classmethod
     def open_in(cls, state_dir: Path, *, clock: Callable[[], float] = time.time) -> Self:
