@@ -84,7 +84,7 @@ def run_cli(args: list[str]) -> tuple[float, float, int]:
     had before `exec`, a copy of this bench process's (1.2 GB while the 500 MB clip is made)."""
     start = time.perf_counter()
     proc = subprocess.Popen(["ffmpeg", "-nostdin", "-hide_banner", "-v", "error", "-y", *args])
-    with PeakRss(proc.pid) as peak:
+    with PeakRss(proc.pid, exits=True) as peak:
         _pid, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)

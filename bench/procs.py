@@ -64,16 +64,17 @@ class EmulatorProcess:
 
 class PeakRss:
     """Peak RSS of a process during a block: the kernel's high-water mark (VmHWM, reset through
-    /proc/<pid>/clear_refs when the block starts, read every 5 ms and at the end: a process that
-    exits inside the block keeps its last reading) when available, and psutil samples every 5 ms
-    in any case."""
+    /proc/<pid>/clear_refs when the block starts, read at the end) when available, and psutil
+    samples every 5 ms in any case. `exits=True`, for a process that ends inside the block (whose
+    VmHWM is gone at the end): VmHWM is also read every 5 ms, and its last reading kept."""
 
-    def __init__(self, pid: int) -> None:
+    def __init__(self, pid: int, *, exits: bool = False) -> None:
         self.proc = psutil.Process(pid)
         self.pid = pid
         self.idle = 0
         self.peak = 0
         self._reset = False  # VmHWM was reset at the start: it can be read as the block's peak
+        self._exits = exits
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
@@ -88,7 +89,7 @@ class PeakRss:
         while not self._stop.wait(0.005):
             with contextlib.suppress(psutil.Error):
                 self.peak = max(self.peak, self.proc.memory_info().rss)
-            hwm = self._hwm() if self._reset else None  # gone once the process has exited
+            hwm = self._hwm() if self._reset and self._exits else None
             if hwm is not None:
                 self.peak = max(self.peak, hwm)
 
